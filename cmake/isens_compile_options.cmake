@@ -1,0 +1,14 @@
+# isens_target_defaults(<target>): the warning and sanitizer flags every isens
+# target shares. Applied per target, never globally, so embedding projects
+# keep their own flags.
+function(isens_target_defaults target)
+  target_compile_features(${target} PUBLIC cxx_std_20)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
+  if(ISENS_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(ISENS_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=${ISENS_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+    target_link_options(${target} PRIVATE -fsanitize=${ISENS_SANITIZE})
+  endif()
+endfunction()
