@@ -1,0 +1,149 @@
+#include "isens/events/event_json.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <ctime>
+
+namespace isens::events {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+[[noreturn]] void fail(const std::string& what) { throw event_format_error("invalid event JSON: " + what); }
+
+const json& require(const json& j, const char* key) {
+  const auto it = j.find(key);
+  if (it == j.end()) fail(std::string("missing member \"") + key + "\"");
+  return *it;
+}
+
+template <class Unsigned>
+Unsigned as_unsigned(const json& value, const char* key) {
+  if (!value.is_number_unsigned() && !(value.is_number_integer() && value.get<std::int64_t>() >= 0))
+    fail(std::string("member \"") + key + "\" must be a non-negative integer");
+  const auto v = value.get<std::uint64_t>();
+  if (v > std::numeric_limits<Unsigned>::max()) fail(std::string("member \"") + key + "\" is out of range");
+  return static_cast<Unsigned>(v);
+}
+
+std::string as_string(const json& value, const char* key) {
+  if (!value.is_string()) fail(std::string("member \"") + key + "\" must be a string");
+  return value.get<std::string>();
+}
+
+template <class Unsigned>
+void read_optional(const json& j, const char* key, std::optional<Unsigned>& out) {
+  if (const auto it = j.find(key); it != j.end() && !it->is_null()) out = as_unsigned<Unsigned>(*it, key);
+}
+
+void read_optional(const json& j, const char* key, std::string& out) {
+  if (const auto it = j.find(key); it != j.end() && !it->is_null()) out = as_string(*it, key);
+}
+
+}  // namespace
+
+std::string format_timestamp(std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  const auto us = duration_cast<microseconds>(t.time_since_epoch()).count();
+  auto secs = static_cast<std::time_t>(us / 1'000'000);
+  auto frac = us % 1'000'000;
+  if (frac < 0) {
+    frac += 1'000'000;
+    --secs;
+  }
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char text[64];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(frac));
+  return text;
+}
+
+std::chrono::system_clock::time_point parse_timestamp(std::string_view text) {
+  std::tm tm{};
+  long micros = 0;
+  int consumed = 0;
+  const std::string copy(text);
+  if (copy.size() != 27 ||
+      std::sscanf(copy.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%6ldZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &micros, &consumed) != 7 ||
+      consumed != 27 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+      tm.tm_min > 59 || tm.tm_sec > 60) {
+    fail("member \"time\" must look like 2026-11-21T23:45:01.123456Z");
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  const std::time_t secs = timegm(&tm);
+  return std::chrono::system_clock::time_point{std::chrono::seconds{secs} + std::chrono::microseconds{micros}};
+}
+
+nlohmann::ordered_json to_json(const event& e) {
+  json j{
+      {"schema", event_schema_version},
+      {"seq", e.seq},
+      {"boot_id", e.boot_id},
+      {"time", format_timestamp(e.timestamp)},
+      {"kind", to_string(e.kind)},
+      {"reason", to_string(e.reason)},
+      {"session_id", e.session_id},
+  };
+  if (e.connection_id) j["connection_id"] = *e.connection_id;
+  if (!e.target.empty()) j["target"] = e.target;
+  if (!e.portal.empty()) j["portal"] = e.portal;
+  if (e.isid) j["isid"] = format_isid(*e.isid);
+  if (e.tsih) j["tsih"] = *e.tsih;
+  if (e.cid) j["cid"] = *e.cid;
+  if (e.attempt) j["attempt"] = *e.attempt;
+  if (!e.detail.empty()) j["detail"] = e.detail;
+  return j;
+}
+
+std::string to_json_line(const event& e) { return to_json(e).dump(); }
+
+event event_from_json(const json& j) {
+  if (!j.is_object()) fail("expected a JSON object");
+  const auto schema = as_unsigned<unsigned>(require(j, "schema"), "schema");
+  if (schema != event_schema_version)
+    fail("unsupported schema version " + std::to_string(schema) + " (this build reads " +
+         std::to_string(event_schema_version) + ")");
+
+  event e;
+  e.seq = as_unsigned<std::uint64_t>(require(j, "seq"), "seq");
+  e.boot_id = as_string(require(j, "boot_id"), "boot_id");
+  e.timestamp = parse_timestamp(as_string(require(j, "time"), "time"));
+  const auto kind_name = as_string(require(j, "kind"), "kind");
+  const auto kind = parse_event_kind(kind_name);
+  if (!kind) fail("unknown kind \"" + kind_name + "\"");
+  e.kind = *kind;
+  const auto reason_name = as_string(require(j, "reason"), "reason");
+  const auto reason = parse_event_reason(reason_name);
+  if (!reason) fail("unknown reason \"" + reason_name + "\"");
+  e.reason = *reason;
+  e.session_id = as_unsigned<std::uint64_t>(require(j, "session_id"), "session_id");
+  read_optional(j, "connection_id", e.connection_id);
+  read_optional(j, "target", e.target);
+  read_optional(j, "portal", e.portal);
+  if (const auto it = j.find("isid"); it != j.end() && !it->is_null()) {
+    const auto isid = parse_isid(as_string(*it, "isid"));
+    if (!isid) fail("member \"isid\" must be 12 hex digits");
+    e.isid = isid;
+  }
+  read_optional(j, "tsih", e.tsih);
+  read_optional(j, "cid", e.cid);
+  read_optional(j, "attempt", e.attempt);
+  read_optional(j, "detail", e.detail);
+  return e;
+}
+
+event parse_event_json(std::string_view text) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& ex) {
+    fail(std::string("not JSON (") + ex.what() + ")");
+  }
+  return event_from_json(j);
+}
+
+}  // namespace isens::events

@@ -1,0 +1,358 @@
+#include "isens/events/event_bus.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+using namespace isens::events;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Polls until `done` holds or a generous deadline passes (a failed wait is a
+// failed test, not a hang).
+template <class Predicate>
+bool wait_until(Predicate done, std::chrono::milliseconds limit = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+// A one-shot gate a subscriber can block on.
+class gate {
+ public:
+  void open() {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void wait() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// Records what it receives; optionally blocks on the first event.
+class recorder : public subscriber {
+ public:
+  gate* hold_first = nullptr;
+  std::atomic<bool> entered_first{false};
+
+  void on_event(const event& e) override {
+    if (hold_first && !entered_first.exchange(true)) hold_first->wait();
+    std::lock_guard lock(mutex_);
+    seqs_.push_back(e.seq);
+    events_.push_back(e);
+    count_.fetch_add(1);
+  }
+  void on_gap(std::uint64_t lost) override {
+    std::lock_guard lock(mutex_);
+    gaps_.push_back({seqs_.size(), lost});
+  }
+
+  std::size_t count() const { return count_.load(); }
+  std::vector<std::uint64_t> seqs() const {
+    std::lock_guard lock(mutex_);
+    return seqs_;
+  }
+  std::vector<event> events() const {
+    std::lock_guard lock(mutex_);
+    return events_;
+  }
+  // (number of events received before the gap, events lost)
+  std::vector<std::pair<std::size_t, std::uint64_t>> gaps() const {
+    std::lock_guard lock(mutex_);
+    return gaps_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::uint64_t> seqs_;
+  std::vector<event> events_;
+  std::vector<std::pair<std::size_t, std::uint64_t>> gaps_;
+  std::atomic<std::size_t> count_{0};
+};
+
+event make_event(event_kind kind, std::uint64_t session = 1, std::uint64_t index = 0) {
+  event e;
+  e.kind = kind;
+  e.session_id = session;
+  e.connection_id = index;
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("publish stamps seq, boot_id and time", "[events][bus]") {
+  event_bus bus;
+  auto sink = std::make_shared<recorder>();
+  auto sub = bus.subscribe(sink);
+
+  CHECK(bus.last_seq() == 0);
+  CHECK(bus.publish(make_event(event_kind::logon)) == 1);
+  CHECK(bus.publish(make_event(event_kind::logoff)) == 2);
+  REQUIRE(wait_until([&] { return sink->count() == 2; }));
+
+  const auto got = sink->events();
+  CHECK(got[0].seq == 1);
+  CHECK(got[1].seq == 2);
+  CHECK(got[0].boot_id == bus.boot_id());
+  CHECK(got[0].boot_id.size() == 36);
+  CHECK(got[0].timestamp != std::chrono::system_clock::time_point{});
+  CHECK(event_bus{}.boot_id() != bus.boot_id());
+}
+
+TEST_CASE("callbacks dispatch by kind with no-op defaults", "[events][bus]") {
+  struct disconnect_counter : subscriber {
+    std::atomic<int> disconnects{0};
+    std::atomic<int> all{0};
+    void on_event(const event&) override { ++all; }
+    void on_session_disconnect(const event&) override { ++disconnects; }
+  };
+  event_bus bus;
+  auto sink = std::make_shared<disconnect_counter>();
+  auto sub = bus.subscribe(sink);
+  for (std::size_t i = 0; i < event_kind_count; ++i) bus.publish(make_event(static_cast<event_kind>(i)));
+  REQUIRE(wait_until([&] { return sink->all == static_cast<int>(event_kind_count); }));
+  CHECK(sink->disconnects == 1);
+}
+
+TEST_CASE("each subscriber gets every event in publish order under concurrent publishers", "[events][bus]") {
+  constexpr int publishers = 4;
+  constexpr int per_publisher = 5000;
+  event_bus bus(2);
+  std::vector<std::shared_ptr<recorder>> sinks;
+  std::vector<subscription> subs;
+  for (int i = 0; i < 3; ++i) {
+    sinks.push_back(std::make_shared<recorder>());
+    subscription_options options;
+    options.queue_capacity = publishers * per_publisher;
+    subs.push_back(bus.subscribe(sinks.back(), {}, options));
+  }
+
+  std::vector<std::thread> threads;
+  for (int p = 0; p < publishers; ++p) {
+    threads.emplace_back([&bus, p] {
+      for (int i = 0; i < per_publisher; ++i) bus.publish(make_event(event_kind::connection_made, p, i));
+    });
+  }
+  for (auto& t : threads) t.join();
+
+  for (const auto& sink : sinks) {
+    REQUIRE(wait_until([&] { return sink->count() == publishers * per_publisher; }));
+    const auto events = sink->events();
+    std::vector<std::uint64_t> next_index(publishers, 0);
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      REQUIRE(events[i].seq == i + 1);  // global publish order, no gaps, no repeats
+      auto& expected = next_index[events[i].session_id];
+      REQUIRE(events[i].connection_id == expected);  // each publisher's own order
+      ++expected;
+    }
+  }
+}
+
+TEST_CASE("a slow subscriber delays neither the publisher nor the others", "[events][bus]") {
+  event_bus bus(2);
+  gate release;
+  auto slow = std::make_shared<recorder>();
+  slow->hold_first = &release;
+  auto fast = std::make_shared<recorder>();
+  auto slow_sub = bus.subscribe(slow);
+  auto fast_sub = bus.subscribe(fast);
+
+  // Publishing finishes although the slow subscriber is stuck in a callback.
+  auto publishing = std::async(std::launch::async, [&] {
+    for (int i = 0; i < 1000; ++i) bus.publish(make_event(event_kind::logon));
+  });
+  const bool published = publishing.wait_for(10s) == std::future_status::ready;
+  CHECK(published);
+  CHECK(wait_until([&] { return fast->count() == 1000; }));
+  CHECK(slow->count() == 0);
+  CHECK(slow->entered_first);
+
+  release.open();
+  CHECK(wait_until([&] { return slow->count() == 1000; }));
+}
+
+TEST_CASE("a subscriber that throws is counted and isolated, and keeps receiving", "[events][bus]") {
+  struct thrower : subscriber {
+    std::atomic<int> calls{0};
+    void on_logon(const event&) override {
+      ++calls;
+      throw std::runtime_error("plugin bug");
+    }
+  };
+  event_bus bus;
+  auto bad = std::make_shared<thrower>();
+  auto good = std::make_shared<recorder>();
+  subscription_options options;
+  options.name = "thrower";
+  auto bad_sub = bus.subscribe(bad, {}, options);
+  auto good_sub = bus.subscribe(good);
+
+  for (int i = 0; i < 50; ++i) bus.publish(make_event(event_kind::logon));
+  REQUIRE(wait_until([&] { return good->count() == 50 && bad->calls == 50; }));
+  CHECK(wait_until([&] { return bad_sub.errors() == 50; }));
+  CHECK(good_sub.errors() == 0);
+  CHECK(bad_sub.delivered() == 50);
+}
+
+TEST_CASE("a subscription only receives what its filter selects", "[events][bus]") {
+  event_bus bus;
+  auto disconnects = std::make_shared<recorder>();
+  auto session7 = std::make_shared<recorder>();
+  auto target_b = std::make_shared<recorder>();
+  auto s1 = bus.subscribe(disconnects, event_filter::only({event_kind::session_disconnect}));
+  event_filter f7;
+  f7.session_id = 7;
+  auto s2 = bus.subscribe(session7, f7);
+  event_filter fb;
+  fb.target = "iqn.b";
+  auto s3 = bus.subscribe(target_b, fb);
+
+  auto e1 = make_event(event_kind::logon, 7);
+  e1.target = "iqn.a";
+  auto e2 = make_event(event_kind::session_disconnect, 8);
+  e2.target = "iqn.b";
+  auto e3 = make_event(event_kind::session_disconnect, 7);
+  e3.target = "iqn.a";
+  bus.publish(e1);
+  bus.publish(e2);
+  bus.publish(e3);
+
+  REQUIRE(wait_until([&] { return disconnects->count() == 2 && session7->count() == 2 && target_b->count() == 1; }));
+  std::this_thread::sleep_for(20ms);  // nothing more arrives
+  CHECK(disconnects->seqs() == std::vector<std::uint64_t>{2, 3});
+  CHECK(session7->seqs() == std::vector<std::uint64_t>{1, 3});
+  CHECK(target_b->seqs() == std::vector<std::uint64_t>{2});
+}
+
+TEST_CASE("a full queue reports the exact number lost with a gap marker in place", "[events][bus]") {
+  constexpr std::size_t capacity = 8;
+  constexpr std::size_t overflow = 5;
+  event_bus bus;
+  gate release;
+  auto sink = std::make_shared<recorder>();
+  sink->hold_first = &release;
+  subscription_options options;
+  options.queue_capacity = capacity;
+  auto sub = bus.subscribe(sink, {}, options);
+
+  bus.publish(make_event(event_kind::logon));  // seq 1: taken by the drain, blocks the subscriber
+  REQUIRE(wait_until([&] { return sink->entered_first.load(); }));
+  for (std::size_t i = 0; i < capacity + overflow; ++i) bus.publish(make_event(event_kind::logon));
+  CHECK(sub.queue_depth() == capacity + 1);
+  release.open();
+
+  REQUIRE(wait_until([&] { return sink->gaps().size() == 1; }));
+  const auto gaps = sink->gaps();
+  CHECK(gaps[0].first == 1 + capacity);  // after seq 1 and the 8 queued events
+  CHECK(gaps[0].second == overflow);
+  CHECK(sub.lost() == overflow);
+  std::vector<std::uint64_t> expected{1, 2, 3, 4, 5, 6, 7, 8, 9};
+  CHECK(sink->seqs() == expected);
+
+  // Delivery resumes normally after the gap.
+  const auto next = bus.publish(make_event(event_kind::logoff));
+  REQUIRE(wait_until([&] { return sink->count() == 10; }));
+  CHECK(sink->seqs().back() == next);
+}
+
+TEST_CASE("unsubscribing from inside a callback stops delivery at once", "[events][bus]") {
+  struct quitter : subscriber {
+    subscription* self = nullptr;
+    std::atomic<int> calls{0};
+    void on_event(const event&) override {
+      if (++calls == 5) self->unsubscribe();
+    }
+  };
+  event_bus bus;
+  auto sink = std::make_shared<quitter>();
+  auto witness = std::make_shared<recorder>();
+  auto sub = bus.subscribe(sink);
+  sink->self = &sub;
+  auto witness_sub = bus.subscribe(witness);
+
+  for (int i = 0; i < 100; ++i) bus.publish(make_event(event_kind::logon));
+  REQUIRE(wait_until([&] { return witness->count() == 100; }));
+  std::this_thread::sleep_for(20ms);
+  CHECK(sink->calls == 5);
+  CHECK_FALSE(sub.active());
+}
+
+TEST_CASE("unsubscribing while other threads publish is safe", "[events][bus]") {
+  event_bus bus(2);
+  std::atomic<bool> stop{false};
+  std::thread publisher([&] {
+    while (!stop) bus.publish(make_event(event_kind::connection_lost));
+  });
+  for (int round = 0; round < 200; ++round) {
+    auto sink = std::make_shared<recorder>();
+    auto sub = bus.subscribe(sink);
+    std::this_thread::yield();
+    sub.unsubscribe();
+    const auto after = sink->count();
+    std::this_thread::sleep_for(100us);
+    // At most one callback that had already started may still finish.
+    CHECK(sink->count() <= after + 1);
+  }
+  stop = true;
+  publisher.join();
+}
+
+TEST_CASE("subscribers can be given their own executor", "[events][bus]") {
+  boost::asio::thread_pool own(1);
+  std::atomic<std::thread::id> seen{};
+  struct where : subscriber {
+    std::atomic<std::thread::id>* out;
+    explicit where(std::atomic<std::thread::id>* o) : out(o) {}
+    void on_event(const event&) override { *out = std::this_thread::get_id(); }
+  };
+  std::thread::id pool_thread;
+  boost::asio::post(own, [&] { pool_thread = std::this_thread::get_id(); });
+  {
+    event_bus bus;
+    subscription_options options;
+    options.executor = own.get_executor();
+    auto sub = bus.subscribe(std::make_shared<where>(&seen), {}, options);
+    bus.publish(make_event(event_kind::logon));
+    REQUIRE(wait_until([&] { return seen.load() != std::thread::id{}; }));
+  }
+  own.join();
+  CHECK(seen.load() == pool_thread);
+}
+
+TEST_CASE("stats list live subscriptions with their counters", "[events][bus]") {
+  event_bus bus;
+  auto a = std::make_shared<recorder>();
+  subscription_options options;
+  options.name = "metrics";
+  auto sub = bus.subscribe(a, {}, options);
+  {
+    auto gone = bus.subscribe(std::make_shared<recorder>());
+  }
+  bus.publish(make_event(event_kind::logon));
+  REQUIRE(wait_until([&] { return a->count() == 1; }));
+  const auto stats = bus.stats();
+  REQUIRE(stats.size() == 1);
+  CHECK(stats[0].name == "metrics");
+  CHECK(stats[0].delivered == 1);
+  CHECK(stats[0].lost == 0);
+}
