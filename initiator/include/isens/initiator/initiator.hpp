@@ -1,0 +1,84 @@
+#pragma once
+/// The initiator facade, mirroring MSiSCSI_Operations: discovery, login and
+/// logout, connections of a session, a few SCSI commands, and a snapshot of
+/// every session. Every state change is published on the event bus.
+///
+/// All operations are C++20 coroutines on the initiator's executor and
+/// complete exactly once with a `result`: a value, or an `error` whose
+/// message says what failed (never a secret). They never throw for network
+/// or target failures.
+
+#include "isens/events/event_bus.hpp"
+#include "isens/initiator/error.hpp"
+#include "isens/initiator/types.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace isens::initiator {
+
+namespace detail {
+class registry;
+}
+
+/// The iSCSI initiator. Sessions live until logged out or until the
+/// initiator is destroyed. Thread-safe.
+class initiator {
+ public:
+  /// Runs network I/O on `executor` (one strand per session) and publishes on `bus`.
+  initiator(boost::asio::any_io_executor executor, events::event_bus& bus, initiator_options options = {});
+  /// Closes every connection without logging out (call shutdown() first for a clean stop).
+  ~initiator();
+
+  initiator(const initiator&) = delete;
+  initiator& operator=(const initiator&) = delete;
+
+  /// SendTargets=All on a discovery session: every target and its portals.
+  boost::asio::awaitable<result<std::vector<discovered_target>>> discover(discovery_options options);
+
+  /// Logs in a new session (connection_made, logon, then session_ready once
+  /// LUNs are enumerated). Returns its UniqueSessionId.
+  boost::asio::awaitable<result<std::uint64_t>> login_to_target(login_options options);
+
+  /// Logs the session out (connection_lost for each connection, then logoff
+  /// with reason admin_logout) and forgets it. A disconnected session is
+  /// just forgotten (logoff).
+  boost::asio::awaitable<result<void>> logout_from_target(std::uint64_t session_id);
+
+  /// Adds a connection to a logged-in session (same ISID and TSIH, a new
+  /// CID), at `where` or the session's portal. Returns its UniqueConnectionId.
+  boost::asio::awaitable<result<std::uint64_t>> add_connection_to_session(std::uint64_t session_id,
+                                                                           std::optional<portal> where = {});
+
+  /// Logs one connection out (reason: close the connection). Removing the
+  /// last connection fails with errc::last_connection: log out instead.
+  boost::asio::awaitable<result<void>> remove_connection_from_session(std::uint64_t session_id,
+                                                                      std::uint64_t connection_id);
+
+  /// Standard INQUIRY plus VPD pages 0x80 and 0x83 of a LUN.
+  boost::asio::awaitable<result<inquiry_data>> scsi_inquiry(std::uint64_t session_id, std::uint64_t lun);
+  /// READ CAPACITY(16), falling back to READ CAPACITY(10).
+  boost::asio::awaitable<result<capacity_data>> scsi_read_capacity(std::uint64_t session_id, std::uint64_t lun);
+  /// REPORT LUNS: the LUNs of the session's target.
+  boost::asio::awaitable<result<std::vector<std::uint64_t>>> scsi_report_luns(std::uint64_t session_id);
+
+  /// A snapshot of every session, ordered by session id.
+  std::vector<session_info> sessions() const;
+  /// One session's snapshot; errc::no_such_session when unknown.
+  result<session_info> session(std::uint64_t session_id) const;
+
+  /// Logs out every session (reason shutdown) and refuses new work.
+  boost::asio::awaitable<void> shutdown();
+
+  /// The service-wide settings this initiator runs with.
+  const initiator_options& options() const noexcept;
+
+ private:
+  std::shared_ptr<detail::registry> registry_;
+};
+
+}  // namespace isens::initiator

@@ -1,0 +1,30 @@
+#pragma once
+/// JSON forms of the initiator's value types, for `--json` output and the
+/// daemon's control API. CHAP secrets have no JSON form: they never leave
+/// the process.
+
+#include "isens/initiator/types.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace isens::initiator {
+
+/// {"host":…, "port":…, "address":"host:port"}
+nlohmann::ordered_json to_json(const portal& p);
+/// {"name":…, "portals":[{"address":…, "portal_group_tag":…}]}
+nlohmann::ordered_json to_json(const discovered_target& t);
+/// Vendor, product, revision, device type, serial and designators.
+nlohmann::ordered_json to_json(const inquiry_data& d);
+/// {"block_count":…, "block_size":…, "bytes":…}
+nlohmann::ordered_json to_json(const capacity_data& c);
+/// A LUN with its inquiry data and capacity.
+nlohmann::ordered_json to_json(const device_info& d);
+/// A connection's ids and addresses.
+nlohmann::ordered_json to_json(const connection_info& c);
+/// A session as Get-IscsiSession shows it, with its connections and devices.
+nlohmann::ordered_json to_json(const session_info& s);
+
+/// A short name for a SCSI peripheral device type ("disk", "controller", …).
+std::string device_type_name(std::uint8_t type);
+
+}  // namespace isens::initiator

@@ -1,0 +1,137 @@
+#pragma once
+/// Value types of the initiator facade: where to log in, with which
+/// credentials, and what a session looks like (the fields Get-IscsiSession
+/// shows).
+
+#include "isens/initiator/error.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace isens::initiator {
+
+/// The default iSCSI TCP port.
+inline constexpr std::uint16_t default_iscsi_port = 3260;
+
+/// A target portal: host (name, IPv4 or IPv6 literal) and TCP port.
+struct portal {
+  std::string host;
+  std::uint16_t port = default_iscsi_port;
+
+  /// "host:port", with IPv6 hosts in brackets.
+  std::string to_string() const;
+  /// Parses "host", "host:port", "[v6]" or "[v6]:port"; invalid_argument on bad input.
+  static result<portal> parse(std::string_view text);
+  /// Portals are equal when host and port are.
+  friend bool operator==(const portal&, const portal&) = default;
+};
+
+/// A CHAP user name and secret. The secret never appears in logs, events,
+/// snapshots or error messages.
+struct chap_credentials {
+  std::string user;
+  std::string secret;
+};
+
+/// Digest choice for a header or data digest.
+enum class digest : std::uint8_t { none, crc32c };
+
+/// Everything needed to log in to one target.
+struct login_options {
+  portal target_portal;
+  std::string target_name;                       ///< target IQN
+  std::optional<chap_credentials> chap;          ///< the initiator's CHAP credentials (one-way CHAP)
+  std::optional<chap_credentials> mutual_chap;   ///< the target's credentials, to verify it (mutual CHAP)
+  digest header_digest = digest::none;
+  digest data_digest = digest::none;
+  std::uint32_t max_connections = 8;             ///< MaxConnections the initiator offers
+  std::optional<std::uint64_t> isid;             ///< reuse an ISID (session reinstatement); default: a new one
+  bool enumerate_luns = true;                    ///< REPORT LUNS/INQUIRY/READ CAPACITY after logon (session_ready)
+};
+
+/// Where a target can be reached, as SendTargets reports it.
+struct target_portal {
+  portal address;
+  std::uint16_t portal_group_tag = 1;
+};
+
+/// One target found by discovery.
+struct discovered_target {
+  std::string name;
+  std::vector<target_portal> portals;
+};
+
+/// Options of a SendTargets discovery session.
+struct discovery_options {
+  portal discovery_portal;
+  std::optional<chap_credentials> chap;
+  std::optional<chap_credentials> mutual_chap;
+};
+
+/// One connection of a session.
+struct connection_info {
+  std::uint64_t connection_id = 0;  ///< UniqueConnectionId
+  std::uint16_t cid = 0;            ///< iSCSI CID
+  std::string local_address;        ///< "ip:port"
+  std::string remote_address;       ///< "ip:port"
+};
+
+/// Standard INQUIRY data (SPC-4 §6.6.2), trimmed.
+struct inquiry_data {
+  std::uint8_t peripheral_qualifier = 0;
+  std::uint8_t device_type = 0;  ///< 0x00 disk, 0x0c controller, 0x1f unknown
+  std::string vendor;
+  std::string product;
+  std::string revision;
+  std::string unit_serial;       ///< VPD page 0x80, when the device has one
+  std::vector<std::string> designators;  ///< VPD page 0x83 designators, readable ("naa.6001…", "t10.…")
+};
+
+/// READ CAPACITY result.
+struct capacity_data {
+  std::uint64_t block_count = 0;  ///< number of logical blocks
+  std::uint32_t block_size = 0;   ///< bytes per logical block
+  /// Size in bytes.
+  std::uint64_t bytes() const noexcept { return block_count * block_size; }
+};
+
+/// A LUN of a session with what enumeration found out about it.
+struct device_info {
+  std::uint64_t lun = 0;
+  inquiry_data inquiry;
+  std::optional<capacity_data> capacity;  ///< absent for non-block devices
+};
+
+/// A session as Get-IscsiSession shows it.
+struct session_info {
+  std::uint64_t session_id = 0;  ///< UniqueSessionId
+  std::string initiator_name;
+  std::string target_name;
+  portal target_portal;          ///< where the leading connection logged in
+  std::uint64_t isid = 0;
+  std::uint16_t tsih = 0;
+  bool connected = false;        ///< at least one connection in full-feature phase
+  std::string auth_type;         ///< "None", "CHAP" or "Mutual CHAP"
+  bool header_digest = false;
+  bool data_digest = false;
+  std::uint32_t max_connections = 1;  ///< negotiated MaxConnections
+  std::vector<connection_info> connections;
+  std::vector<device_info> devices;
+};
+
+/// Service-wide initiator settings.
+struct initiator_options {
+  std::string initiator_name = "iqn.2026-11.org.isens:initiator";
+  std::string initiator_alias = "isens";
+  std::chrono::milliseconds connect_timeout{3000};   ///< TCP connect, per attempt
+  std::chrono::milliseconds login_timeout{5000};     ///< the whole login exchange
+  std::chrono::milliseconds command_timeout{10000};  ///< a SCSI command or logout
+  std::chrono::milliseconds nop_interval{5000};      ///< NOP-Out ping period; 0 turns pings off
+  std::chrono::milliseconds nop_timeout{5000};       ///< a ping unanswered this long drops the connection
+};
+
+}  // namespace isens::initiator

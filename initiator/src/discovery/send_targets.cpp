@@ -1,0 +1,126 @@
+#include "discovery/send_targets.hpp"
+
+#include "login/login_exchange.hpp"
+#include "protocol/pdu.hpp"
+#include "transport/deadline.hpp"
+#include "transport/pdu_stream.hpp"
+#include "transport/tcp_connect.hpp"
+
+namespace isens::initiator::detail {
+
+namespace asio = boost::asio;
+using protocol::opcode;
+
+namespace {
+
+constexpr std::uint32_t discovery_itt = 1;
+// Discovery answers can be long (many targets); accept large segments.
+constexpr std::uint32_t discovery_max_recv = 262144;
+
+struct discovery_channel {
+  asio::ip::tcp::socket& socket;
+  protocol::digest_settings digests;
+  std::uint32_t cmd_sn;
+  std::uint32_t exp_stat_sn;
+
+  asio::awaitable<result<protocol::pdu>> request(protocol::pdu p, opcode expected) {
+    p.set_itt(discovery_itt);
+    p.set_cmd_sn(cmd_sn);
+    p.set_exp_stat_sn(exp_stat_sn);
+    if (auto sent = co_await transport::write_bytes(socket, protocol::encode(p, digests)); !sent) co_return sent.error();
+    for (;;) {
+      auto answer = co_await transport::read_pdu(socket, digests, discovery_max_recv);
+      if (!answer) co_return answer.error();
+      exp_stat_sn = answer->stat_sn() + 1;
+      if (answer->op() == opcode::nop_in) continue;  // a target ping during discovery: not ours to answer here
+      if (answer->op() != expected)
+        co_return make_error(errc::unexpected_pdu, "expected " + std::string(protocol::to_string(expected)) + ", got " +
+                                                       std::string(protocol::to_string(answer->op())));
+      co_return answer;
+    }
+  }
+};
+
+asio::awaitable<result<std::vector<discovered_target>>> discover_on(initiator_context& context,
+                                                                   const discovery_options& options) {
+  auto socket = co_await transport::tcp_connect(options.discovery_portal, context.options.connect_timeout);
+  if (!socket) co_return socket.error();
+
+  login_request request;
+  request.type = protocol::session_type::discovery;
+  request.initiator_name = context.options.initiator_name;
+  request.initiator_alias = context.options.initiator_alias;
+  request.isid = make_isid(context);
+  request.cmd_sn = 1;
+  request.chap = options.chap;
+  request.mutual_chap = options.mutual_chap;
+  auto login = co_await run_login(*socket, request);
+  if (!login) co_return login.error();
+  if (login->redirect) {
+    co_return make_error(errc::redirect_failed,
+                         "the discovery portal redirected to " + login->redirect->to_string() + "; discover there");
+  }
+
+  discovery_channel channel{*socket,
+                            {login->parameters.header_digest == protocol::digest_type::crc32c,
+                             login->parameters.data_digest == protocol::digest_type::crc32c},
+                            login->exp_cmd_sn,
+                            login->exp_stat_sn};
+
+  protocol::byte_buffer text;
+  std::uint32_t ttt = protocol::reserved_tag;
+  protocol::append_text(text, "SendTargets", "All");
+  protocol::byte_buffer collected;
+  for (int part = 0;; ++part) {
+    if (part == 1000) co_return make_error(errc::unexpected_pdu, "the SendTargets answer never ended");
+    protocol::pdu ask(opcode::text_request);
+    ask.set_final(true);
+    ask.set_ttt(ttt);
+    ask.data = std::move(text);
+    auto answer = co_await channel.request(std::move(ask), opcode::text_response);
+    if (!answer) co_return answer.error();
+    ++channel.cmd_sn;
+    collected.insert(collected.end(), answer->data.begin(), answer->data.end());
+    if (!answer->continue_flag()) break;
+    ttt = answer->ttt();  // more follows: ask for it with an empty request
+    text.clear();
+  }
+
+  protocol::pdu bye(opcode::logout_request);
+  bye.set_immediate(true);
+  bye.set_final(true);
+  bye.set_reason_code(0);
+  (void)co_await channel.request(std::move(bye), opcode::logout_response);  // the answer is already in hand
+
+  auto keys = protocol::parse_text(collected);
+  if (!keys) co_return make_error(errc::malformed_text, "malformed SendTargets answer: " + keys.error().what());
+  co_return parse_send_targets(*keys);
+}
+
+}  // namespace
+
+result<std::vector<discovered_target>> parse_send_targets(const protocol::key_values& keys) {
+  std::vector<discovered_target> targets;
+  for (const auto& [key, value] : keys) {
+    if (key == "TargetName") {
+      targets.push_back({value, {}});
+    } else if (key == "TargetAddress") {
+      if (targets.empty())
+        return make_error(errc::malformed_text, "SendTargets answer has a TargetAddress before any TargetName");
+      auto where = parse_target_address(value);
+      if (!where) return where.error();
+      targets.back().portals.push_back(*where);
+    }
+  }
+  return targets;
+}
+
+asio::awaitable<result<std::vector<discovered_target>>> send_targets(initiator_context& context,
+                                                                    const discovery_options& options) {
+  co_return co_await transport::with_deadline(
+      discover_on(context, options), context.options.login_timeout,
+      make_error(errc::login_timeout, "discovery at " + options.discovery_portal.to_string() + " took longer than " +
+                                          std::to_string(context.options.login_timeout.count()) + " ms"));
+}
+
+}  // namespace isens::initiator::detail

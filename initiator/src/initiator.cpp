@@ -1,0 +1,179 @@
+// The facade: finds the session a call is about and runs the call on that
+// session's strand.
+#include "isens/initiator/initiator.hpp"
+
+#include "discovery/send_targets.hpp"
+#include "session/scsi_commands.hpp"
+#include "session/session.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <map>
+#include <mutex>
+
+namespace isens::initiator {
+
+namespace asio = boost::asio;
+
+namespace detail {
+
+// The sessions of one initiator, by UniqueSessionId.
+class registry {
+ public:
+  registry(asio::any_io_executor executor, events::event_bus& bus, initiator_options options)
+      : context(std::make_shared<initiator_context>(std::move(executor), bus, std::move(options))) {}
+
+  std::shared_ptr<session> find(std::uint64_t id) const {
+    std::lock_guard lock(mutex);
+    const auto found = sessions.find(id);
+    return found == sessions.end() ? nullptr : found->second;
+  }
+
+  result<std::shared_ptr<session>> require(std::uint64_t id) const {
+    if (auto s = find(id)) return s;
+    return make_error(errc::no_such_session, "no session with id " + std::to_string(id));
+  }
+
+  std::shared_ptr<initiator_context> context;
+  mutable std::mutex mutex;
+  std::map<std::uint64_t, std::shared_ptr<session>> sessions;  // guarded by mutex
+  bool shutting_down = false;                                  // guarded by mutex
+};
+
+}  // namespace detail
+
+namespace {
+
+// Runs `body` on the session's strand and comes back with its result. The
+// caller keeps `s` alive; `body` builds the awaitable from the session.
+template <class T, class Body>
+asio::awaitable<result<T>> on_strand(const std::shared_ptr<detail::session>& s, Body body) {
+  co_return co_await asio::co_spawn(s->strand(), body(*s), asio::use_awaitable);
+}
+
+}  // namespace
+
+initiator::initiator(asio::any_io_executor executor, events::event_bus& bus, initiator_options options)
+    : registry_(std::make_shared<detail::registry>(std::move(executor), bus, std::move(options))) {}
+
+initiator::~initiator() {
+  std::map<std::uint64_t, std::shared_ptr<detail::session>> sessions;
+  {
+    std::lock_guard lock(registry_->mutex);
+    sessions.swap(registry_->sessions);
+  }
+  for (auto& [id, s] : sessions) asio::dispatch(s->strand(), [s = s] { s->abort(); });
+}
+
+const initiator_options& initiator::options() const noexcept { return registry_->context->options; }
+
+asio::awaitable<result<std::vector<discovered_target>>> initiator::discover(discovery_options options) {
+  auto context = registry_->context;
+  co_return co_await detail::send_targets(*context, options);
+}
+
+asio::awaitable<result<std::uint64_t>> initiator::login_to_target(login_options options) {
+  if (options.target_name.empty()) co_return make_error(errc::invalid_argument, "a target name is required");
+  if (options.target_portal.host.empty()) co_return make_error(errc::invalid_argument, "a target portal is required");
+  const bool enumerate = options.enumerate_luns;
+  auto& context = registry_->context;
+  auto s = std::make_shared<detail::session>(context, context->next_session_id.fetch_add(1), std::move(options));
+  {
+    std::lock_guard lock(registry_->mutex);
+    if (registry_->shutting_down) co_return make_error(errc::shutting_down, "the initiator is shutting down");
+    registry_->sessions.emplace(s->id(), s);
+  }
+  auto logged_in = co_await on_strand<void>(s, [](detail::session& self) { return self.login(); });
+  if (!logged_in) {
+    std::lock_guard lock(registry_->mutex);
+    registry_->sessions.erase(s->id());
+    co_return logged_in.error();
+  }
+  if (enumerate) {
+    co_await on_strand<void>(s, [](detail::session& self) -> asio::awaitable<result<void>> {
+      co_await self.enumerate_devices();
+      co_return result<void>{};
+    });
+  }
+  co_return s->id();
+}
+
+asio::awaitable<result<void>> initiator::logout_from_target(std::uint64_t session_id) {
+  auto s = registry_->require(session_id);
+  if (!s) co_return s.error();
+  auto done = co_await on_strand<void>(*s, [](detail::session& self) { return self.logout(events::event_reason::admin_logout); });
+  {
+    std::lock_guard lock(registry_->mutex);
+    registry_->sessions.erase(session_id);
+  }
+  co_return done;
+}
+
+asio::awaitable<result<std::uint64_t>> initiator::add_connection_to_session(std::uint64_t session_id,
+                                                                            std::optional<portal> where) {
+  auto s = registry_->require(session_id);
+  if (!s) co_return s.error();
+  co_return co_await on_strand<std::uint64_t>(*s, [where](detail::session& self) { return self.add_connection(where); });
+}
+
+asio::awaitable<result<void>> initiator::remove_connection_from_session(std::uint64_t session_id,
+                                                                       std::uint64_t connection_id) {
+  auto s = registry_->require(session_id);
+  if (!s) co_return s.error();
+  co_return co_await on_strand<void>(*s, [connection_id](detail::session& self) { return self.remove_connection(connection_id); });
+}
+
+asio::awaitable<result<inquiry_data>> initiator::scsi_inquiry(std::uint64_t session_id, std::uint64_t lun) {
+  auto s = registry_->require(session_id);
+  if (!s) co_return s.error();
+  co_return co_await on_strand<inquiry_data>(*s, [lun](detail::session& self) { return detail::scsi_inquiry(self, lun); });
+}
+
+asio::awaitable<result<capacity_data>> initiator::scsi_read_capacity(std::uint64_t session_id, std::uint64_t lun) {
+  auto s = registry_->require(session_id);
+  if (!s) co_return s.error();
+  co_return co_await on_strand<capacity_data>(*s, [lun](detail::session& self) { return detail::scsi_read_capacity(self, lun); });
+}
+
+asio::awaitable<result<std::vector<std::uint64_t>>> initiator::scsi_report_luns(std::uint64_t session_id) {
+  auto s = registry_->require(session_id);
+  if (!s) co_return s.error();
+  co_return co_await on_strand<std::vector<std::uint64_t>>(*s, [](detail::session& self) { return detail::scsi_report_luns(self); });
+}
+
+std::vector<session_info> initiator::sessions() const {
+  std::vector<std::shared_ptr<detail::session>> all;
+  {
+    std::lock_guard lock(registry_->mutex);
+    for (const auto& [id, s] : registry_->sessions) all.push_back(s);
+  }
+  std::vector<session_info> out;
+  out.reserve(all.size());
+  for (const auto& s : all) out.push_back(s->snapshot());
+  return out;
+}
+
+result<session_info> initiator::session(std::uint64_t session_id) const {
+  auto s = registry_->require(session_id);
+  if (!s) return s.error();
+  return (*s)->snapshot();
+}
+
+asio::awaitable<void> initiator::shutdown() {
+  std::vector<std::uint64_t> ids;
+  {
+    std::lock_guard lock(registry_->mutex);
+    registry_->shutting_down = true;
+    for (const auto& [id, s] : registry_->sessions) ids.push_back(id);
+  }
+  for (const auto id : ids) {
+    auto s = registry_->find(id);
+    if (!s) continue;
+    (void)co_await on_strand<void>(s, [](detail::session& self) { return self.logout(events::event_reason::shutdown); });
+    std::lock_guard lock(registry_->mutex);
+    registry_->sessions.erase(id);
+  }
+}
+
+}  // namespace isens::initiator

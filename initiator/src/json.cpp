@@ -1,0 +1,78 @@
+#include "isens/initiator/json.hpp"
+
+#include "isens/events/event.hpp"
+
+namespace isens::initiator {
+
+using json = nlohmann::ordered_json;
+
+std::string device_type_name(std::uint8_t type) {
+  switch (type) {
+    case 0x00: return "disk";
+    case 0x01: return "tape";
+    case 0x05: return "cd/dvd";
+    case 0x07: return "optical";
+    case 0x08: return "changer";
+    case 0x0c: return "controller";
+    case 0x0d: return "enclosure";
+    case 0x1f: return "unknown";
+    default: return "type " + std::to_string(type);
+  }
+}
+
+json to_json(const portal& p) { return {{"host", p.host}, {"port", p.port}, {"address", p.to_string()}}; }
+
+json to_json(const discovered_target& t) {
+  json portals = json::array();
+  for (const auto& p : t.portals)
+    portals.push_back({{"address", p.address.to_string()}, {"portal_group_tag", p.portal_group_tag}});
+  return {{"name", t.name}, {"portals", std::move(portals)}};
+}
+
+json to_json(const inquiry_data& d) {
+  return {{"device_type", device_type_name(d.device_type)},
+          {"peripheral_qualifier", d.peripheral_qualifier},
+          {"vendor", d.vendor},
+          {"product", d.product},
+          {"revision", d.revision},
+          {"unit_serial", d.unit_serial},
+          {"designators", d.designators}};
+}
+
+json to_json(const capacity_data& c) {
+  return {{"block_count", c.block_count}, {"block_size", c.block_size}, {"bytes", c.bytes()}};
+}
+
+json to_json(const device_info& d) {
+  json out{{"lun", d.lun}, {"inquiry", to_json(d.inquiry)}};
+  out["capacity"] = d.capacity ? to_json(*d.capacity) : json(nullptr);
+  return out;
+}
+
+json to_json(const connection_info& c) {
+  return {{"connection_id", c.connection_id}, {"cid", c.cid}, {"local_address", c.local_address},
+          {"remote_address", c.remote_address}};
+}
+
+json to_json(const session_info& s) {
+  json connections = json::array();
+  for (const auto& c : s.connections) connections.push_back(to_json(c));
+  json devices = json::array();
+  for (const auto& d : s.devices) devices.push_back(to_json(d));
+  return {{"session_id", s.session_id},
+          {"initiator_name", s.initiator_name},
+          {"target_name", s.target_name},
+          {"target_portal", s.target_portal.to_string()},
+          {"isid", events::format_isid(s.isid)},
+          {"tsih", s.tsih},
+          {"connected", s.connected},
+          {"connection_count", s.connections.size()},
+          {"auth_type", s.auth_type},
+          {"header_digest", s.header_digest ? "CRC32C" : "None"},
+          {"data_digest", s.data_digest ? "CRC32C" : "None"},
+          {"max_connections", s.max_connections},
+          {"connections", std::move(connections)},
+          {"devices", std::move(devices)}};
+}
+
+}  // namespace isens::initiator

@@ -1,0 +1,220 @@
+#include "login/login_exchange.hpp"
+
+#include "protocol/chap.hpp"
+#include "protocol/login_status.hpp"
+#include "protocol/pdu.hpp"
+#include "protocol/text_keys.hpp"
+#include "transport/pdu_stream.hpp"
+
+#include <charconv>
+
+namespace isens::initiator::detail {
+namespace {
+
+namespace asio = boost::asio;
+using protocol::login_stage;
+using protocol::opcode;
+
+// Login responses are small; a target that announces more is misbehaving.
+constexpr std::uint32_t login_max_recv_data_segment_length = 65536;
+// The ITT of every PDU of a login task (only one login runs per connection).
+constexpr std::uint32_t login_itt = 0x10000000;
+
+class login_conversation {
+ public:
+  login_conversation(asio::ip::tcp::socket& socket, const login_request& request)
+      : socket_(socket), request_(request) {}
+
+  // Sends one login request and collects the whole response text (following
+  // C-bit continuations). Sets `last_` to the final response PDU.
+  asio::awaitable<result<protocol::key_values>> exchange(login_stage csg, bool transit, login_stage nsg,
+                                                         const protocol::key_values& keys) {
+    protocol::byte_buffer text;
+    protocol::append_text(text, keys);
+    protocol::byte_buffer collected;
+    for (;;) {
+      auto sent = co_await send(csg, transit, nsg, std::move(text));
+      if (!sent) co_return sent.error();
+      auto response = co_await transport::read_pdu(socket_, {}, login_max_recv_data_segment_length);
+      if (!response) co_return response.error();
+      if (response->op() != opcode::login_response)
+        co_return make_error(errc::unexpected_pdu, "expected a login response, got " +
+                                                       std::string(protocol::to_string(response->op())));
+      exp_stat_sn_ = response->stat_sn() + 1;
+      if (auto status = protocol::check_login_status(response->status_class(), response->status_detail()); !status) {
+        redirected_ = response->status_class() == 0x01;
+        last_ = std::move(*response);
+        if (redirected_) co_return parse_keys(last_->data);
+        co_return status.error();
+      }
+      collected.insert(collected.end(), response->data.begin(), response->data.end());
+      const bool more = response->continue_flag();
+      last_ = std::move(*response);
+      if (!more) break;
+      text.clear();  // an empty request asks for the rest of the text (RFC 7143 §6.2)
+      transit = false;
+    }
+    co_return parse_keys(collected);
+  }
+
+  const protocol::pdu& last() const { return *last_; }
+  bool redirected() const noexcept { return redirected_; }
+  std::uint32_t exp_stat_sn() const noexcept { return exp_stat_sn_; }
+
+ private:
+  static result<protocol::key_values> parse_keys(const protocol::byte_buffer& text) {
+    auto keys = protocol::parse_text(text);
+    if (!keys) return make_error(errc::malformed_text, "malformed login response text: " + keys.error().what());
+    return keys;
+  }
+
+  asio::awaitable<result<void>> send(login_stage csg, bool transit, login_stage nsg, protocol::byte_buffer text) {
+    protocol::pdu p(opcode::login_request);
+    p.set_transit(transit);
+    p.set_csg(csg);
+    p.set_nsg(transit ? nsg : login_stage::security);
+    p.set_version_max(0);
+    p.set_version_min(0);
+    p.set_isid(request_.isid);
+    p.set_tsih(request_.tsih);
+    p.set_itt(login_itt);
+    p.set_cid(request_.cid);
+    p.set_cmd_sn(request_.cmd_sn);
+    p.set_exp_stat_sn(exp_stat_sn_);
+    p.data = std::move(text);
+    co_return co_await transport::write_bytes(socket_, protocol::encode(p, {}));
+  }
+
+  asio::ip::tcp::socket& socket_;
+  const login_request& request_;
+  std::optional<protocol::pdu> last_;
+  std::uint32_t exp_stat_sn_ = 0;
+  bool redirected_ = false;
+};
+
+protocol::key_values identity_keys(const login_request& request, std::string_view auth_method) {
+  protocol::key_values keys{{"InitiatorName", request.initiator_name}};
+  if (!request.initiator_alias.empty()) keys.emplace_back("InitiatorAlias", request.initiator_alias);
+  if (request.type == protocol::session_type::discovery) {
+    keys.emplace_back("SessionType", "Discovery");
+  } else {
+    keys.emplace_back("SessionType", "Normal");
+    keys.emplace_back("TargetName", request.target_name);
+  }
+  keys.emplace_back("AuthMethod", std::string(auth_method));
+  return keys;
+}
+
+std::string value_or_empty(const protocol::key_values& keys, std::string_view key) {
+  const auto* v = protocol::find_value(keys, key);
+  return v ? *v : std::string{};
+}
+
+result<login_result> redirect_result(const protocol::key_values& keys) {
+  const auto* address = protocol::find_value(keys, "TargetAddress");
+  if (!address) return make_error(errc::redirect_failed, "the target redirected the login without a TargetAddress");
+  auto where = parse_target_address(*address);
+  if (!where) return make_error(errc::redirect_failed, "the target redirected to an invalid address: " + *address);
+  login_result out;
+  out.redirect = where->address;
+  return out;
+}
+
+}  // namespace
+
+result<target_portal> parse_target_address(std::string_view value) {
+  target_portal out;
+  auto address = value;
+  if (const auto comma = value.rfind(','); comma != std::string_view::npos) {
+    const auto tag = value.substr(comma + 1);
+    unsigned tpgt = 0;
+    const auto [end, ec] = std::from_chars(tag.data(), tag.data() + tag.size(), tpgt);
+    if (ec != std::errc{} || end != tag.data() + tag.size() || tpgt > 65535)
+      return make_error(errc::malformed_text, "bad portal group tag in TargetAddress \"" + std::string(value) + "\"");
+    out.portal_group_tag = static_cast<std::uint16_t>(tpgt);
+    address = value.substr(0, comma);
+  }
+  auto where = portal::parse(address);
+  if (!where) return make_error(errc::malformed_text, "bad TargetAddress \"" + std::string(value) + "\"");
+  out.address = std::move(*where);
+  return out;
+}
+
+asio::awaitable<result<login_result>> run_login(asio::ip::tcp::socket& socket, const login_request& request) {
+  login_conversation conversation(socket, request);
+  login_result out;
+
+  // --- security stage -------------------------------------------------------
+  const bool use_chap = request.chap.has_value();
+  auto keys = co_await conversation.exchange(login_stage::security, !use_chap, login_stage::operational,
+                                             identity_keys(request, use_chap ? "CHAP" : "None"));
+  if (!keys && !use_chap && keys.error().code == make_error_code(errc::login_auth_failed))
+    co_return make_error(errc::login_auth_failed, keys.error().what() + "; the target may require CHAP credentials");
+  if (!keys) co_return keys.error();
+  if (conversation.redirected()) co_return redirect_result(*keys);
+
+  const auto auth_answer = value_or_empty(*keys, "AuthMethod");
+  if (use_chap) {
+    if (auth_answer != "CHAP")
+      co_return make_error(errc::login_auth_failed,
+                           "the target does not accept CHAP (AuthMethod=" + auth_answer + ")");
+    std::optional<protocol::chap_credentials> target_side;
+    if (request.mutual_chap) target_side = protocol::chap_credentials{request.mutual_chap->user, request.mutual_chap->secret};
+    protocol::chap_initiator chap({request.chap->user, request.chap->secret}, target_side);
+
+    auto challenge = co_await conversation.exchange(login_stage::security, false, login_stage::security, chap.start());
+    if (!challenge) co_return challenge.error();
+    auto answer = chap.respond(*challenge);
+    if (!answer) co_return answer.error();
+
+    auto verdict = co_await conversation.exchange(login_stage::security, true, login_stage::operational, *answer);
+    if (!verdict) {
+      if (verdict.error().code == make_error_code(errc::login_auth_failed))
+        co_return make_error(errc::login_auth_failed,
+                             "authentication failed: the target rejected CHAP user \"" + request.chap->user + "\"");
+      co_return verdict.error();
+    }
+    if (chap.mutual()) {
+      if (auto checked = chap.verify_target(*verdict); !checked)
+        co_return make_error(errc::target_auth_failed,
+                             "mutual CHAP failed: the target's response does not match its secret");
+    }
+    out.auth_type = chap.mutual() ? "Mutual CHAP" : "CHAP";
+  } else {
+    if (!auth_answer.empty() && auth_answer != "None")
+      co_return make_error(errc::login_auth_failed, "the target requires authentication (AuthMethod=" + auth_answer +
+                                                        "); give CHAP credentials");
+    out.auth_type = "None";
+  }
+
+  // The target may stay in the security stage one more round before moving on.
+  for (int round = 0; conversation.last().csg() == login_stage::security && !conversation.last().transit(); ++round) {
+    if (round == 4) co_return make_error(errc::negotiation_failed, "the target did not leave the security stage");
+    auto more = co_await conversation.exchange(login_stage::security, true, login_stage::operational, {});
+    if (!more) co_return more.error();
+  }
+
+  // --- operational stage ----------------------------------------------------
+  protocol::negotiator negotiator(request.preferences);
+  auto offer = negotiator.offer(request.type, request.tsih == 0);
+  for (int round = 0;; ++round) {
+    if (round == 8) co_return make_error(errc::negotiation_failed, "the target did not finish negotiating in 8 rounds");
+    auto answer = co_await conversation.exchange(login_stage::operational, true, login_stage::full_feature, offer);
+    if (!answer) co_return answer.error();
+    if (auto applied = negotiator.apply_response(*answer); !applied) co_return applied.error();
+    offer = negotiator.answers_to_target_offers();
+    const auto& last = conversation.last();
+    if (last.transit() && last.nsg() == login_stage::full_feature && offer.empty()) break;
+  }
+  if (auto finished = negotiator.finish(); !finished) co_return finished.error();
+
+  const auto& final_response = conversation.last();
+  out.tsih = final_response.tsih();
+  out.exp_stat_sn = conversation.exp_stat_sn();
+  out.exp_cmd_sn = final_response.exp_cmd_sn();
+  out.max_cmd_sn = final_response.max_cmd_sn();
+  out.parameters = negotiator.parameters();
+  co_return out;
+}
+
+}  // namespace isens::initiator::detail

@@ -1,0 +1,101 @@
+#include "protocol/text_keys.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+namespace isens::initiator::protocol {
+namespace {
+
+bool is_key_char(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+         c == '+' || c == '@' || c == '_';
+}
+
+// A printable excerpt of untrusted text for error messages.
+std::string excerpt(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 40)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  if (s.size() > 40) out += "...";
+  return out;
+}
+
+}  // namespace
+
+bool is_valid_key(std::string_view key) noexcept {
+  return !key.empty() && key.size() <= max_key_length && std::all_of(key.begin(), key.end(), is_key_char);
+}
+
+result<key_values> parse_text(byte_span text) {
+  key_values pairs;
+  const std::string_view all(reinterpret_cast<const char*>(text.data()), text.size());
+  std::size_t at = 0;
+  while (at < all.size()) {
+    if (all[at] == '\0') {  // extra NUL padding between or after pairs
+      ++at;
+      continue;
+    }
+    const std::size_t end = all.find('\0', at);
+    if (end == std::string_view::npos) {
+      return make_error(errc::malformed_text, "key=value pair not terminated by NUL: \"" + excerpt(all.substr(at)) + "\"");
+    }
+    const std::string_view pair = all.substr(at, end - at);
+    at = end + 1;
+    const std::size_t eq = pair.find('=');
+    if (eq == std::string_view::npos) {
+      return make_error(errc::malformed_text, "key=value pair without '=': \"" + excerpt(pair) + "\"");
+    }
+    const std::string_view key = pair.substr(0, eq);
+    const std::string_view value = pair.substr(eq + 1);
+    if (!is_valid_key(key)) {
+      return make_error(errc::malformed_text, "invalid key name \"" + excerpt(key) + "\"");
+    }
+    if (value.size() > max_value_length) {
+      return make_error(errc::malformed_text, "value of " + std::string(key) + " is " + std::to_string(value.size()) +
+                                                  " bytes, more than " + std::to_string(max_value_length));
+    }
+    pairs.emplace_back(std::string(key), std::string(value));
+  }
+  return pairs;
+}
+
+void append_text(byte_buffer& out, std::string_view key, std::string_view value) {
+  out.reserve(out.size() + key.size() + value.size() + 2);
+  out.insert(out.end(), key.begin(), key.end());
+  out.push_back('=');
+  out.insert(out.end(), value.begin(), value.end());
+  out.push_back('\0');
+}
+
+void append_text(byte_buffer& out, const key_values& pairs) {
+  for (const auto& [key, value] : pairs) append_text(out, key, value);
+}
+
+const std::string* find_value(const key_values& pairs, std::string_view key) noexcept {
+  for (const auto& kv : pairs) {
+    if (kv.first == key) return &kv.second;
+  }
+  return nullptr;
+}
+
+result<std::uint64_t> parse_number(std::string_view value) {
+  int base = 10;
+  std::string_view digits = value;
+  if (digits.size() >= 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) {
+    base = 16;
+    digits.remove_prefix(2);
+  }
+  std::uint64_t n = 0;
+  const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n, base);
+  if (digits.empty() || ec != std::errc{} || ptr != digits.data() + digits.size()) {
+    return make_error(errc::malformed_text, "not a number: \"" + excerpt(value) + "\"");
+  }
+  return n;
+}
+
+result<bool> parse_boolean(std::string_view value) {
+  if (value == "Yes") return true;
+  if (value == "No") return false;
+  return make_error(errc::malformed_text, "not Yes or No: \"" + excerpt(value) + "\"");
+}
+
+}  // namespace isens::initiator::protocol

@@ -1,0 +1,60 @@
+#pragma once
+/// key=value text of Login and Text PDUs (RFC 7143 §6.1): each pair is
+/// `key=value` followed by one NUL byte.
+///
+/// Parsing is strict where the RFC says MUST: every pair, the last one too,
+/// ends in NUL; keys are 1..63 bytes of [A-Za-z0-9.+@_-]; values are at most
+/// 8192 bytes. A pair that continues in the next PDU (C bit) is therefore
+/// not parsed alone: the login/text flow concatenates the data segments of a
+/// sequence first. Runs of extra NULs (seen as padding from some targets)
+/// are skipped, not reported.
+
+#include "isens/initiator/error.hpp"
+#include "protocol/bytes.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace isens::initiator::protocol {
+
+/// One key=value pair, in wire order.
+using key_value = std::pair<std::string, std::string>;
+
+/// A list of pairs, in wire order.
+using key_values = std::vector<key_value>;
+
+/// Longest key name (RFC 7143 §6.1).
+inline constexpr std::size_t max_key_length = 63;
+
+/// Longest value we accept (the RFC's 8192-byte minimum for text data).
+inline constexpr std::size_t max_value_length = 8192;
+
+/// Parses NUL-terminated key=value pairs; malformed_text names the offending pair.
+result<key_values> parse_text(byte_span text);
+
+/// Appends `key=value` and its NUL terminator.
+void append_text(byte_buffer& out, std::string_view key, std::string_view value);
+
+/// Appends every pair of `pairs`.
+void append_text(byte_buffer& out, const key_values& pairs);
+
+/// True when `key` is a valid key name (1..63 bytes of [A-Za-z0-9.+@_-]).
+bool is_valid_key(std::string_view key) noexcept;
+
+/// The value of the first pair named `key`, or nullptr.
+const std::string* find_value(const key_values& pairs, std::string_view key) noexcept;
+
+/// Parses a numerical value: decimal or hex ("0x"/"0X"); malformed_text on
+/// anything else, on overflow of 64 bits, and on an empty number.
+result<std::uint64_t> parse_number(std::string_view value);
+
+/// Parses a boolean value: exactly "Yes" or "No"; malformed_text otherwise.
+result<bool> parse_boolean(std::string_view value);
+
+/// "Yes" or "No".
+constexpr std::string_view boolean_text(bool v) noexcept { return v ? "Yes" : "No"; }
+
+}  // namespace isens::initiator::protocol

@@ -1,0 +1,264 @@
+// Session lifecycle: login, connections joining and leaving, logout, and the
+// events each step raises. PDU handling lives in session_io.cpp.
+#include "session/session.hpp"
+
+#include "transport/deadline.hpp"
+#include "transport/tcp_connect.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+namespace isens::initiator::detail {
+
+namespace asio = boost::asio;
+using events::event_kind;
+using events::event_reason;
+
+std::uint64_t make_isid(initiator_context& context) {
+  static thread_local std::mt19937 random{std::random_device{}()};
+  const std::uint64_t type_random = 0x80;  // T=10b (random), A=0
+  const std::uint64_t bc = random() & 0xffffff;
+  const std::uint64_t d = context.next_isid_qualifier.fetch_add(1) & 0xffff;
+  return (type_random << 40) | (bc << 16) | d;
+}
+
+session::session(std::shared_ptr<initiator_context> context, std::uint64_t id, login_options options)
+    : context_(std::move(context)),
+      id_(id),
+      options_(std::move(options)),
+      strand_(asio::make_strand(context_->executor)) {
+  isid_ = options_.isid.value_or(make_isid(*context_));
+  update_snapshot();
+}
+
+asio::awaitable<result<session::opened_connection>> session::open_connection(portal where, std::uint16_t cid) {
+  const auto& settings = context_->options;
+  protocol::initiator_preferences preferences;
+  preferences.header_digests = options_.header_digest == digest::crc32c
+                                   ? std::vector{protocol::digest_type::crc32c}
+                                   : std::vector{protocol::digest_type::none};
+  preferences.data_digests = options_.data_digest == digest::crc32c ? std::vector{protocol::digest_type::crc32c}
+                                                                    : std::vector{protocol::digest_type::none};
+  preferences.max_connections = options_.max_connections;
+
+  for (int redirects = 0; redirects <= 3; ++redirects) {
+    auto socket = co_await transport::tcp_connect(where, settings.connect_timeout);
+    if (!socket) co_return socket.error();
+
+    login_request request;
+    request.initiator_name = settings.initiator_name;
+    request.initiator_alias = settings.initiator_alias;
+    request.target_name = options_.target_name;
+    request.isid = isid_;
+    request.tsih = tsih_;
+    request.cid = cid;
+    request.cmd_sn = cmd_sn_;
+    request.chap = options_.chap;
+    request.mutual_chap = options_.mutual_chap;
+    request.preferences = preferences;
+
+    auto login = co_await transport::with_deadline(
+        run_login(*socket, request), settings.login_timeout,
+        make_error(errc::login_timeout, "no login answer from " + where.to_string() + " within " +
+                                            std::to_string(settings.login_timeout.count()) + " ms"));
+    if (!login) {
+      auto failure = login.error();
+      failure.message = "login to " + options_.target_name + " at " + where.to_string() + " failed: " + failure.what();
+      co_return failure;
+    }
+    if (login->redirect) {
+      spdlog::info("session {}: {} redirected the login to {}", id_, where.to_string(), login->redirect->to_string());
+      where = *login->redirect;
+      continue;
+    }
+    connection_settings conn_settings;
+    conn_settings.digests = {login->parameters.header_digest == protocol::digest_type::crc32c,
+                             login->parameters.data_digest == protocol::digest_type::crc32c};
+    conn_settings.max_recv_data_segment_length = login->parameters.initiator_max_recv_data_segment_length;
+    conn_settings.max_send_data_segment_length = login->parameters.target_max_recv_data_segment_length;
+    auto conn = std::make_shared<connection>(std::move(*socket), context_->next_connection_id.fetch_add(1), cid,
+                                             conn_settings, login->exp_stat_sn, where);
+    co_return opened_connection{std::move(conn), std::move(*login)};
+  }
+  co_return make_error(errc::redirect_failed, "more than 3 login redirects from " + options_.target_portal.to_string());
+}
+
+void session::attach(opened_connection opened, event_reason reason) {
+  auto& conn = opened.conn;
+  connections_.push_back(conn);
+  exp_cmd_sn_ = opened.login.exp_cmd_sn;
+  max_cmd_sn_ = opened.login.max_cmd_sn;
+  conn->start(weak_from_this());
+  if (context_->options.nop_interval.count() > 0) asio::co_spawn(strand_, ping_loop(conn), asio::detached);
+  publish(event_kind::connection_made, reason, conn.get());
+}
+
+asio::awaitable<result<void>> session::login() {
+  auto opened = co_await open_connection(options_.target_portal, next_cid_++);
+  if (!opened) {
+    state_ = state::ended;
+    co_return opened.error();
+  }
+  tsih_ = opened->login.tsih;
+  auth_type_ = opened->login.auth_type;
+  parameters_ = opened->login.parameters;
+  cmd_sn_ = opened->login.exp_cmd_sn;
+  state_ = state::logged_in;
+  const auto* conn = opened->conn.get();
+  attach(std::move(*opened), event_reason::admin_login);
+  publish(event_kind::logon, event_reason::admin_login, conn);
+  update_snapshot();
+  co_return result<void>{};
+}
+
+asio::awaitable<result<std::uint64_t>> session::add_connection(std::optional<portal> where) {
+  if (state_ != state::logged_in)
+    co_return make_error(errc::session_not_logged_in, "session " + std::to_string(id_) + " is not logged in");
+  if (connections_.size() >= parameters_.max_connections)
+    co_return make_error(errc::login_too_many_connections,
+                         "session " + std::to_string(id_) + " already has " + std::to_string(connections_.size()) +
+                             " connections, the negotiated MaxConnections");
+  auto opened = co_await open_connection(where.value_or(options_.target_portal), next_cid_++);
+  if (!opened) co_return opened.error();
+  if (state_ != state::logged_in) {  // the session ended while this connection logged in
+    opened->conn->close();
+    co_return make_error(errc::session_not_logged_in, "the session ended while the connection logged in");
+  }
+  const auto connection_id = opened->conn->id();
+  attach(std::move(*opened), event_reason::admin_login);
+  update_snapshot();
+  co_return connection_id;
+}
+
+asio::awaitable<result<void>> session::remove_connection(std::uint64_t connection_id) {
+  const auto conn = find_connection(connection_id);
+  if (!conn)
+    co_return make_error(errc::no_such_connection, "session " + std::to_string(id_) + " has no connection " +
+                                                       std::to_string(connection_id));
+  if (connections_.size() == 1)
+    co_return make_error(errc::last_connection, "connection " + std::to_string(connection_id) +
+                                                    " is the last of session " + std::to_string(id_) +
+                                                    "; log the session out instead");
+  departing_.insert(connection_id);
+  auto answer = co_await send_logout(*conn, 1);
+  detach_connection(conn, event_reason::removed);
+  if (!answer) co_return answer.error();
+  co_return result<void>{};
+}
+
+asio::awaitable<result<void>> session::logout(event_reason reason) {
+  if (state_ == state::logging_out || state_ == state::ended)
+    co_return make_error(errc::no_such_session, "session " + std::to_string(id_) + " is already logging out");
+  const bool connected = state_ == state::logged_in;
+  state_ = state::logging_out;
+  result<void> answer;
+  if (connected) {
+    for (const auto& c : connections_) departing_.insert(c->id());
+    answer = co_await send_logout(*connections_.front(), 0);
+  }
+  while (!connections_.empty()) detach_connection(connections_.back(), reason);
+  state_ = state::ended;
+  publish(event_kind::logoff, reason, nullptr);
+  update_snapshot();
+  co_return answer;
+}
+
+void session::abort() {
+  state_ = state::ended;
+  for (const auto& c : connections_) c->close();
+  connections_.clear();
+  for (auto& [itt, task] : tasks_) task->wakeup.cancel();
+  for (auto& [id, timer] : ping_timers_) timer->cancel();
+  for (auto& waiter : window_waiters_) waiter->cancel();
+  update_snapshot();
+}
+
+void session::detach_connection(const std::shared_ptr<connection>& conn, event_reason reason) {
+  conn->close();
+  departing_.erase(conn->id());
+  std::erase(connections_, conn);
+  if (const auto timer = ping_timers_.find(conn->id()); timer != ping_timers_.end()) {
+    timer->second->cancel();
+    ping_timers_.erase(timer);
+  }
+  fail_tasks_on(conn->id(), make_error(errc::connection_closed, "the connection was logged out"));
+  publish(event_kind::connection_lost, reason, conn.get());
+  update_snapshot();
+}
+
+void session::drop_connection(const std::shared_ptr<connection>& conn, event_reason reason, const std::string& why) {
+  conn->close();
+  std::erase(connections_, conn);
+  if (const auto timer = ping_timers_.find(conn->id()); timer != ping_timers_.end()) {
+    timer->second->cancel();
+    ping_timers_.erase(timer);
+  }
+  fail_tasks_on(conn->id(), make_error(errc::connection_closed, why));
+  spdlog::warn("session {}: connection {} (cid {}) lost: {}", id_, conn->id(), conn->cid(), why);
+  publish(event_kind::connection_lost, reason, conn.get(), why);
+  if (connections_.empty() && state_ == state::logged_in) {
+    state_ = state::disconnected;
+    publish(event_kind::session_disconnect, reason, conn.get(), why);
+  }
+  update_snapshot();
+}
+
+void session::on_connection_failed(connection& which, event_reason reason, const error& why) {
+  const auto conn = find_connection(which.id());
+  if (!conn) return;
+  if (departing_.contains(conn->id()) || state_ == state::logging_out) return;  // we are closing it ourselves
+  drop_connection(conn, reason, why.what());
+}
+
+std::shared_ptr<connection> session::find_connection(std::uint64_t connection_id) const {
+  for (const auto& c : connections_) {
+    if (c->id() == connection_id) return c;
+  }
+  return nullptr;
+}
+
+void session::publish(event_kind kind, event_reason reason, const connection* conn, std::string detail) {
+  events::event e;
+  e.kind = kind;
+  e.reason = reason;
+  e.session_id = id_;
+  e.target = options_.target_name;
+  e.portal = conn ? conn->target_portal().to_string() : options_.target_portal.to_string();
+  e.isid = isid_;
+  if (tsih_ != 0) e.tsih = tsih_;
+  if (conn) {
+    e.connection_id = conn->id();
+    e.cid = conn->cid();
+  }
+  e.detail = std::move(detail);
+  context_->bus.publish(std::move(e));
+}
+
+void session::update_snapshot() {
+  session_info info;
+  info.session_id = id_;
+  info.initiator_name = context_->options.initiator_name;
+  info.target_name = options_.target_name;
+  info.target_portal = options_.target_portal;
+  info.isid = isid_;
+  info.tsih = tsih_;
+  info.connected = state_ == state::logged_in && !connections_.empty();
+  info.auth_type = auth_type_;
+  info.header_digest = parameters_.header_digest == protocol::digest_type::crc32c;
+  info.data_digest = parameters_.data_digest == protocol::digest_type::crc32c;
+  info.max_connections = parameters_.max_connections;
+  for (const auto& c : connections_) info.connections.push_back({c->id(), c->cid(), c->local_address(), c->remote_address()});
+  info.devices = devices_;
+  std::lock_guard lock(snapshot_mutex_);
+  snapshot_ = std::move(info);
+}
+
+session_info session::snapshot() const {
+  std::lock_guard lock(snapshot_mutex_);
+  return snapshot_;
+}
+
+}  // namespace isens::initiator::detail

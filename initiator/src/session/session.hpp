@@ -1,0 +1,147 @@
+#pragma once
+// One iSCSI session: its connections, its command window (CmdSN,
+// ExpCmdSN, MaxCmdSN), its outstanding tasks, and the events it raises.
+// Everything here runs on the session's strand, except snapshot().
+
+#include "isens/events/event.hpp"
+#include "isens/initiator/types.hpp"
+#include "login/login_exchange.hpp"
+#include "protocol/scsi.hpp"
+#include "session/connection.hpp"
+#include "session/initiator_context.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <memory>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+namespace isens::initiator::detail {
+
+// A SCSI command with an optional data-in phase.
+struct scsi_request {
+  std::uint64_t lun = 0;
+  protocol::cdb cdb{};
+  std::uint32_t read_length = 0;  // bytes of Data-In expected (allocation length)
+};
+
+// A finished SCSI command: its status, its data and any sense data.
+struct scsi_reply {
+  std::uint8_t status = 0;
+  protocol::byte_buffer data;
+  protocol::byte_buffer sense;
+};
+
+class session : public connection_owner, public std::enable_shared_from_this<session> {
+ public:
+  using strand_type = boost::asio::strand<boost::asio::any_io_executor>;
+
+  session(std::shared_ptr<initiator_context> context, std::uint64_t id, login_options options);
+
+  strand_type& strand() noexcept { return strand_; }
+  std::uint64_t id() const noexcept { return id_; }
+
+  // --- on the strand ---
+  // Logs in the leading connection: connection_made, logon.
+  boost::asio::awaitable<result<void>> login();
+  // Enumerates LUNs into the snapshot; session_ready on success.
+  boost::asio::awaitable<void> enumerate_devices();
+  // Logs in one more connection (same ISID/TSIH, new CID): connection_made.
+  boost::asio::awaitable<result<std::uint64_t>> add_connection(std::optional<portal> where);
+  // Logs one connection out (reason 1, close connection): connection_lost(removed).
+  boost::asio::awaitable<result<void>> remove_connection(std::uint64_t connection_id);
+  // Logs the session out: connection_lost for each connection, then logoff.
+  boost::asio::awaitable<result<void>> logout(events::event_reason reason);
+  // Runs a SCSI command on one of the session's connections.
+  boost::asio::awaitable<result<scsi_reply>> execute(scsi_request request);
+  // Closes every connection at once, without logout and without events.
+  void abort();
+
+  // --- any thread ---
+  session_info snapshot() const;
+
+  // connection_owner
+  void on_pdu(connection& from, protocol::pdu p) override;
+  void on_connection_failed(connection& which, events::event_reason reason, const error& why) override;
+
+ private:
+  enum class state { created, logged_in, disconnected, logging_out, ended };
+
+  struct pending_task {
+    explicit pending_task(const strand_type& strand) : wakeup(strand) {}
+    boost::asio::steady_timer wakeup;
+    std::uint64_t connection_id = 0;
+    std::optional<result<protocol::pdu>> response;
+    protocol::byte_buffer data;        // Data-In, placed at each PDU's buffer offset
+    std::uint32_t expected_length = 0;
+  };
+
+  struct opened_connection {
+    std::shared_ptr<connection> conn;
+    login_result login;
+  };
+
+  // Connects to `where` and logs in (following redirects) within login_timeout.
+  boost::asio::awaitable<result<opened_connection>> open_connection(portal where, std::uint16_t cid);
+  // Makes an opened connection part of the session and starts its pings.
+  void attach(opened_connection opened, events::event_reason reason);
+  // Sends a request PDU and waits for the response with the same ITT.
+  boost::asio::awaitable<result<protocol::pdu>> round_trip(connection& via, protocol::pdu request,
+                                                           std::chrono::milliseconds limit,
+                                                           std::shared_ptr<pending_task> task = nullptr);
+  // Sends Logout (reason 0 or 1) on `via` and checks the response.
+  boost::asio::awaitable<result<void>> send_logout(connection& via, std::uint8_t reason_code);
+  boost::asio::awaitable<void> ping_loop(std::shared_ptr<connection> conn);
+  boost::asio::awaitable<result<void>> wait_for_window(std::chrono::milliseconds limit);
+
+  void handle_data_in(protocol::pdu p);
+  void handle_async_message(connection& from, const protocol::pdu& p);
+  void answer_target_ping(connection& from, const protocol::pdu& p);
+  void complete_task(std::uint32_t itt, result<protocol::pdu> outcome);
+  void fail_tasks_on(std::uint64_t connection_id, const error& why);
+  void note_window(const protocol::pdu& p);
+  // Drops a connection unexpectedly: connection_lost, and session_disconnect
+  // when it was the last.
+  void drop_connection(const std::shared_ptr<connection>& conn, events::event_reason reason, const std::string& why);
+  // Removes a connection we chose to close (remove or logout): connection_lost.
+  void detach_connection(const std::shared_ptr<connection>& conn, events::event_reason reason);
+
+  std::shared_ptr<connection> find_connection(std::uint64_t connection_id) const;
+  std::shared_ptr<connection> pick_connection();
+  std::uint32_t new_itt();
+  void publish(events::event_kind kind, events::event_reason reason, const connection* conn,
+               std::string detail = {});
+  void update_snapshot();
+
+  const std::shared_ptr<initiator_context> context_;
+  const std::uint64_t id_;
+  const login_options options_;
+  strand_type strand_;
+
+  state state_ = state::created;
+  std::uint64_t isid_ = 0;
+  std::uint16_t tsih_ = 0;
+  std::string auth_type_;
+  protocol::operational_parameters parameters_;
+  std::uint32_t cmd_sn_ = 1;
+  std::uint32_t exp_cmd_sn_ = 1;
+  std::uint32_t max_cmd_sn_ = 1;
+  std::uint16_t next_cid_ = 0;
+  std::uint32_t next_itt_ = 1;
+  std::size_t round_robin_ = 0;
+  std::vector<std::shared_ptr<connection>> connections_;
+  std::set<std::uint64_t> departing_;  // connections we are logging out ourselves
+  std::unordered_map<std::uint32_t, std::shared_ptr<pending_task>> tasks_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<boost::asio::steady_timer>> ping_timers_;
+  std::vector<std::shared_ptr<boost::asio::steady_timer>> window_waiters_;
+  std::vector<device_info> devices_;
+
+  mutable std::mutex snapshot_mutex_;
+  session_info snapshot_;  // guarded by snapshot_mutex_
+};
+
+}  // namespace isens::initiator::detail

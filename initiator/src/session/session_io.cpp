@@ -1,0 +1,277 @@
+// Full-feature phase of a session: outstanding tasks and their responses,
+// the CmdSN window, SCSI commands, NOP pings and target messages.
+#include "session/session.hpp"
+
+#include "protocol/serial_number.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+namespace isens::initiator::detail {
+
+namespace asio = boost::asio;
+using events::event_reason;
+using protocol::opcode;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+std::uint32_t session::new_itt() {
+  // ITT 0xffffffff is reserved; skip tags still in use after a wrap.
+  do {
+    if (++next_itt_ == protocol::reserved_tag) next_itt_ = 1;
+  } while (tasks_.contains(next_itt_));
+  return next_itt_;
+}
+
+std::shared_ptr<connection> session::pick_connection() {
+  if (connections_.empty()) return nullptr;
+  return connections_[round_robin_++ % connections_.size()];
+}
+
+asio::awaitable<result<protocol::pdu>> session::round_trip(connection& via, protocol::pdu request,
+                                                           std::chrono::milliseconds limit,
+                                                           std::shared_ptr<pending_task> task) {
+  if (!task) task = std::make_shared<pending_task>(strand_);
+  const auto itt = new_itt();
+  task->connection_id = via.id();
+  tasks_.emplace(itt, task);
+  request.set_itt(itt);
+  via.send(std::move(request));
+
+  task->wakeup.expires_after(limit);
+  if (!task->response) co_await task->wakeup.async_wait(use_tuple);
+  tasks_.erase(itt);
+  if (!task->response)
+    co_return make_error(errc::command_timeout, "no answer from the target within " + std::to_string(limit.count()) +
+                                                    " ms");
+  co_return std::move(*task->response);
+}
+
+void session::complete_task(std::uint32_t itt, result<protocol::pdu> outcome) {
+  const auto found = tasks_.find(itt);
+  if (found == tasks_.end()) {
+    spdlog::debug("session {}: response for unknown ITT {:#x} ignored", id_, itt);
+    return;
+  }
+  found->second->response = std::move(outcome);
+  found->second->wakeup.cancel();
+}
+
+void session::fail_tasks_on(std::uint64_t connection_id, const error& why) {
+  for (auto& [itt, task] : tasks_) {
+    if (task->connection_id == connection_id && !task->response) {
+      task->response = why;
+      task->wakeup.cancel();
+    }
+  }
+}
+
+asio::awaitable<result<void>> session::send_logout(connection& via, std::uint8_t reason_code) {
+  protocol::pdu request(opcode::logout_request);
+  request.set_immediate(true);
+  request.set_final(true);
+  request.set_reason_code(reason_code);
+  request.set_cid(via.cid());
+  request.set_cmd_sn(cmd_sn_);  // immediate: CmdSN is not advanced
+  auto answer = co_await round_trip(via, std::move(request), context_->options.command_timeout);
+  if (!answer) co_return make_error(errc::logout_failed, "logout failed: " + answer.error().what());
+  if (answer->op() != opcode::logout_response)
+    co_return make_error(errc::logout_failed, "logout answered with " + std::string(protocol::to_string(answer->op())));
+  static constexpr const char* responses[] = {"", "the CID was not found", "connection recovery is not supported",
+                                              "cleanup failed"};
+  if (answer->response() != 0)
+    co_return make_error(errc::logout_failed,
+                         std::string("the target refused the logout: ") +
+                             (answer->response() < 4 ? responses[answer->response()] : "unknown response"));
+  co_return result<void>{};
+}
+
+void session::note_window(const protocol::pdu& p) {
+  const auto exp = p.exp_cmd_sn();
+  const auto max = p.max_cmd_sn();
+  // RFC 7143 §4.2.2.1: a window with MaxCmdSN < ExpCmdSN - 1 is invalid; ignore it.
+  if (protocol::serial_greater(exp, max + 1)) return;
+  if (protocol::serial_greater(exp, exp_cmd_sn_)) exp_cmd_sn_ = exp;
+  if (protocol::serial_greater(max, max_cmd_sn_)) {
+    max_cmd_sn_ = max;
+    for (auto& waiter : window_waiters_) waiter->cancel();
+    window_waiters_.clear();
+  }
+}
+
+asio::awaitable<result<void>> session::wait_for_window(std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (protocol::serial_greater(cmd_sn_, max_cmd_sn_)) {
+    if (state_ != state::logged_in) co_return make_error(errc::session_not_logged_in, "the session is not logged in");
+    auto waiter = std::make_shared<asio::steady_timer>(strand_, deadline);
+    window_waiters_.push_back(waiter);
+    co_await waiter->async_wait(use_tuple);
+    if (std::chrono::steady_clock::now() >= deadline && protocol::serial_greater(cmd_sn_, max_cmd_sn_))
+      co_return make_error(errc::command_timeout, "the target's command window stayed closed");
+  }
+  co_return result<void>{};
+}
+
+asio::awaitable<result<scsi_reply>> session::execute(scsi_request request) {
+  const auto limit = context_->options.command_timeout;
+  if (state_ != state::logged_in)
+    co_return make_error(errc::session_not_logged_in, "session " + std::to_string(id_) + " is not logged in");
+  if (auto window = co_await wait_for_window(limit); !window) co_return window.error();
+  const auto via = pick_connection();
+  if (!via) co_return make_error(errc::session_not_logged_in, "session " + std::to_string(id_) + " has no connection");
+  auto lun = protocol::encode_lun(request.lun);
+  if (!lun) co_return lun.error();
+
+  protocol::pdu command(opcode::scsi_command);
+  command.set_final(true);
+  command.set_read_flag(request.read_length > 0);
+  command.set_task_attr(protocol::task_attribute::simple);
+  command.set_lun(*lun);
+  command.set_expected_data_transfer_length(request.read_length);
+  command.set_cmd_sn(cmd_sn_++);
+  command.set_cdb(request.cdb);
+
+  auto task = std::make_shared<pending_task>(strand_);
+  task->expected_length = request.read_length;
+  auto answer = co_await round_trip(*via, std::move(command), limit, task);
+  if (!answer) co_return answer.error();
+
+  scsi_reply reply;
+  if (answer->op() == opcode::scsi_response) {
+    if (answer->response() != 0)
+      co_return make_error(errc::scsi_bad_status, "the target failed the command (iSCSI response " +
+                                                      std::to_string(answer->response()) + ")");
+    reply.sense = std::move(answer->data);
+  }
+  reply.status = answer->status();
+  reply.data = std::move(task->data);
+  if (answer->residual_underflow() && answer->residual_count() <= request.read_length)
+    reply.data.resize(std::min<std::size_t>(reply.data.size(), request.read_length - answer->residual_count()));
+  co_return reply;
+}
+
+void session::handle_data_in(protocol::pdu p) {
+  const auto found = tasks_.find(p.itt());
+  if (found == tasks_.end()) {
+    spdlog::debug("session {}: Data-In for unknown ITT {:#x} ignored", id_, p.itt());
+    return;
+  }
+  auto& task = *found->second;
+  const std::uint64_t end = std::uint64_t{p.buffer_offset()} + p.data.size();
+  if (end > task.expected_length) {
+    complete_task(p.itt(), make_error(errc::scsi_bad_response, "Data-In beyond the expected transfer length"));
+    return;
+  }
+  if (task.data.size() < end) task.data.resize(end);
+  std::copy(p.data.begin(), p.data.end(), task.data.begin() + p.buffer_offset());
+  if (p.has_status()) complete_task(p.itt(), std::move(p));
+}
+
+void session::answer_target_ping(connection& from, const protocol::pdu& p) {
+  protocol::pdu reply(opcode::nop_out);
+  reply.set_immediate(true);
+  reply.set_final(true);
+  reply.set_itt(protocol::reserved_tag);
+  reply.set_ttt(p.ttt());
+  reply.set_lun(p.lun());
+  reply.set_cmd_sn(cmd_sn_);
+  from.send(std::move(reply));
+}
+
+void session::handle_async_message(connection& from, const protocol::pdu& p) {
+  switch (p.async_event()) {
+    case 1:  // the target asks for a logout
+      spdlog::info("session {}: the target requests a logout", id_);
+      asio::co_spawn(
+          strand_, [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->logout(event_reason::target_requested); },
+          asio::detached);
+      break;
+    case 2: {  // the target will drop one connection
+      const auto cid = p.parameter1();
+      for (const auto& c : connections_) {
+        if (c->cid() == cid) {
+          drop_connection(c, event_reason::target_requested, "the target announced it drops this connection");
+          break;
+        }
+      }
+      break;
+    }
+    case 3: {  // the target will drop every connection
+      const auto all = connections_;
+      for (const auto& c : all) drop_connection(c, event_reason::target_requested, "the target announced it drops all connections");
+      break;
+    }
+    case 4:
+      spdlog::info("session {}: the target asks to renegotiate parameters on cid {}; keeping the current ones", id_, from.cid());
+      break;
+    default:
+      spdlog::info("session {}: async message event {} (vcode {}) ignored", id_, p.async_event(), p.async_vcode());
+      break;
+  }
+}
+
+void session::on_pdu(connection& from, protocol::pdu p) {
+  note_window(p);
+  switch (p.op()) {
+    case opcode::nop_in:
+      if (p.itt() != protocol::reserved_tag) {
+        complete_task(p.itt(), std::move(p));
+      } else if (p.ttt() != protocol::reserved_tag) {
+        answer_target_ping(from, p);
+      }
+      break;
+    case opcode::data_in: handle_data_in(std::move(p)); break;
+    case opcode::scsi_response:
+    case opcode::logout_response:
+    case opcode::text_response:
+    case opcode::task_mgmt_response: complete_task(p.itt(), std::move(p)); break;
+    case opcode::reject: {
+      // The data segment holds the rejected PDU's BHS; its ITT names the task.
+      if (p.data.size() >= protocol::bhs_size) {
+        const auto itt = protocol::load_be32(p.data.data() + 16);
+        complete_task(itt, make_error(errc::pdu_rejected,
+                                      "the target rejected the request (reason " + std::to_string(p.reject_reason()) + ")"));
+      }
+      break;
+    }
+    case opcode::async_message: handle_async_message(from, p); break;
+    case opcode::r2t:
+      spdlog::warn("session {}: R2T for ITT {:#x} ignored: isens sends no write data", id_, p.itt());
+      break;
+    default: {
+      const auto conn = find_connection(from.id());
+      if (conn)
+        drop_connection(conn, event_reason::protocol_error,
+                        "unexpected " + std::string(protocol::to_string(p.op())) + " in full-feature phase");
+      break;
+    }
+  }
+}
+
+asio::awaitable<void> session::ping_loop(std::shared_ptr<connection> conn) {
+  const auto self = shared_from_this();
+  auto timer = std::make_shared<asio::steady_timer>(strand_);
+  ping_timers_[conn->id()] = timer;
+  const auto& settings = context_->options;
+  while (conn->is_open()) {
+    timer->expires_after(settings.nop_interval);
+    co_await timer->async_wait(use_tuple);
+    if (!conn->is_open() || state_ != state::logged_in) break;
+
+    protocol::pdu ping(opcode::nop_out);
+    ping.set_immediate(true);
+    ping.set_final(true);
+    ping.set_ttt(protocol::reserved_tag);
+    ping.set_cmd_sn(cmd_sn_);
+    auto answer = co_await round_trip(*conn, std::move(ping), settings.nop_timeout);
+    if (!answer && conn->is_open() && find_connection(conn->id()) && !departing_.contains(conn->id())) {
+      drop_connection(conn, event_reason::nop_timeout,
+                      "no NOP-In answer within " + std::to_string(settings.nop_timeout.count()) + " ms");
+      break;
+    }
+  }
+}
+
+}  // namespace isens::initiator::detail
