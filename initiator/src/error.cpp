@@ -2,6 +2,7 @@
 
 #include <boost/throw_exception.hpp>
 
+#include <ostream>
 #include <stdexcept>
 
 namespace isens::initiator {
@@ -73,6 +74,8 @@ boost::system::error_code make_error_code(errc e) noexcept {
 }
 
 std::string error::what() const { return message.empty() ? code.message() : message; }
+
+std::ostream& operator<<(std::ostream& out, const error& e) { return out << e.what(); }
 
 error make_error(errc e, std::string message) { return error{make_error_code(e), std::move(message)}; }
 

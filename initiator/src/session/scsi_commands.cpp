@@ -76,6 +76,8 @@ asio::awaitable<result<capacity_data>> scsi_read_capacity(session& s, std::uint6
     if (!parsed) co_return parsed.error();
     co_return capacity_data{parsed->last_lba + 1, parsed->block_size};
   }
+  // Only a device that does not know READ CAPACITY(16) gets the short form.
+  if (long_form.error().code != make_error_code(errc::scsi_check_condition)) co_return long_form.error();
   auto short_form = co_await run_checked(s, lun, protocol::read_capacity10_cdb(), 8, "READ CAPACITY(10)");
   if (!short_form) co_return short_form.error();
   auto parsed = protocol::parse_read_capacity10(*short_form);

@@ -6,6 +6,7 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 
+#include <iosfwd>
 #include <string>
 #include <system_error>
 
@@ -82,6 +83,9 @@ struct error {
   /// The message, or the code's own message when none was given.
   std::string what() const;
 };
+
+/// Prints the message (tests and logs).
+std::ostream& operator<<(std::ostream& out, const error& e);
 
 /// Builds an `error` from a code and an optional detail message.
 error make_error(errc e, std::string message = {});

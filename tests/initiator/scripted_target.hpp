@@ -1,0 +1,72 @@
+#pragma once
+// A scripted iSCSI target for behaviour tgtd never shows (Async Messages,
+// Reject, malformed PDUs, silence, redirects). It accepts connections on a
+// free loopback port and runs a script per connection. A supplement to the
+// tgtd tests, never a replacement.
+
+#include "protocol/negotiation.hpp"
+#include "protocol/pdu.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <functional>
+#include <thread>
+
+namespace isens::test {
+
+// One accepted connection, as a script sees it.
+class scripted_connection {
+ public:
+  explicit scripted_connection(boost::asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
+
+  // Reads one PDU from the initiator.
+  boost::asio::awaitable<initiator::protocol::pdu> receive();
+  // Sends a PDU, stamping StatSN/ExpCmdSN/MaxCmdSN for target PDUs that carry them.
+  boost::asio::awaitable<void> send(initiator::protocol::pdu p, bool advance_stat_sn = true);
+  // Sends raw bytes (for malformed PDUs).
+  boost::asio::awaitable<void> send_raw(std::vector<std::uint8_t> bytes);
+  // Answers every login request with success and echoes the offered keys,
+  // until the initiator reaches full-feature phase.
+  boost::asio::awaitable<void> accept_login(std::uint16_t tsih = 0x4242);
+  // Answers a login with the given status (and optional keys), then stops.
+  boost::asio::awaitable<void> refuse_login(std::uint8_t status_class, std::uint8_t status_detail,
+                                            initiator::protocol::key_values keys = {});
+  // Serves SCSI commands and NOP-Outs the way a tiny disk would until the
+  // initiator sends Logout (answered) or closes.
+  boost::asio::awaitable<void> serve_until_logout();
+
+  boost::asio::ip::tcp::socket& socket() { return socket_; }
+  std::uint32_t next_exp_cmd_sn() const noexcept { return exp_cmd_sn_; }
+
+ private:
+  void stamp(initiator::protocol::pdu& p, bool advance_stat_sn);
+  boost::asio::ip::tcp::socket socket_;
+  std::uint32_t stat_sn_ = 100;
+  std::uint32_t exp_cmd_sn_ = 0;
+};
+
+// Listens on 127.0.0.1 and runs `script` for every connection on its own thread.
+class scripted_target {
+ public:
+  using script = std::function<boost::asio::awaitable<void>(scripted_connection&)>;
+  explicit scripted_target(script per_connection);
+  ~scripted_target();
+
+  std::uint16_t port() const noexcept { return port_; }
+  // Connections accepted so far.
+  int accepted() const noexcept { return accepted_.load(); }
+
+ private:
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  script script_;
+  std::uint16_t port_ = 0;
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
+};
+
+}  // namespace isens::test
