@@ -1,0 +1,151 @@
+#include "daemon_config.hpp"
+
+#include "default_paths.hpp"
+
+#include <toml.hpp>
+
+#include <map>
+#include <set>
+
+namespace isens::daemon {
+namespace {
+
+using table = toml::basic_value<toml::discard_comments>;
+
+// Every table and the keys it may hold; anything else is a typo.
+const std::map<std::string, std::set<std::string>>& known_keys() {
+  static const std::map<std::string, std::set<std::string>> keys{
+      {"initiator",
+       {"name", "alias", "connect_timeout_ms", "login_timeout_ms", "command_timeout_ms", "nop_interval_ms",
+        "nop_timeout_ms"}},
+      {"daemon", {"state_dir", "socket", "socket_mode", "socket_group", "log_level", "journal_max_events"}},
+      {"metrics", {"enabled", "listen"}},
+      {"logging", {"enabled", "format", "sink", "path", "max_size_mb", "max_files"}},
+      {"plugins", {"paths"}},
+  };
+  return keys;
+}
+
+[[noreturn]] void fail(const std::filesystem::path& file, const std::string& key, const std::string& why) {
+  throw config_error("config " + file.string() + ": key '" + key + "': " + why);
+}
+
+// Reads an optional key with toml11's typed access; a type error keeps
+// toml11's message, which shows the line.
+template <class T>
+std::optional<T> get(const table& t, const std::filesystem::path& file, const std::string& section,
+                     const std::string& key) {
+  if (!t.contains(key)) return std::nullopt;
+  try {
+    return toml::find<T>(t, key);
+  } catch (const std::exception& ex) {
+    fail(file, section + "." + key, ex.what());
+  }
+}
+
+std::chrono::milliseconds get_ms(const table& t, const std::filesystem::path& file, const std::string& key,
+                                 std::chrono::milliseconds fallback) {
+  const auto value = get<std::int64_t>(t, file, "initiator", key);
+  if (!value) return fallback;
+  if (*value < 0 || *value > 3'600'000) fail(file, "initiator." + key, "must be between 0 and 3600000");
+  return std::chrono::milliseconds(*value);
+}
+
+}  // namespace
+
+daemon_config default_config() {
+  daemon_config c;
+  c.state_dir = apps::default_state_dir();
+  c.socket_path = apps::default_socket_path();
+  c.initiator.initiator_name = "iqn.2026-11.org.isens:isensd";
+  return c;
+}
+
+void apply_config_file(daemon_config& c, const std::filesystem::path& file) {
+  table root;
+  try {
+    root = toml::parse(file.string());
+  } catch (const std::exception& ex) {
+    throw config_error("config " + file.string() + ": " + ex.what());
+  }
+  if (!root.is_table()) throw config_error("config " + file.string() + ": not a TOML table");
+
+  for (const auto& [section, value] : root.as_table()) {
+    const auto known = known_keys().find(section);
+    if (known == known_keys().end()) fail(file, section, "unknown section (known: initiator, daemon, metrics, logging, plugins)");
+    if (!value.is_table()) fail(file, section, "must be a table, e.g. [" + section + "]");
+    for (const auto& [key, ignored] : value.as_table()) {
+      if (!known->second.contains(key)) fail(file, section + "." + key, "unknown key");
+    }
+  }
+
+  if (root.contains("initiator")) {
+    const auto& t = toml::find(root, "initiator");
+    if (auto v = get<std::string>(t, file, "initiator", "name")) c.initiator.initiator_name = *v;
+    if (auto v = get<std::string>(t, file, "initiator", "alias")) c.initiator.initiator_alias = *v;
+    c.initiator.connect_timeout = get_ms(t, file, "connect_timeout_ms", c.initiator.connect_timeout);
+    c.initiator.login_timeout = get_ms(t, file, "login_timeout_ms", c.initiator.login_timeout);
+    c.initiator.command_timeout = get_ms(t, file, "command_timeout_ms", c.initiator.command_timeout);
+    c.initiator.nop_interval = get_ms(t, file, "nop_interval_ms", c.initiator.nop_interval);
+    c.initiator.nop_timeout = get_ms(t, file, "nop_timeout_ms", c.initiator.nop_timeout);
+  }
+  if (root.contains("daemon")) {
+    const auto& t = toml::find(root, "daemon");
+    if (auto v = get<std::string>(t, file, "daemon", "state_dir")) c.state_dir = *v;
+    if (auto v = get<std::string>(t, file, "daemon", "socket")) c.socket_path = *v;
+    if (auto v = get<std::string>(t, file, "daemon", "socket_mode")) {
+      try {
+        std::size_t used = 0;
+        c.socket_mode = static_cast<unsigned>(std::stoul(*v, &used, 8));
+        if (used != v->size() || c.socket_mode > 0777) throw std::invalid_argument(*v);
+      } catch (const std::exception&) {
+        fail(file, "daemon.socket_mode", "must be an octal mode like \"0660\"");
+      }
+    }
+    if (auto v = get<std::string>(t, file, "daemon", "socket_group")) c.socket_group = *v;
+    if (auto v = get<std::string>(t, file, "daemon", "log_level")) c.log_level = *v;
+    if (auto v = get<std::int64_t>(t, file, "daemon", "journal_max_events")) {
+      if (*v < 100) fail(file, "daemon.journal_max_events", "must be at least 100");
+      c.journal_max_events = static_cast<std::size_t>(*v);
+    }
+  }
+  if (root.contains("metrics")) {
+    const auto& t = toml::find(root, "metrics");
+    if (auto v = get<bool>(t, file, "metrics", "enabled")) c.metrics_enabled = *v;
+    if (auto v = get<std::string>(t, file, "metrics", "listen")) c.metrics_listen = *v;
+  }
+  if (root.contains("logging")) {
+    const auto& t = toml::find(root, "logging");
+    if (auto v = get<bool>(t, file, "logging", "enabled")) c.logger_enabled = *v;
+    if (auto v = get<std::string>(t, file, "logging", "format")) c.logging.format = *v;
+    if (auto v = get<std::string>(t, file, "logging", "sink")) c.logging.sink = *v;
+    if (auto v = get<std::string>(t, file, "logging", "path")) c.logging.path = *v;
+    if (auto v = get<std::int64_t>(t, file, "logging", "max_size_mb")) c.logging.max_size_mb = static_cast<std::size_t>(std::max<std::int64_t>(*v, 1));
+    if (auto v = get<std::int64_t>(t, file, "logging", "max_files")) c.logging.max_files = static_cast<std::size_t>(std::max<std::int64_t>(*v, 1));
+  }
+  if (root.contains("plugins")) {
+    const auto& t = toml::find(root, "plugins");
+    if (auto v = get<std::vector<std::string>>(t, file, "plugins", "paths"))
+      for (const auto& p : *v) c.plugins.emplace_back(p);
+  }
+}
+
+void validate(const daemon_config& c) {
+  static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
+  if (!levels.contains(c.log_level)) throw config_error("log level '" + c.log_level + "' is not one of trace, debug, info, warn, error, off");
+  if (c.initiator.initiator_name.rfind("iqn.", 0) != 0 && c.initiator.initiator_name.rfind("eui.", 0) != 0 &&
+      c.initiator.initiator_name.rfind("naa.", 0) != 0)
+    throw config_error("initiator name '" + c.initiator.initiator_name + "' must start with iqn., eui. or naa.");
+  if (c.initiator.nop_interval.count() != 0 && c.initiator.nop_interval.count() < 100)
+    throw config_error("nop interval must be 0 (off) or at least 100 ms");
+  if (c.initiator.nop_timeout.count() < 100) throw config_error("nop timeout must be at least 100 ms");
+  if (c.logging.format != "text" && c.logging.format != "json")
+    throw config_error("logging format '" + c.logging.format + "' is not text or json");
+  if (c.logging.sink != "stderr" && c.logging.sink != "file" && c.logging.sink != "syslog")
+    throw config_error("logging sink '" + c.logging.sink + "' is not stderr, file or syslog");
+  if (c.logging.sink == "file" && c.logging.path.empty()) throw config_error("logging sink 'file' needs a path");
+  if (c.socket_path.empty()) throw config_error("the control socket path is empty");
+  if (c.state_dir.empty()) throw config_error("the state directory is empty");
+}
+
+}  // namespace isens::daemon

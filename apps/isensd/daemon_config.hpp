@@ -1,0 +1,56 @@
+#pragma once
+// isensd's configuration: TOML file first, then command-line flags on top.
+// A bad file is an error that names the file, line and key; the daemon
+// never starts half-configured.
+
+#include <isens/initiator/types.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace isens::daemon {
+
+// Thrown for a bad configuration file or flag; the message is for a person.
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// How the logger subscriber writes.
+struct logging_config {
+  std::string format = "text";  // text | json
+  std::string sink = "stderr";  // stderr | file | syslog
+  std::filesystem::path path;   // for sink = file
+  std::size_t max_size_mb = 10;
+  std::size_t max_files = 5;
+};
+
+struct daemon_config {
+  initiator::initiator_options initiator;
+  std::filesystem::path state_dir;
+  std::filesystem::path socket_path;
+  unsigned socket_mode = 0660;
+  std::optional<std::string> socket_group;  // default: the daemon's own group
+  std::string metrics_listen = "127.0.0.1:9463";  // "" turns the endpoint off
+  std::string log_level = "info";
+  logging_config logging;
+  bool logger_enabled = true;
+  bool metrics_enabled = true;
+  std::size_t journal_max_events = 100000;
+  std::vector<std::filesystem::path> plugins;
+};
+
+// Defaults for this user (see default_paths.hpp).
+daemon_config default_config();
+
+// Applies a TOML file over `config`. Unknown keys are errors (a typo must not
+// be silently ignored).
+void apply_config_file(daemon_config& config, const std::filesystem::path& file);
+
+// Checks values that no single key can check (ranges, combinations).
+void validate(const daemon_config& config);
+
+}  // namespace isens::daemon
