@@ -1,5 +1,7 @@
-// isensctl: the isens command line. `discover` and `probe` run an initiator
-// in this process; the daemon commands talk to isensd.
+// isensctl: the isens command line. `probe` and `discover` run an initiator
+// inside isensctl itself; every other command talks to isensd.
+#include "daemon_commands.hpp"
+#include "default_paths.hpp"
 #include "standalone_commands.hpp"
 
 #include <CLI/CLI.hpp>
@@ -10,7 +12,7 @@
 
 namespace {
 
-void add_common(CLI::App& command, isensctl::standalone_options& common) {
+void add_portal_options(CLI::App& command, isensctl::standalone_options& common) {
   command.add_option("--portal", common.portal, "Target portal, HOST[:PORT] (default port 3260)")->required();
   command.add_flag("--json", common.json, "Print JSON instead of a table");
   command.add_option("--initiator-name", common.initiator_name, "Initiator IQN")->capture_default_str();
@@ -24,19 +26,24 @@ void add_common(CLI::App& command, isensctl::standalone_options& common) {
 }
 
 bool check_chap(const isensctl::standalone_options& o) {
-  if (o.chap_user.empty() != o.chap_secret.empty()) {
-    std::cerr << "isensctl: --chap-user and --chap-secret go together\n";
-    return false;
-  }
-  if (o.chap_target_user.empty() != o.chap_target_secret.empty()) {
-    std::cerr << "isensctl: --chap-target-user and --chap-target-secret go together\n";
-    return false;
-  }
-  if (!o.chap_target_user.empty() && o.chap_user.empty()) {
-    std::cerr << "isensctl: mutual CHAP (--chap-target-*) needs --chap-user and --chap-secret too\n";
-    return false;
-  }
-  return true;
+  const char* problem = nullptr;
+  if (o.chap_user.empty() != o.chap_secret.empty()) problem = "--chap-user and --chap-secret go together";
+  else if (o.chap_target_user.empty() != o.chap_target_secret.empty())
+    problem = "--chap-target-user and --chap-target-secret go together";
+  else if (!o.chap_target_user.empty() && o.chap_user.empty())
+    problem = "mutual CHAP (--chap-target-*) needs --chap-user and --chap-secret too";
+  if (problem) std::cerr << "isensctl: " << problem << '\n';
+  return problem == nullptr;
+}
+
+isensctl::login_request login_from(const isensctl::standalone_options& c) {
+  isensctl::login_request r;
+  r.portal = c.portal;
+  r.chap_user = c.chap_user;
+  r.chap_secret = c.chap_secret;
+  r.chap_target_user = c.chap_target_user;
+  r.chap_target_secret = c.chap_target_secret;
+  return r;
 }
 
 }  // namespace
@@ -45,17 +52,23 @@ int main(int argc, char** argv) {
   CLI::App app{"isensctl: iSCSI sessions and their SENS-style events"};
   app.require_subcommand(1);
   std::string log_level = "warn";
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (standalone commands)")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  isensctl::daemon_options daemon;
+  daemon.socket = isens::apps::default_socket_path();
+  app.add_option("--socket", daemon.socket, "isensd's control socket")->capture_default_str();
 
+  // --- standalone ---
   isensctl::standalone_options common;
+  bool via_daemon = false;
   auto* discover = app.add_subcommand("discover", "List the targets a portal offers (SendTargets)");
-  add_common(*discover, common);
+  add_portal_options(*discover, common);
+  discover->add_flag("--via-daemon", via_daemon, "Ask isensd to discover instead of doing it in this process");
 
   isensctl::probe_options probe;
-  auto* probe_cmd = app.add_subcommand("probe", "Log in, report every LUN and the events seen, log out");
-  add_common(*probe_cmd, common);
+  auto* probe_cmd = app.add_subcommand("probe", "Log in, report every LUN and the events seen, log out (no daemon)");
+  add_portal_options(*probe_cmd, common);
   probe_cmd->add_option("--target", probe.target, "Target IQN")->required();
   probe_cmd->add_option("--connections", probe.connections, "Grow the session to N connections")
       ->capture_default_str()
@@ -67,6 +80,56 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "crc32c"}));
   probe_cmd->add_flag("--events", probe.events, "Print the events the session raised");
+
+  // --- daemon ---
+  isensctl::login_request login;
+  auto* login_cmd = app.add_subcommand("login", "Log in to a target through isensd; prints the session id");
+  add_portal_options(*login_cmd, common);
+  login_cmd->add_option("--target", login.target, "Target IQN")->required();
+  login_cmd->add_option("--header-digest", login.header_digest, "none or crc32c")->check(CLI::IsMember({"none", "crc32c"}));
+  login_cmd->add_option("--data-digest", login.data_digest, "none or crc32c")->check(CLI::IsMember({"none", "crc32c"}));
+  login_cmd->add_flag("--persistent", login.persistent, "Register the session: log it in again when isensd starts");
+
+  std::uint64_t session_id = 0, connection_id = 0, lun = 0;
+  std::optional<std::uint64_t> maybe_session;
+  std::string portal, registration_id;
+
+  auto* logout_cmd = app.add_subcommand("logout", "Log a session out");
+  logout_cmd->add_option("session", session_id, "Session id")->required();
+  auto* sessions_cmd = app.add_subcommand("sessions", "List sessions (like Get-IscsiSession)");
+  sessions_cmd->add_option("--session", maybe_session, "Only this session");
+  auto* connections_cmd = app.add_subcommand("connections", "List the connections of every session");
+  connections_cmd->add_option("--session", maybe_session, "Only this session");
+  auto* add_conn = app.add_subcommand("add-connection", "Add a connection to a session (MC/S)");
+  add_conn->add_option("session", session_id, "Session id")->required();
+  add_conn->add_option("--portal", portal, "Portal for the new connection (default: the session's)");
+  auto* remove_conn = app.add_subcommand("remove-connection", "Log one connection of a session out");
+  remove_conn->add_option("session", session_id, "Session id")->required();
+  remove_conn->add_option("connection", connection_id, "Connection id")->required();
+  auto* register_cmd = app.add_subcommand("register", "Make a session persistent");
+  register_cmd->add_option("session", session_id, "Session id")->required();
+  auto* unregister_cmd = app.add_subcommand("unregister", "Forget a registration (does not log out)");
+  unregister_cmd->add_option("registration", registration_id, "Registration id (target@portal)")->required();
+  auto* registrations_cmd = app.add_subcommand("registrations", "List registered sessions");
+  auto* inquiry_cmd = app.add_subcommand("inquiry", "SCSI INQUIRY of a LUN");
+  auto* capacity_cmd = app.add_subcommand("read-capacity", "SCSI READ CAPACITY of a LUN");
+  for (auto* c : {inquiry_cmd, capacity_cmd}) {
+    c->add_option("session", session_id, "Session id")->required();
+    c->add_option("lun", lun, "LUN")->required();
+  }
+  auto* luns_cmd = app.add_subcommand("report-luns", "SCSI REPORT LUNS of a session");
+  luns_cmd->add_option("session", session_id, "Session id")->required();
+
+  isensctl::watch_request watch;
+  auto* watch_cmd = app.add_subcommand("watch", "Follow the event stream (live, or from --since SEQ)");
+  watch_cmd->add_option("--since", watch.since, "Replay events after this seq from the journal first");
+  watch_cmd->add_option("--kind", watch.kinds, "Only this kind (repeatable)");
+  watch_cmd->add_option("--session", watch.session_id, "Only this session");
+  watch_cmd->add_option("--count", watch.count, "Exit after N events");
+
+  for (auto* c : {logout_cmd, sessions_cmd, connections_cmd, add_conn, remove_conn, register_cmd, unregister_cmd,
+                  registrations_cmd, inquiry_cmd, capacity_cmd, luns_cmd, watch_cmd})
+    c->add_flag("--json", daemon.json, "Print JSON (watch: one event per line)");
 
   try {
     app.parse(argc, argv);
@@ -80,9 +143,33 @@ int main(int argc, char** argv) {
   }
   spdlog::set_default_logger(spdlog::stderr_color_mt("isensctl"));  // stdout is for results
   spdlog::set_level(spdlog::level::from_str(log_level));
+  if (common.json) daemon.json = true;
 
-  if (!check_chap(common)) return 2;
-  if (*discover) return isensctl::run_discover(common);
-  if (*probe_cmd) return isensctl::run_probe(common, probe);
+  if (*discover) {
+    if (!check_chap(common)) return 2;
+    return via_daemon ? isensctl::cmd_discover_via_daemon(daemon, login_from(common)) : isensctl::run_discover(common);
+  }
+  if (*probe_cmd) return check_chap(common) ? isensctl::run_probe(common, probe) : 2;
+  if (*login_cmd) {
+    if (!check_chap(common)) return 2;
+    auto request = login_from(common);
+    request.target = login.target;
+    request.header_digest = login.header_digest;
+    request.data_digest = login.data_digest;
+    request.persistent = login.persistent;
+    return isensctl::cmd_login(daemon, request);
+  }
+  if (*logout_cmd) return isensctl::cmd_logout(daemon, session_id);
+  if (*sessions_cmd) return isensctl::cmd_sessions(daemon, maybe_session);
+  if (*connections_cmd) return isensctl::cmd_connections(daemon, maybe_session);
+  if (*add_conn) return isensctl::cmd_add_connection(daemon, session_id, portal);
+  if (*remove_conn) return isensctl::cmd_remove_connection(daemon, session_id, connection_id);
+  if (*register_cmd) return isensctl::cmd_register(daemon, session_id);
+  if (*unregister_cmd) return isensctl::cmd_unregister(daemon, registration_id);
+  if (*registrations_cmd) return isensctl::cmd_registrations(daemon);
+  if (*inquiry_cmd) return isensctl::cmd_scsi(daemon, "scsi_inquiry", session_id, lun);
+  if (*capacity_cmd) return isensctl::cmd_scsi(daemon, "scsi_read_capacity", session_id, lun);
+  if (*luns_cmd) return isensctl::cmd_scsi(daemon, "scsi_report_luns", session_id, std::nullopt);
+  if (*watch_cmd) return isensctl::cmd_watch(daemon, watch);
   return 2;
 }

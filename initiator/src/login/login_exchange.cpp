@@ -92,6 +92,8 @@ class login_conversation {
   bool redirected_ = false;
 };
 
+// The keys that name who logs in where; AuthMethod only when the security
+// stage is used.
 protocol::key_values identity_keys(const login_request& request, std::string_view auth_method) {
   protocol::key_values keys{{"InitiatorName", request.initiator_name}};
   if (!request.initiator_alias.empty()) keys.emplace_back("InitiatorAlias", request.initiator_alias);
@@ -101,7 +103,7 @@ protocol::key_values identity_keys(const login_request& request, std::string_vie
     keys.emplace_back("SessionType", "Normal");
     keys.emplace_back("TargetName", request.target_name);
   }
-  keys.emplace_back("AuthMethod", std::string(auth_method));
+  if (!auth_method.empty()) keys.emplace_back("AuthMethod", std::string(auth_method));
   return keys;
 }
 
@@ -144,17 +146,16 @@ asio::awaitable<result<login_result>> run_login(asio::ip::tcp::socket& socket, c
   login_conversation conversation(socket, request);
   login_result out;
 
-  // --- security stage -------------------------------------------------------
+  // --- security stage ---------------------------------------------------
+  // Without CHAP there is nothing to negotiate there: RFC 7143 §6.3 lets the
+  // login start in the operational stage, which saves a round trip.
   const bool use_chap = request.chap.has_value();
-  auto keys = co_await conversation.exchange(login_stage::security, !use_chap, login_stage::operational,
-                                             identity_keys(request, use_chap ? "CHAP" : "None"));
-  if (!keys && !use_chap && keys.error().code == make_error_code(errc::login_auth_failed))
-    co_return make_error(errc::login_auth_failed, keys.error().what() + "; the target may require CHAP credentials");
-  if (!keys) co_return keys.error();
-  if (conversation.redirected()) co_return redirect_result(*keys);
-
-  const auto auth_answer = value_or_empty(*keys, "AuthMethod");
   if (use_chap) {
+    auto keys = co_await conversation.exchange(login_stage::security, false, login_stage::operational,
+                                               identity_keys(request, "CHAP"));
+    if (!keys) co_return keys.error();
+    if (conversation.redirected()) co_return redirect_result(*keys);
+    const auto auth_answer = value_or_empty(*keys, "AuthMethod");
     if (auth_answer != "CHAP")
       co_return make_error(errc::login_auth_failed,
                            "the target does not accept CHAP (AuthMethod=" + auth_answer + ")");
@@ -180,27 +181,32 @@ asio::awaitable<result<login_result>> run_login(asio::ip::tcp::socket& socket, c
                              "mutual CHAP failed: the target's response does not match its secret");
     }
     out.auth_type = chap.mutual() ? "Mutual CHAP" : "CHAP";
-  } else {
-    if (!auth_answer.empty() && auth_answer != "None")
-      co_return make_error(errc::login_auth_failed, "the target requires authentication (AuthMethod=" + auth_answer +
-                                                        "); give CHAP credentials");
-    out.auth_type = "None";
-  }
 
-  // The target may stay in the security stage one more round before moving on.
-  for (int round = 0; conversation.last().csg() == login_stage::security && !conversation.last().transit(); ++round) {
-    if (round == 4) co_return make_error(errc::negotiation_failed, "the target did not leave the security stage");
-    auto more = co_await conversation.exchange(login_stage::security, true, login_stage::operational, {});
-    if (!more) co_return more.error();
+    // The target may stay in the security stage one more round before moving on.
+    for (int round = 0; conversation.last().csg() == login_stage::security && !conversation.last().transit(); ++round) {
+      if (round == 4) co_return make_error(errc::negotiation_failed, "the target did not leave the security stage");
+      auto more = co_await conversation.exchange(login_stage::security, true, login_stage::operational, {});
+      if (!more) co_return more.error();
+    }
+  } else {
+    out.auth_type = "None";
   }
 
   // --- operational stage ----------------------------------------------------
   protocol::negotiator negotiator(request.preferences);
   auto offer = negotiator.offer(request.type, request.tsih == 0);
+  if (!use_chap) {
+    auto first = identity_keys(request, "");
+    first.insert(first.end(), offer.begin(), offer.end());
+    offer = std::move(first);
+  }
   for (int round = 0;; ++round) {
     if (round == 8) co_return make_error(errc::negotiation_failed, "the target did not finish negotiating in 8 rounds");
     auto answer = co_await conversation.exchange(login_stage::operational, true, login_stage::full_feature, offer);
+    if (!answer && !use_chap && round == 0 && answer.error().code == make_error_code(errc::login_auth_failed))
+      co_return make_error(errc::login_auth_failed, answer.error().what() + "; the target may require CHAP credentials");
     if (!answer) co_return answer.error();
+    if (conversation.redirected()) co_return redirect_result(*answer);
     if (auto applied = negotiator.apply_response(*answer); !applied) co_return applied.error();
     offer = negotiator.answers_to_target_offers();
     const auto& last = conversation.last();
