@@ -1,0 +1,98 @@
+#pragma once
+/// The bounded on-disk event journal: out-of-process consumers (`isensctl
+/// watch --since SEQ`) resume from a seq, also across daemon restarts.
+///
+/// Events are stored as JSON lines (schema 1, see event_json.hpp) in segment
+/// files `events-<first_seq>.jsonl`; the oldest whole segment is deleted when
+/// more than `max_events` are kept. Seqs the journal knows it never received
+/// (queue overflow, a failed write, a corrupt line found on open) are
+/// remembered as holes, so a reader crossing one is told to resync instead of
+/// silently missing events.
+
+#include "isens/events/event.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+namespace isens::events {
+
+/// Where the journal lives, how much it keeps and how often it syncs.
+struct journal_options {
+  std::filesystem::path directory;     ///< created (mode 0700) if missing; one journal per directory
+  std::size_t max_events = 100000;     ///< events kept at most; older whole segments are deleted
+  std::size_t segment_events = 10000;  ///< lines per segment file; must not exceed max_events
+  /// fdatasync when this long has passed since the last one (0: after every event).
+  std::chrono::milliseconds sync_interval{100};
+  /// fdatasync when this many events were written since the last one.
+  std::size_t sync_every_events = 256;
+};
+
+/// What read_since found.
+struct journal_batch {
+  std::vector<event> events;  ///< seq > after_seq, ascending, at most `max`
+  /// Some seq in (after_seq, next_after] is not in `events`: it was deleted
+  /// (older than oldest_available) or never reached the journal. Resync from
+  /// a session snapshot, then continue from next_after.
+  bool gap = false;
+  std::uint64_t oldest_available = 0;  ///< seq of the oldest event kept (0 when empty)
+  std::uint64_t next_after = 0;        ///< pass as after_seq next time: everything up to it is accounted for
+};
+
+/// Counters for metrics and tests.
+struct journal_stats {
+  std::uint64_t appended = 0;       ///< events written since open
+  std::uint64_t append_errors = 0;  ///< events that could not be written (logged)
+  std::uint64_t out_of_order = 0;   ///< events refused because seq did not increase (logged)
+  std::uint64_t lost = 0;           ///< events reported lost upstream via record_loss
+  std::uint64_t corrupt_lines = 0;  ///< unreadable lines skipped when opening
+  std::uint64_t torn_lines = 0;     ///< half-written last lines truncated away when opening
+  std::size_t events = 0;           ///< events kept now
+  std::size_t segments = 0;         ///< segment files now
+};
+
+/// The journal. Thread-safe: append, record_loss, flush and the readers may
+/// be called from any thread; readers do their file I/O and parsing without
+/// holding the lock appends take.
+class event_journal {
+ public:
+  /// Opens (and recovers) or creates the journal; throws std::system_error or
+  /// std::runtime_error naming the directory and the cause.
+  explicit event_journal(journal_options options);
+  /// Syncs and closes.
+  ~event_journal();
+
+  event_journal(const event_journal&) = delete;
+  event_journal& operator=(const event_journal&) = delete;
+
+  /// Writes one event; false (logged and counted, never thrown) when it
+  /// could not be written or its seq is not above last_seq().
+  bool append(const event& e);
+  /// Records that the next `lost` seqs after last_seq() never reached the
+  /// journal (a subscriber's queue overflowed), so readers are told.
+  void record_loss(std::uint64_t lost);
+  /// Forces written events to disk (fdatasync).
+  void flush();
+
+  /// The highest seq the journal accounts for, written or lost (0 when empty);
+  /// the daemon continues its bus's seq after it.
+  std::uint64_t last_seq() const;
+  /// The seq of the oldest event kept (0 when empty).
+  std::uint64_t first_seq() const;
+  /// Up to `max` events with seq > after_seq, in order, and whether any seq
+  /// in between is missing.
+  journal_batch read_since(std::uint64_t after_seq, std::size_t max) const;
+  /// Current counters.
+  journal_stats stats() const;
+  /// The directory the journal lives in.
+  const std::filesystem::path& directory() const noexcept;
+
+ private:
+  struct state;
+  std::unique_ptr<state> state_;
+};
+
+}  // namespace isens::events

@@ -1,0 +1,280 @@
+#include "isens/events/event_journal.hpp"
+
+#include "journal_state.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+
+namespace isens::events {
+namespace fs = std::filesystem;
+
+void event_journal::state::add_hole(std::uint64_t first, std::uint64_t last_lost) {
+  if (!holes.empty() && holes.back().last + 1 == first) {
+    holes.back().last = last_lost;
+  } else {
+    holes.push_back({first, last_lost});
+  }
+}
+
+bool event_journal::state::start_segment(std::uint64_t seq) {
+  if (active_fd) sync_active();  // a finished segment is durable before the next begins
+  active_fd.reset();
+  const auto path = detail::segment_path(options.directory, seq);
+  // O_EXCL: a name already taken means our index is wrong; never append to a stranger.
+  detail::unique_fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600));
+  if (!fd) {
+    const auto ec = detail::last_error();
+    if (detail::worth_logging(counters.append_errors + 1))
+      spdlog::error("event journal: cannot create {}: {}", path.string(), ec.message());
+    return false;
+  }
+  // The new name must survive a power cut as well as the lines in it.
+  ::fsync(directory_fd.get());
+  active_fd = std::move(fd);
+  detail::segment seg;
+  seg.name_seq = seq;
+  seg.path = path;
+  segments.push_back(std::move(seg));
+  return true;
+}
+
+bool event_journal::state::write_line(const std::string& line) {
+  auto& seg = segments.back();
+  if (const auto ec = detail::write_all(active_fd.get(), line)) {
+    if (detail::worth_logging(counters.append_errors + 1))
+      spdlog::error("event journal {}: write failed: {} ({} failures so far)", seg.path.string(), ec.message(),
+                    counters.append_errors + 1);
+    // Undo a partial line, or the next line would be glued to it. If even
+    // that fails, give up on this file: the next append starts a new one.
+    if (::ftruncate(active_fd.get(), static_cast<off_t>(seg.bytes)) != 0) active_fd.reset();
+    return false;
+  }
+  seg.bytes += line.size();
+  ++seg.lines;
+  return true;
+}
+
+// Durability trade-off: every event is written (write()) at once, so a crash
+// of the daemon alone loses nothing — the kernel holds the data. Only a crash
+// of the machine can lose what is not yet fdatasync'ed. Syncing every event
+// would bound that to zero but costs a disk flush (ms on disks) per event on
+// the journal subscriber's strand, and a burst of disconnects would overflow
+// its queue. So we sync at most every sync_interval or sync_every_events,
+// and on flush()/close; a machine crash loses at most that window, and the
+// next boot's events carry a new boot_id, so consumers can tell.
+void event_journal::state::maybe_sync() {
+  ++unsynced;
+  const auto now = std::chrono::steady_clock::now();
+  if (options.sync_interval.count() == 0 || unsynced >= options.sync_every_events ||
+      now - last_sync >= options.sync_interval)
+    sync_active();
+}
+
+void event_journal::state::sync_active() {
+  if (active_fd && unsynced != 0 && ::fdatasync(active_fd.get()) != 0)
+    spdlog::error("event journal {}: fdatasync failed: {}", segments.back().path.string(),
+                  detail::last_error().message());
+  unsynced = 0;
+  last_sync = std::chrono::steady_clock::now();
+}
+
+void event_journal::state::enforce_bound() {
+  // Whole segments only, never the one being written: deleting a file is one
+  // cheap call, rewriting one to trim its head is not.
+  while (events > options.max_events && segments.size() > 1) {
+    std::error_code ec;
+    if (!fs::remove(segments.front().path, ec) && ec)
+      spdlog::error("event journal: cannot delete {}: {}", segments.front().path.string(), ec.message());
+    events -= segments.front().events;
+    segments.pop_front();
+  }
+  const auto first = first_seq();
+  while (!holes.empty() && holes.front().last < first) holes.pop_front();
+}
+
+std::uint64_t event_journal::state::first_seq() const noexcept {
+  for (const auto& seg : segments)
+    if (seg.events != 0) return seg.first_seq;
+  return 0;
+}
+
+event_journal::event_journal(journal_options options) : state_(std::make_unique<state>()) {
+  if (options.directory.empty()) throw std::invalid_argument("event journal: no directory given");
+  if (options.segment_events == 0 || options.segment_events > options.max_events)
+    throw std::invalid_argument("event journal: segment_events must be between 1 and max_events");
+  state_->options = std::move(options);
+  state_->open_directory();
+  state_->scan();
+  spdlog::info("event journal {}: {} events in {} segments, seq {}..{}", state_->options.directory.string(),
+               state_->events, state_->segments.size(), state_->first_seq(), state_->last_seq);
+}
+
+event_journal::~event_journal() { flush(); }
+
+bool event_journal::append(const event& e) {
+  std::string line;
+  try {
+    line = detail::event_line(e);
+  } catch (const std::exception& ex) {  // allocation, in practice
+    std::lock_guard lock(state_->mutex);
+    ++state_->counters.append_errors;
+    spdlog::error("event journal: cannot serialise event {}: {}", e.seq, ex.what());
+    return false;
+  }
+  auto& s = *state_;
+  std::lock_guard lock(s.mutex);
+  if (e.seq <= s.last_seq) {
+    // read_since relies on seq only increasing; a bus that restarted its
+    // seq at 1 (not continued after last_seq()) would break every reader.
+    if (detail::worth_logging(++s.counters.out_of_order))
+      spdlog::error("event journal: refused event seq {}: not above {} ({} refused so far)", e.seq, s.last_seq,
+                    s.counters.out_of_order);
+    return false;
+  }
+  if ((!s.active_fd || s.segments.back().lines >= s.options.segment_events) && !s.start_segment(e.seq)) {
+    ++s.counters.append_errors;
+    return false;
+  }
+  if (!s.write_line(line)) {
+    ++s.counters.append_errors;
+    return false;  // its seq becomes a hole when the next event is written
+  }
+  if (s.last_seq != 0 && e.seq > s.last_seq + 1) {
+    s.add_hole(s.last_seq + 1, e.seq - 1);
+    spdlog::warn("event journal: seq {}..{} never reached the journal", s.last_seq + 1, e.seq - 1);
+  }
+  auto& seg = s.segments.back();
+  if (seg.events++ == 0) seg.first_seq = e.seq;
+  seg.last_seq = s.last_seq = e.seq;
+  ++s.events;
+  ++s.counters.appended;
+  s.maybe_sync();
+  s.enforce_bound();
+  return true;
+}
+
+void event_journal::record_loss(std::uint64_t lost) {
+  auto& s = *state_;
+  std::lock_guard lock(s.mutex);
+  s.counters.lost += lost;
+  if (lost == 0) return;
+  if (s.last_seq == 0) {
+    // Nothing kept yet: the first event written becomes oldest_available,
+    // and readers asking for anything earlier are told of a gap anyway.
+    spdlog::warn("event journal: {} events lost before the first one reached the journal", lost);
+    return;
+  }
+  const auto first = s.last_seq + 1;
+  s.last_seq += lost;
+  s.add_hole(first, s.last_seq);
+  spdlog::warn(
+      "event journal: {} events (seq {}..{}) lost before reaching the journal; readers crossing them "
+      "are told to resync",
+      lost, first, s.last_seq);
+  // Persisted, so that after a restart last_seq() still covers these seqs
+  // (the bus must not hand them out again) and readers still hear of them.
+  if (!s.active_fd || !s.write_line(detail::hole_line(first, s.last_seq)))
+    spdlog::error("event journal: could not record the loss of seq {}..{} on disk", first, s.last_seq);
+}
+
+void event_journal::flush() {
+  std::lock_guard lock(state_->mutex);
+  state_->sync_active();
+}
+
+std::uint64_t event_journal::last_seq() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->last_seq;
+}
+
+std::uint64_t event_journal::first_seq() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->first_seq();
+}
+
+journal_stats event_journal::stats() const {
+  std::lock_guard lock(state_->mutex);
+  auto out = state_->counters;
+  out.events = state_->events;
+  out.segments = state_->segments.size();
+  return out;
+}
+
+const std::filesystem::path& event_journal::directory() const noexcept { return state_->options.directory; }
+
+journal_batch event_journal::read_since(std::uint64_t after_seq, std::size_t max) const {
+  // A snapshot under the lock: which files, how many bytes of each, which
+  // holes. Opening the files under the lock too means a segment deleted by a
+  // later append stays readable through our descriptor. Reading and parsing
+  // happen unlocked, so a long read never stalls the journal subscriber.
+  struct source {
+    detail::unique_fd fd;
+    std::uint64_t bytes = 0;
+    std::string path;
+  };
+  std::vector<source> sources;
+  std::vector<detail::hole> holes;
+  journal_batch out;
+  std::uint64_t last = 0;
+  {
+    const auto& s = *state_;
+    std::lock_guard lock(s.mutex);
+    out.oldest_available = s.first_seq();
+    last = s.last_seq;
+    std::size_t ahead = 0;  // events known to be > after_seq in the files opened so far
+    for (const auto& seg : s.segments) {
+      if (max == 0 || ahead >= max) break;
+      if (seg.events == 0 || seg.last_seq <= after_seq) continue;
+      detail::unique_fd fd(::open(seg.path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd) {
+        spdlog::error("event journal: cannot open {}: {}", seg.path.string(), detail::last_error().message());
+        out.gap = true;  // its events are missing from the answer: say so
+        continue;
+      }
+      sources.push_back({std::move(fd), seg.bytes, seg.path.string()});
+      ahead += seg.first_seq > after_seq ? seg.events : 1;
+    }
+    for (const auto& h : s.holes)
+      if (h.last > after_seq) holes.push_back(h);
+  }
+
+  std::uint64_t covered = max == 0 ? after_seq : last;  // seqs up to here are returned or reported
+  std::string data;
+  for (const auto& src : sources) {
+    if (const auto ec = detail::read_prefix(src.fd.get(), src.bytes, data)) {
+      spdlog::error("event journal: cannot read {}: {}", src.path, ec.message());
+      out.gap = true;
+      continue;
+    }
+    for (std::size_t pos = 0, newline; out.events.size() < max && pos < data.size(); pos = newline + 1) {
+      newline = data.find('\n', pos);
+      if (newline == std::string::npos) break;
+      const auto line = std::string_view(data).substr(pos, newline - pos);
+      // Skip what the reader has already seen without parsing it in full.
+      if (const auto seq = detail::peek_seq(line); seq && *seq <= after_seq) continue;
+      auto parsed = detail::parse_line(line);
+      // Hole markers and lines found corrupt on open are accounted for by `holes`.
+      if (parsed.kind != detail::parsed_line::type::event || parsed.ev.seq <= after_seq) continue;
+      if (!out.events.empty() && parsed.ev.seq <= out.events.back().seq) continue;
+      out.events.push_back(std::move(parsed.ev));
+    }
+    if (out.events.size() >= max) break;
+  }
+  if (max != 0 && out.events.size() >= max) covered = out.events.back().seq;
+
+  out.next_after = std::max(after_seq, covered);
+  if (out.next_after == after_seq) return out;  // nothing new: nothing can be missing
+  // Missing from (after_seq, next_after]: whatever was deleted, and every hole in it.
+  if (out.oldest_available != 0 && after_seq + 1 < out.oldest_available) out.gap = true;
+  for (const auto& h : holes)
+    if (h.first <= out.next_after) out.gap = true;  // h.last > after_seq already
+  return out;
+}
+
+}  // namespace isens::events

@@ -1,0 +1,99 @@
+// Proves packet_capture sees and decodes a real initiator's iSCSI traffic, and
+// that it does report broken traffic, so a clean result means something.
+#include "packet_capture.hpp"
+
+#include "subprocess.hpp"
+#include "tgtd_target.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <filesystem>
+#include <thread>
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Sends raw bytes to 127.0.0.1:port and closes, as a broken initiator would.
+void send_raw(unsigned short port, const std::string& bytes) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+  std::this_thread::sleep_for(200ms);  // let the target answer before we reset
+  ::close(fd);
+}
+
+}  // namespace
+
+TEST_CASE("packet_capture decodes a libiscsi login and INQUIRY as clean iSCSI", "[capture][integration]") {
+  auto target = isens::test::make_standard_target();
+  fs::path file;
+  {
+    isens::test::packet_capture capture(target->port());
+    file = capture.file();
+    const auto inq = isens::test::run({"iscsi-inq", target->url(isens::test::standard_iqn, 1)},
+                                      isens::test::run_options{20s, {}});
+    REQUIRE(inq.exit_code == 0);
+
+    auto result = capture.analyse();
+    INFO(result.expert_report);
+    CHECK(result.tcp_frames > 10);
+    CHECK(result.iscsi_pdus > 0);
+    CHECK(result.opcodes["0x03"] >= 1);  // Login Request
+    CHECK(result.opcodes["0x23"] >= 1);  // Login Response
+    CHECK(result.opcodes["0x01"] >= 1);  // SCSI Command (INQUIRY)
+    CHECK(result.opcodes["0x21"] >= 1);  // SCSI Response
+    CHECK(result.opcodes["0x06"] == 1);  // Logout Request
+    CHECK(result.opcodes["0x26"] == 1);  // Logout Response
+    CHECK(result.malformed == 0);
+    CHECK(result.expert_errors == 0);
+    CHECK(fs::file_size(file) > 0);
+
+    const auto kept = target->dir() / "kept.pcapng";
+    capture.copy_to(kept);
+    CHECK(fs::file_size(kept) == fs::file_size(file));
+  }
+  CHECK_FALSE(fs::exists(file.parent_path()));
+}
+
+TEST_CASE("packet_capture sees nothing when nothing happens", "[capture][integration]") {
+  auto target = isens::test::make_standard_target();
+  isens::test::packet_capture capture(target->port());
+  const auto result = capture.analyse();
+  CHECK(result.tcp_frames == 0);
+  CHECK(result.iscsi_pdus == 0);
+  CHECK(result.malformed == 0);
+}
+
+TEST_CASE("packet_capture reports broken iSCSI", "[capture][integration]") {
+  auto target = isens::test::make_standard_target();
+  isens::test::packet_capture capture(target->port());
+
+  // A Login Request BHS whose data segment is a text key without '=' and
+  // without its terminating NUL: what a buggy initiator might send.
+  std::array<unsigned char, 48> bhs{};
+  bhs[0] = 0x43;  // immediate Login Request
+  bhs[1] = 0x87;  // T=1, CSG=1 (operational), NSG=3 (full feature)
+  bhs[7] = 12;    // DataSegmentLength
+  std::string pdu(reinterpret_cast<const char*>(bhs.data()), bhs.size());
+  pdu += "InitiatorNam";  // 12 bytes, no '=' and no NUL: invalid text
+  send_raw(target->port(), pdu);
+
+  const auto result = capture.analyse();
+  INFO(result.expert_report);
+  CHECK(result.iscsi_pdus >= 1);
+  CHECK(result.malformed + result.expert_errors > 0);
+  CHECK_FALSE(result.expert_report.empty());
+}
