@@ -1,11 +1,17 @@
 #include "daemon.hpp"
 
 #include "control_server.hpp"
+#include "metrics_server.hpp"
+#include "plugin_loader.hpp"
 #include "registration_store.hpp"
 #include "rpc_methods.hpp"
 
 #include <isens/events/event_bus.hpp>
+#include <isens/events/event_journal.hpp>
+#include <isens/events/journal_subscriber.hpp>
 #include <isens/initiator/initiator.hpp>
+#include <isens/subscribers/logger_subscriber.hpp>
+#include <isens/subscribers/metrics_subscriber.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -13,6 +19,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include <sys/stat.h>
@@ -31,24 +38,122 @@ std::filesystem::path prepared_state_dir(const std::filesystem::path& dir) {
   return dir;
 }
 
+// Every configured plugin, or an exception naming the first that cannot be
+// loaded: isensd never starts with a plugin silently missing.
+std::vector<loaded_plugin> load_plugins(const std::vector<std::filesystem::path>& paths) {
+  std::vector<loaded_plugin> plugins;
+  for (const auto& path : paths) {
+    auto plugin = load_plugin(path, "{}");  // no per-plugin configuration yet
+    for (const auto& other : plugins) {
+      // Names key logs and metrics, so two plugins may not share one.
+      if (other.name == plugin.name) {
+        throw std::runtime_error("plugin " + plugin.path.string() + ": name '" + plugin.name +
+                                 "' is already taken by " + other.path.string());
+      }
+    }
+    spdlog::info("plugin '{}' {} loaded from {}", plugin.name, plugin.version, plugin.path.string());
+    plugins.push_back(std::move(plugin));
+  }
+  return plugins;
+}
+
+// Named after the plugin, so the bus's log line for a throwing callback
+// says which plugin threw (the bus catches and counts it; others go on).
+std::vector<events::subscription> subscribe_plugins(events::event_bus& bus, const std::vector<loaded_plugin>& plugins) {
+  std::vector<events::subscription> subscriptions;
+  for (const auto& plugin : plugins) {
+    events::subscription_options options;
+    options.name = plugin.name;
+    subscriptions.push_back(bus.subscribe(plugin.subscriber, {}, std::move(options)));
+  }
+  return subscriptions;
+}
+
+std::shared_ptr<events::event_journal> open_journal(const daemon_config& config) {
+  events::journal_options options;
+  options.directory = config.state_dir / "journal";
+  options.max_events = config.journal_max_events;
+  options.segment_events = std::max<std::size_t>(config.journal_max_events / 10, 100);
+  return std::make_shared<events::event_journal>(options);
+}
+
+subscribers::logger_options logger_settings(const daemon_config& config) {
+  subscribers::logger_options o;
+  o.format = config.logging.format == "json" ? subscribers::log_format::json : subscribers::log_format::text;
+  o.sink = config.logging.sink == "file"     ? subscribers::log_sink::file
+           : config.logging.sink == "syslog" ? subscribers::log_sink::syslog
+                                             : subscribers::log_sink::standard_error;
+  o.path = config.logging.path.string();
+  o.max_size = config.logging.max_size_mb * 1024 * 1024;
+  o.max_files = config.logging.max_files;
+  const auto& level = config.log_level;
+  o.level = level == "trace" || level == "debug" ? subscribers::log_level::debug
+            : level == "warn"                    ? subscribers::log_level::warn
+            : level == "error"                   ? subscribers::log_level::error
+            : level == "off"                     ? subscribers::log_level::off
+                                                 : subscribers::log_level::info;
+  return o;
+}
+
+events::subscription subscribe_named(events::event_bus& bus, std::shared_ptr<events::subscriber> sink,
+                                     const std::string& name, std::size_t capacity = 4096) {
+  events::subscription_options options;
+  options.name = name;
+  options.queue_capacity = capacity;
+  return bus.subscribe(std::move(sink), {}, std::move(options));
+}
+
 }  // namespace
 
 struct daemon::parts {
   explicit parts(daemon_config c)
       : config(std::move(c)),
+        plugins(load_plugins(config.plugins)),
         registrations(prepared_state_dir(config.state_dir)),
+        journal(open_journal(config)),
         bus(2),
+        metrics(std::make_shared<subscribers::metrics_registry>()),
         initiator(io.get_executor(), bus, config.initiator),
-        methods(initiator, registrations),
-        control(io.get_executor(), {config.socket_path, config.socket_mode, config.socket_group}, methods, bus) {}
+        methods(initiator, registrations,
+                rpc_observer{[m = metrics](bool ok, auto took) { m->record_login(ok, took); }}),
+        control(io.get_executor(), {config.socket_path, config.socket_mode, config.socket_group}, methods, bus,
+                [j = journal](std::uint64_t after, std::size_t max) {
+                  auto batch = j->read_since(after, max);
+                  return replay_batch{std::move(batch.events), batch.gap, batch.oldest_available};
+                }),
+        metrics_http(io.get_executor(), [this] {
+          subscribers::metrics_snapshot(*metrics, initiator.sessions(), bus.stats());
+          return metrics->render();
+        }) {
+    // seq goes on from the journal, so `watch --since` works across restarts.
+    bus.continue_after(journal->last_seq());
+    // The journal must not miss events: it gets a deep queue.
+    subscriptions.push_back(subscribe_named(bus, std::make_shared<events::journal_subscriber>(journal), "journal", 1 << 16));
+    if (config.metrics_enabled)
+      subscriptions.push_back(subscribe_named(bus, std::make_shared<subscribers::metrics_subscriber>(metrics), "metrics"));
+    if (config.logger_enabled)
+      subscriptions.push_back(subscribe_named(bus, subscribers::make_logger_subscriber(logger_settings(config)), "logger"));
+    for (auto& s : subscribe_plugins(bus, plugins)) subscriptions.push_back(std::move(s));
+  }
 
   daemon_config config;
   asio::io_context io;
+  // Before the bus, so destroyed after it: the bus joins its delivery
+  // threads first, and the libraries unload here, on the daemon's thread,
+  // once no callback can be running. (The subscriber's deleter keeps each
+  // library loaded until its last reference goes in any case.)
+  std::vector<loaded_plugin> plugins;
   registration_store registrations;
+  // Before the bus too: every queued event reaches the journal before it closes.
+  std::shared_ptr<events::event_journal> journal;
   events::event_bus bus;
+  std::shared_ptr<subscribers::metrics_registry> metrics;
+  // After the bus: subscribers see events until the initiator is gone.
+  std::vector<events::subscription> subscriptions;
   initiator::initiator initiator;
   rpc_methods methods;
   control_server control;
+  metrics_server metrics_http;
 };
 
 daemon::daemon(daemon_config config) : parts_(std::make_unique<parts>(std::move(config))) {}
@@ -69,14 +174,15 @@ asio::awaitable<void> restore_registered(rpc_methods& methods, registration_stor
   }
 }
 
-asio::awaitable<void> stop_on_signal(asio::signal_set& signals, initiator::initiator& initiator,
-                                     control_server& control, asio::io_context& io) {
-  auto [ec, signal] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
-  if (ec) co_return;
-  spdlog::info("signal {} received: logging out every session", signal);
-  control.stop();
-  co_await initiator.shutdown();
-  io.stop();
+// A journal syncs by itself while events flow; this covers quiet periods.
+asio::awaitable<void> flush_journal_periodically(events::event_journal& journal) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    timer.expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    journal.flush();
+  }
 }
 
 }  // namespace
@@ -84,11 +190,22 @@ asio::awaitable<void> stop_on_signal(asio::signal_set& signals, initiator::initi
 int daemon::run() {
   auto& p = *parts_;
   p.control.start();
+  if (!p.config.metrics_listen.empty()) p.metrics_http.start(p.config.metrics_listen);
+
   asio::signal_set signals(p.io, SIGTERM, SIGINT);
-  asio::co_spawn(p.io, stop_on_signal(signals, p.initiator, p.control, p.io), asio::detached);
+  signals.async_wait([&p](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {} received: logging out every session", signal);
+    p.control.stop();
+    p.metrics_http.stop();
+    asio::co_spawn(p.io, p.initiator.shutdown(), [&p](std::exception_ptr) { p.io.stop(); });
+  });
   asio::co_spawn(p.io, restore_registered(p.methods, p.registrations), asio::detached);
-  spdlog::info("isensd running as {} (state in {})", p.config.initiator.initiator_name, p.config.state_dir.string());
+  asio::co_spawn(p.io, flush_journal_periodically(*p.journal), asio::detached);
+  spdlog::info("isensd running as {} (state in {}, events continue after seq {})", p.config.initiator.initiator_name,
+               p.config.state_dir.string(), p.bus.last_seq());
   p.io.run();
+  p.journal->flush();
   spdlog::info("isensd stopped");
   return 0;
 }

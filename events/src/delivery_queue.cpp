@@ -1,57 +1,187 @@
 #include "delivery_queue.hpp"
 
+#include <boost/asio/defer.hpp>
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <exception>
 
 namespace isens::events::detail {
 
+namespace {
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace
+
 delivery_queue::delivery_queue(std::shared_ptr<subscriber> sink, event_filter filter, std::string name,
-                               std::size_t capacity, boost::asio::any_io_executor executor)
+                               std::size_t capacity, boost::asio::any_io_executor executor, bool on_bus_executor)
     : sink_(std::move(sink)),
       filter_(std::move(filter)),
       name_(std::move(name)),
       capacity_(capacity == 0 ? 1 : capacity),
-      strand_(boost::asio::make_strand(std::move(executor))) {
-  pending_.reserve(std::min<std::size_t>(capacity_, 1024));
+      executor_(std::move(executor)),
+      on_bus_executor_(on_bus_executor),
+      tail_block_(new block),
+      head_block_(tail_block_) {}
+
+delivery_queue::~delivery_queue() {
+  // The last owner is gone, so neither the producer (disconnected by
+  // close()) nor a drain can run: the blocks and the events still queued
+  // in them are ours to free.
+  for (block* b = head_block_; b != nullptr;) delete std::exchange(b, b->next.load(std::memory_order_acquire));
+  delete spare_.load(std::memory_order_acquire);
 }
 
-void delivery_queue::enqueue(const event_ptr& e) {
-  if (closed() || !filter_.matches(*e)) return;
-  bool schedule = false;
-  {
-    std::lock_guard lock(mutex_);
-    if (pending_.size() >= capacity_) {
-      ++lost_pending_;
-    } else {
-      pending_.push_back(e);
-    }
-    schedule = !std::exchange(drain_scheduled_, true);
-  }
-  if (schedule) boost::asio::post(strand_, [self = shared_from_this()] { self->drain(); });
-}
-
-void delivery_queue::attach(boost::signals2::connection connection) {
-  std::lock_guard lock(mutex_);
+void delivery_queue::attach(std::weak_ptr<bus_signal> bus, boost::signals2::connection connection) noexcept {
+  bus_ = std::move(bus);
   connection_ = std::move(connection);
 }
 
 void delivery_queue::close() {
-  closed_.store(true, std::memory_order_release);
-  boost::signals2::connection connection;
-  {
-    std::lock_guard lock(mutex_);
-    connection = std::move(connection_);
-    pending_.clear();
-    lost_pending_ = 0;
+  if (closed_.exchange(true, std::memory_order_acq_rel)) return;
+  // Disconnecting under the bus's mutex waits out an emit in progress, so
+  // after this no producer touches the queue. If the bus is gone, its
+  // destructor has disconnected every slot already.
+  if (auto bus = bus_.lock()) {
+    std::lock_guard lock(bus->mutex);
+    connection_.disconnect();
   }
-  connection.disconnect();
 }
 
-std::size_t delivery_queue::depth() const {
-  std::lock_guard lock(mutex_);
-  return pending_.size() + batch_.size();
+std::size_t delivery_queue::depth() const noexcept {
+  if (closed()) return 0;
+  return static_cast<std::size_t>(pushed_.load(std::memory_order_acquire) -
+                                  delivered_.load(std::memory_order_acquire));
+}
+
+// --- producer --------------------------------------------------------------
+
+bool delivery_queue::enqueue(const event_ptr& e) {
+  if (closed() || !filter_.matches(*e)) return false;
+  const auto pushed = pushed_.load(std::memory_order_relaxed);
+  // The capacity bounds what waits; the batch being delivered does not count.
+  if (pushed - taken_.load(std::memory_order_relaxed) >= capacity_) {
+    record_loss(pushed);
+  } else {
+    push(e);
+    // seq_cst pairs with the drain's going idle (store scheduled_, then load
+    // pushed_): either the drain sees this event or we see it idle.
+    pushed_.store(pushed + 1, std::memory_order_seq_cst);
+  }
+  // Reading first keeps the common case (a drain already pending) free of
+  // read-modify-writes on a line the consumer also uses.
+  return !scheduled_.load(std::memory_order_seq_cst) && !scheduled_.exchange(true, std::memory_order_acq_rel);
+}
+
+void delivery_queue::schedule_woken(std::vector<delivery_queue*>& woken) {
+  std::vector<std::shared_ptr<delivery_queue>> batch;
+  for (auto* q : woken) {
+    if (woken.size() > 1 && q->on_bus_executor_) {
+      batch.push_back(q->shared_from_this());  // alive: its slot is connected, under the bus mutex
+    } else {
+      q->schedule();
+    }
+  }
+  woken.clear();
+  if (batch.size() == 1) {
+    batch.front()->schedule();
+  } else if (!batch.empty()) {
+    // Deferred from inside the task, the drains land in that pool thread's
+    // private queue; the scheduler then wakes a second thread only once
+    // there is more than one drain to run.
+    const auto executor = batch.front()->executor_;
+    boost::asio::post(executor, [batch = std::move(batch)] {
+      for (const auto& q : batch) q->schedule_again();
+    });
+  }
+}
+
+void delivery_queue::push(const event_ptr& e) {
+  if (tail_index_ == block_size) {
+    block* fresh = spare_.exchange(nullptr, std::memory_order_acquire);
+    if (fresh == nullptr) fresh = new block;
+    tail_block_->next.store(fresh, std::memory_order_release);
+    tail_block_ = fresh;
+    tail_index_ = 0;
+  }
+  tail_block_->slots[tail_index_++] = e;
+}
+
+void delivery_queue::record_loss(std::uint64_t position) {
+  std::lock_guard lock(loss_mutex_);
+  if (!losses_.empty() && losses_.back().position == position) {
+    ++losses_.back().count;
+  } else {
+    losses_.push_back({position, 1});
+  }
+  losses_recorded_.store(losses_recorded_.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
+}
+
+void delivery_queue::schedule() {
+  boost::asio::post(executor_, [self = shared_from_this()] { self->drain(); });
+}
+
+void delivery_queue::schedule_again() {
+  // defer marks the drain as a continuation: a pool thread keeps it in its
+  // private queue instead of locking the shared one and waking an idle
+  // thread to run what this thread will run next anyway.
+  boost::asio::defer(executor_, [self = shared_from_this()] { self->drain(); });
+}
+
+// --- consumer --------------------------------------------------------------
+
+event_ptr delivery_queue::pop() {
+  if (head_index_ == block_size) {
+    block* next = head_block_->next.load(std::memory_order_acquire);
+    head_block_->next.store(nullptr, std::memory_order_relaxed);
+    delete spare_.exchange(head_block_, std::memory_order_acq_rel);
+    head_block_ = next;
+    head_index_ = 0;
+  }
+  return std::move(head_block_->slots[head_index_++]);
+}
+
+void delivery_queue::take_losses() {
+  // A loss at position p is recorded before event p is pushed, so once the
+  // consumer has seen event p it finds the loss here too.
+  if (losses_recorded_.load(std::memory_order_seq_cst) == losses_seen_) return;
+  std::lock_guard lock(loss_mutex_);
+  gaps_.insert(gaps_.end(), losses_.begin(), losses_.end());
+  losses_.clear();
+  losses_seen_ = losses_recorded_.load(std::memory_order_relaxed);
+}
+
+void delivery_queue::report_gaps_up_to(std::uint64_t position) {
+  if (gaps_.empty() || gaps_.front().position > position) return;
+  std::uint64_t lost = 0;
+  auto first_later = gaps_.begin();
+  while (first_later != gaps_.end() && first_later->position <= position) lost += (first_later++)->count;
+  gaps_.erase(gaps_.begin(), first_later);
+  if (closed()) return;
+  lost_.fetch_add(lost, std::memory_order_relaxed);
+  call_guarded([&] { sink_->on_gap(lost); });
+}
+
+void delivery_queue::linger() const noexcept {
+  const auto until = std::chrono::steady_clock::now() + linger_time;
+  while (!more_work()) {
+    for (int i = 0; i < 16; ++i) cpu_relax();
+    if (std::chrono::steady_clock::now() >= until) return;
+  }
+}
+
+bool delivery_queue::more_work() const noexcept {
+  return pushed_.load(std::memory_order_seq_cst) != consumed_ ||
+         losses_recorded_.load(std::memory_order_seq_cst) != losses_seen_;
 }
 
 template <class Callback>
@@ -72,30 +202,46 @@ void delivery_queue::call_guarded(Callback&& callback) {
 }
 
 void delivery_queue::drain() {
-  std::uint64_t lost_after_batch = 0;
-  {
-    std::lock_guard lock(mutex_);
-    batch_.swap(pending_);
-    lost_after_batch = std::exchange(lost_pending_, 0);
-  }
-  // Events were lost only while pending_ was full, i.e. after everything in
-  // this batch: the gap is reported after the batch, exactly where it occurred.
-  for (const auto& e : batch_) {
-    if (closed()) break;
+  const auto available = pushed_.load(std::memory_order_acquire);
+  const auto start = consumed_;
+  const auto end = std::min(available, consumed_ + max_batch);
+  taken_.store(end, std::memory_order_relaxed);
+  take_losses();
+  for (auto position = consumed_; position < end; ++position) {
+    report_gaps_up_to(position);
+    const auto e = pop();
+    if (closed()) continue;  // still popped, to release the event
     call_guarded([&] { dispatch(*sink_, *e); });
-    delivered_.fetch_add(1, std::memory_order_relaxed);
+    delivered_.store(delivered_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
-  if (lost_after_batch != 0 && !closed()) {
-    lost_.fetch_add(lost_after_batch, std::memory_order_relaxed);
-    call_guarded([&] { sink_->on_gap(lost_after_batch); });
+  consumed_ = end;
+  report_gaps_up_to(end);
+
+  if (closed()) {
+    // Release what is queued now; scheduled_ stays set, so no drain is ever
+    // posted again (the executor may not outlive the subscription).
+    for (const auto last = pushed_.load(std::memory_order_acquire); consumed_ < last; ++consumed_) pop();
+    return;
   }
-  std::lock_guard lock(mutex_);
-  batch_.clear();
-  if (pending_.empty() && lost_pending_ == 0) {
-    drain_scheduled_ = false;
-  } else {
-    boost::asio::post(strand_, [self = shared_from_this()] { self->drain(); });
+  // Events that arrived faster than we delivered them are likely to keep
+  // coming. Waiting a moment for the next one costs less than going idle,
+  // because idle means the publisher must post a new drain and wake a
+  // thread for it: a futex call on each side for perhaps one event.
+  // A lone event (the usual, quiet case) goes idle at once.
+  if (end - start > 1) linger();
+  if (!more_work()) {
+    // Going idle races with the producer; the seq_cst store/load pairs on
+    // both sides guarantee at least one of us sees the other. Once the flag
+    // is down a new drain may start at once, so the state the last look
+    // compares against is copied first, not read from members it now owns.
+    const auto consumed = consumed_;
+    const auto losses_seen = losses_seen_;
+    scheduled_.store(false, std::memory_order_seq_cst);
+    const bool more = pushed_.load(std::memory_order_seq_cst) != consumed ||
+                      losses_recorded_.load(std::memory_order_seq_cst) != losses_seen;
+    if (!more || scheduled_.exchange(true, std::memory_order_acq_rel)) return;
   }
+  schedule_again();
 }
 
 }  // namespace isens::events::detail

@@ -1,17 +1,31 @@
 #pragma once
-// One subscriber's bounded queue and its strand. The publisher side
-// (enqueue) only takes a short lock and, when the queue was idle, posts one
-// drain to the strand; the strand delivers whole batches outside the lock.
+// One subscriber's bounded queue and the drains that empty it.
+//
+// Exactly one producer and one consumer touch the queue, so it needs no lock
+// on the hot path:
+//  - the producer is the bus's emit, which runs under bus_signal::mutex, so
+//    publishers on many threads still reach a queue one at a time;
+//  - the consumer is the drain, of which at most one is posted or running
+//    at a time (the `scheduled_` flag). That rule alone makes a subscriber's
+//    callbacks run one at a time and in order, so drains are posted to the
+//    executor directly, with no asio strand (and its mutex) in between.
+// Events sit in a linked list of fixed-size blocks that the consumer hands
+// back for reuse, so a busy queue allocates nothing per event and an idle
+// one holds a single block. Only overflow, which is rare, takes a lock.
+
+#include "bus_signal.hpp"
 
 #include "isens/events/event.hpp"
 #include "isens/events/event_filter.hpp"
 #include "isens/events/subscriber.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/signals2/connection.hpp>
 
+#include <array>
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,19 +33,32 @@
 
 namespace isens::events::detail {
 
-using event_ptr = std::shared_ptr<const event>;
-
 class delivery_queue : public std::enable_shared_from_this<delivery_queue> {
  public:
+  // `on_bus_executor`: the executor is the bus's own, shared with other
+  // queues, so a drain can be scheduled as part of a batch.
   delivery_queue(std::shared_ptr<subscriber> sink, event_filter filter, std::string name, std::size_t capacity,
-                 boost::asio::any_io_executor executor);
+                 boost::asio::any_io_executor executor, bool on_bus_executor);
+  ~delivery_queue();
+  delivery_queue(const delivery_queue&) = delete;
+  delivery_queue& operator=(const delivery_queue&) = delete;
 
-  // Publisher side: filter, queue (or count as lost), schedule a drain.
-  void enqueue(const event_ptr& e);
+  // Publisher side: filter, queue (or count as lost). True when the queue
+  // was idle: the caller must then have a drain scheduled (schedule_woken).
+  // Must only be called with bus_signal::mutex held.
+  [[nodiscard]] bool enqueue(const event_ptr& e);
 
-  // Keeps the Signals2 connection so close() can disconnect it.
-  void attach(boost::signals2::connection connection);
-  // Stops delivery and disconnects from the bus. Idempotent.
+  // Schedules a drain for every queue in `woken` and clears it. Queues on
+  // the bus's executor share one posted task, so a publish to many idle
+  // subscribers costs one hand-off (and at most one thread wake-up) rather
+  // than one per subscriber. Must be called with bus_signal::mutex held.
+  static void schedule_woken(std::vector<delivery_queue*>& woken);
+
+  // Keeps what close() needs to disconnect. Called once, before the queue
+  // is handed to its subscription.
+  void attach(std::weak_ptr<bus_signal> bus, boost::signals2::connection connection) noexcept;
+  // Stops delivery and disconnects from the bus. Idempotent; once it
+  // returns no emit can reach this queue again.
   void close();
   bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
 
@@ -39,30 +66,74 @@ class delivery_queue : public std::enable_shared_from_this<delivery_queue> {
   std::uint64_t delivered() const noexcept { return delivered_.load(std::memory_order_relaxed); }
   std::uint64_t lost() const noexcept { return lost_.load(std::memory_order_relaxed); }
   std::uint64_t errors() const noexcept { return errors_.load(std::memory_order_relaxed); }
-  std::size_t depth() const;
+  std::size_t depth() const noexcept;
 
  private:
+  static constexpr std::size_t block_size = 256;
+  // Fairness: a drain hands at most this many events to its subscriber
+  // before yielding the thread to other subscribers' drains.
+  static constexpr std::uint64_t max_batch = 512;
+  // How long a drain that has just delivered a burst waits for more before
+  // going idle; see drain().
+  static constexpr std::chrono::nanoseconds linger_time{3000};
+
+  struct block {
+    std::array<event_ptr, block_size> slots;
+    std::atomic<block*> next{nullptr};
+  };
+  // `count` events were dropped after the first `position` events queued.
+  struct loss {
+    std::uint64_t position;
+    std::uint64_t count;
+  };
+
+  void schedule();          // from the publisher
+  void schedule_again();    // from a drain, as its continuation
   void drain();
+  void push(const event_ptr& e);     // producer only
+  event_ptr pop();                   // consumer only
+  void record_loss(std::uint64_t position);
+  void take_losses();                // consumer only
+  void report_gaps_up_to(std::uint64_t position);
+  bool more_work() const noexcept;   // consumer only
+  void linger() const noexcept;      // consumer only
   template <class Callback>
   void call_guarded(Callback&& callback);
 
   const std::shared_ptr<subscriber> sink_;
   const event_filter filter_;
   const std::string name_;
-  const std::size_t capacity_;
-  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  const std::uint64_t capacity_;
+  const boost::asio::any_io_executor executor_;
+  const bool on_bus_executor_;
+  std::weak_ptr<bus_signal> bus_;           // set once by attach()
+  boost::signals2::connection connection_;  // set once by attach(); used under bus_signal::mutex
 
-  mutable std::mutex mutex_;
-  std::vector<event_ptr> pending_;     // guarded by mutex_
-  std::uint64_t lost_pending_ = 0;     // guarded by mutex_: lost after everything in pending_
-  bool drain_scheduled_ = false;       // guarded by mutex_
-  boost::signals2::connection connection_;  // guarded by mutex_
+  // Producer only.
+  block* tail_block_;
+  std::size_t tail_index_ = 0;
 
-  std::vector<event_ptr> batch_;  // strand only
+  // Consumer only.
+  block* head_block_;
+  std::size_t head_index_ = 0;
+  std::uint64_t consumed_ = 0;
+  std::uint64_t losses_seen_ = 0;  // the losses_recorded_ value last taken
+  std::vector<loss> gaps_;         // taken from losses_, not yet reported
 
+  // Each shared word on its own cache line: the producer writes pushed_ on
+  // every event while the consumer writes taken_ once per batch.
+  alignas(64) std::atomic<std::uint64_t> pushed_{0};  // events queued so far (producer writes)
+  alignas(64) std::atomic<std::uint64_t> taken_{0};   // events taken into a batch (consumer writes)
+  alignas(64) std::atomic<bool> scheduled_{false};    // a drain is posted or running
+  std::atomic<block*> spare_{nullptr};                // one emptied block, for the producer to reuse
   std::atomic<bool> closed_{false};
-  std::atomic<std::uint64_t> delivered_{0};
-  std::atomic<std::uint64_t> lost_{0};
+
+  std::mutex loss_mutex_;
+  std::vector<loss> losses_;                          // guarded by loss_mutex_
+  std::atomic<std::uint64_t> losses_recorded_{0};     // written under loss_mutex_: events lost so far
+
+  std::atomic<std::uint64_t> delivered_{0};  // written by the consumer only
+  std::atomic<std::uint64_t> lost_{0};       // reported in gap markers so far
   std::atomic<std::uint64_t> errors_{0};
 };
 

@@ -3,11 +3,11 @@
 #include "delivery_queue.hpp"
 
 #include <boost/asio/thread_pool.hpp>
-#include <boost/signals2/signal.hpp>
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid_io.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 
 namespace isens::events {
@@ -25,12 +25,11 @@ struct event_bus::core {
   boost::asio::any_io_executor delivery_executor;
   const std::string boot_id;
 
-  // Serialises seq assignment with the emit, so every subscriber sees
-  // events in seq order even with concurrent publishers.
-  std::mutex publish_mutex;
-  std::uint64_t seq = 0;  // guarded by publish_mutex
+  // Shared with the delivery queues (weakly), which disconnect through it.
+  // Its mutex serialises seq assignment with the emit, so every subscriber
+  // sees events in seq order even with concurrent publishers.
+  const std::shared_ptr<detail::bus_signal> signal = std::make_shared<detail::bus_signal>();
   std::atomic<std::uint64_t> last_seq{0};
-  boost::signals2::signal<void(const detail::event_ptr&)> signal;
 
   mutable std::mutex queues_mutex;
   std::vector<std::weak_ptr<detail::delivery_queue>> queues;  // for stats
@@ -45,40 +44,66 @@ event_bus::event_bus(boost::asio::any_io_executor delivery_executor)
 
 event_bus::~event_bus() {
   // Disconnect every slot so late publishes cannot reach a joined pool.
-  core_->signal.disconnect_all_slots();
+  std::lock_guard lock(core_->signal->mutex);
+  core_->signal->signal.disconnect_all_slots();
 }
 
 std::uint64_t event_bus::publish(event e) {
   if (e.timestamp == std::chrono::system_clock::time_point{}) e.timestamp = std::chrono::system_clock::now();
   e.boot_id = core_->boot_id;
-  std::lock_guard lock(core_->publish_mutex);
-  e.seq = ++core_->seq;
-  core_->last_seq.store(e.seq, std::memory_order_relaxed);
-  const auto seq = e.seq;
-  core_->signal(std::make_shared<const event>(std::move(e)));
+  // Allocated before taking the lock, so concurrent publishers wait only
+  // for the emit itself. The event is const once shared; seq is its last
+  // write, made under the lock that orders it.
+  auto owned = std::make_shared<event>(std::move(e));
+  event& stamped = *owned;
+  const detail::event_ptr shared = std::move(owned);
+  auto& bus = *core_->signal;
+  std::lock_guard lock(bus.mutex);
+  const auto seq = ++bus.seq;
+  stamped.seq = seq;
+  core_->last_seq.store(seq, std::memory_order_relaxed);
+  bus.signal(shared);
+  if (!bus.woken.empty()) detail::delivery_queue::schedule_woken(bus.woken);
   return seq;
 }
 
 subscription event_bus::subscribe(std::shared_ptr<subscriber> sink, event_filter filter, subscription_options options) {
+  const bool on_bus_executor = !options.executor;
   auto executor = options.executor.value_or(core_->delivery_executor);
   auto queue = std::make_shared<detail::delivery_queue>(std::move(sink), std::move(filter), std::move(options.name),
-                                                        options.queue_capacity, std::move(executor));
-  // The slot holds the queue weakly: a queue is owned by its subscription
-  // handle (and by drains in flight), never by the bus.
-  auto connection = core_->signal.connect([weak = std::weak_ptr(queue)](const detail::event_ptr& e) {
-    if (auto q = weak.lock()) q->enqueue(e);
-  });
-  queue->attach(connection);
+                                                        options.queue_capacity, std::move(executor), on_bus_executor);
+  // From here on, leaving early (an exception) closes the queue again.
+  subscription handle(queue);
+  {
+    std::lock_guard lock(core_->signal->mutex);
+    // The slot may hold the queue by plain pointer: the queue is owned by
+    // its subscription handle (and drains in flight), and close() - run
+    // before the handle lets go - disconnects under this same mutex, so no
+    // emit can reach a queue that is gone.
+    auto* bus = core_->signal.get();
+    auto connection = bus->signal.connect([q = queue.get(), bus](const detail::event_ptr& e) {
+      if (q->enqueue(e)) bus->woken.push_back(q);
+    });
+    queue->attach(core_->signal, std::move(connection));
+  }
   {
     std::lock_guard lock(core_->queues_mutex);
     auto& queues = core_->queues;
     queues.erase(std::remove_if(queues.begin(), queues.end(), [](const auto& w) { return w.expired(); }), queues.end());
     queues.push_back(queue);
   }
-  return subscription(std::move(queue));
+  return handle;
 }
 
 const std::string& event_bus::boot_id() const noexcept { return core_->boot_id; }
+
+void event_bus::continue_after(std::uint64_t seq) {
+  auto& bus = *core_->signal;
+  std::lock_guard lock(bus.mutex);
+  if (seq <= bus.seq) return;
+  bus.seq = seq;
+  core_->last_seq.store(seq, std::memory_order_relaxed);
+}
 
 std::uint64_t event_bus::last_seq() const noexcept { return core_->last_seq.load(std::memory_order_relaxed); }
 

@@ -356,3 +356,122 @@ TEST_CASE("stats list live subscriptions with their counters", "[events][bus]") 
   CHECK(stats[0].delivered == 1);
   CHECK(stats[0].lost == 0);
 }
+
+TEST_CASE("many subscribers on the shared pool and on their own executor each get every event in order",
+          "[events][bus]") {
+  constexpr int events = 3000;
+  boost::asio::thread_pool own(1);
+  {
+    event_bus bus(2);
+    std::vector<std::shared_ptr<recorder>> sinks;
+    std::vector<subscription> subs;
+    for (int i = 0; i < 17; ++i) {
+      sinks.push_back(std::make_shared<recorder>());
+      subscription_options options;
+      options.queue_capacity = events;
+      if (i % 4 == 0) options.executor = own.get_executor();
+      subs.push_back(bus.subscribe(sinks.back(), {}, options));
+    }
+    for (int i = 0; i < events; ++i) {
+      bus.publish(make_event(event_kind::logon));
+      if (i % 100 == 0) std::this_thread::sleep_for(100us);  // let queues go idle and be woken again
+    }
+    for (const auto& sink : sinks) {
+      REQUIRE(wait_until([&] { return sink->count() == events; }));
+      const auto seqs = sink->seqs();
+      for (std::size_t i = 0; i < seqs.size(); ++i) REQUIRE(seqs[i] == i + 1);
+    }
+    for (const auto& sub : subs) CHECK(sub.lost() == 0);
+  }
+  own.join();
+}
+
+TEST_CASE("gap markers count each overflow exactly, in place, also in a queue longer than one block",
+          "[events][bus]") {
+  // Blocks on chosen events so the test decides when the queue overflows.
+  struct holder : subscriber {
+    std::mutex mutex;
+    std::vector<std::uint64_t> seqs;
+    std::vector<std::pair<std::size_t, std::uint64_t>> gaps;  // (events received before, lost)
+    std::uint64_t hold_seq[2] = {0, 0};
+    gate* gates[2] = {nullptr, nullptr};
+    std::atomic<std::uint64_t> entered{0};
+
+    void on_event(const event& e) override {
+      for (int i = 0; i < 2; ++i) {
+        if (e.seq == hold_seq[i]) {
+          entered = e.seq;
+          gates[i]->wait();
+        }
+      }
+      std::lock_guard lock(mutex);
+      seqs.push_back(e.seq);
+    }
+    void on_gap(std::uint64_t lost) override {
+      std::lock_guard lock(mutex);
+      gaps.emplace_back(seqs.size(), lost);
+    }
+    std::size_t gap_count() {
+      std::lock_guard lock(mutex);
+      return gaps.size();
+    }
+  };
+  constexpr std::uint64_t capacity = 600;  // spans several of the queue's internal blocks
+  event_bus bus;
+  gate first, second;
+  auto sink = std::make_shared<holder>();
+  sink->hold_seq[0] = 1;
+  sink->gates[0] = &first;
+  sink->hold_seq[1] = capacity + 9;  // the first event after round 1
+  sink->gates[1] = &second;
+  subscription_options options;
+  options.queue_capacity = capacity;
+  auto sub = bus.subscribe(sink, {}, options);
+
+  // Round 1: seq 1 blocks; seqs 2..601 fill the queue; 7 more are lost.
+  bus.publish(make_event(event_kind::logon));
+  REQUIRE(wait_until([&] { return sink->entered == 1; }));
+  for (std::uint64_t i = 0; i < capacity + 7; ++i) bus.publish(make_event(event_kind::logon));
+  CHECK(sub.queue_depth() == capacity + 1);
+  first.open();
+  REQUIRE(wait_until([&] { return sink->gap_count() == 1; }));
+
+  // Round 2: the next event blocks; the queue fills again and 3 are lost.
+  const auto held = bus.publish(make_event(event_kind::logon));
+  REQUIRE(held == capacity + 9);
+  REQUIRE(wait_until([&] { return sink->entered == held; }));
+  for (std::uint64_t i = 0; i < capacity + 3; ++i) bus.publish(make_event(event_kind::logon));
+  second.open();
+  REQUIRE(wait_until([&] { return sink->gap_count() == 2; }));
+
+  std::lock_guard lock(sink->mutex);
+  CHECK(sink->gaps[0] == std::pair<std::size_t, std::uint64_t>{1 + capacity, 7});
+  CHECK(sink->gaps[1] == std::pair<std::size_t, std::uint64_t>{2 + 2 * capacity, 3});
+  CHECK(sub.lost() == 10);
+  REQUIRE(sink->seqs.size() == 2 + 2 * capacity);
+  for (std::uint64_t i = 0; i <= capacity; ++i) CHECK(sink->seqs[i] == i + 1);
+  for (std::uint64_t i = 0; i <= capacity; ++i) CHECK(sink->seqs[1 + capacity + i] == held + i);
+}
+
+TEST_CASE("a subscription may outlive its bus", "[events][bus]") {
+  auto sink = std::make_shared<recorder>();
+  subscription sub;
+  {
+    event_bus bus;
+    sub = bus.subscribe(sink);
+    bus.publish(make_event(event_kind::logon));
+    REQUIRE(wait_until([&] { return sink->count() == 1; }));
+  }
+  CHECK(sub.active());
+  sub.unsubscribe();
+  CHECK_FALSE(sub.active());
+}
+
+TEST_CASE("a bus can continue the seq numbering of an earlier run", "[events][bus]") {
+  event_bus bus;
+  bus.continue_after(41);
+  CHECK(bus.last_seq() == 41);
+  CHECK(bus.publish(make_event(event_kind::logon)) == 42);
+  bus.continue_after(10);  // never goes back
+  CHECK(bus.publish(make_event(event_kind::logoff)) == 43);
+}

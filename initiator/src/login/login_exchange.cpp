@@ -122,6 +122,38 @@ result<login_result> redirect_result(const protocol::key_values& keys) {
   return out;
 }
 
+
+// The CHAP exchange of the security stage (RFC 7143 §12.1.3): CHAP_A, then
+// our response, then (mutual) the target's. Returns the auth type to show.
+asio::awaitable<result<std::string>> run_chap(login_conversation& conversation, const login_request& request) {
+  std::optional<protocol::chap_credentials> target_side;
+  if (request.mutual_chap) target_side = protocol::chap_credentials{request.mutual_chap->user, request.mutual_chap->secret};
+  protocol::chap_initiator chap({request.chap->user, request.chap->secret}, target_side);
+
+  auto challenge = co_await conversation.exchange(login_stage::security, false, login_stage::security, chap.start());
+  if (!challenge) co_return challenge.error();
+  auto answer = chap.respond(*challenge);
+  if (!answer) co_return answer.error();
+
+  auto verdict = co_await conversation.exchange(login_stage::security, true, login_stage::operational, *answer);
+  if (!verdict) {
+    if (verdict.error().code == make_error_code(errc::login_auth_failed))
+      co_return make_error(errc::login_auth_failed,
+                           "authentication failed: the target rejected CHAP user \"" + request.chap->user + "\"");
+    co_return verdict.error();
+  }
+  if (chap.mutual()) {
+    if (auto checked = chap.verify_target(*verdict); !checked)
+      co_return make_error(errc::target_auth_failed, "mutual CHAP failed: the target's response does not match its secret");
+  }
+  co_return std::string(chap.mutual() ? "Mutual CHAP" : "CHAP");
+}
+
+error with_chap_hint(const error& e) {
+  if (e.code != make_error_code(errc::login_auth_failed)) return e;
+  return make_error(errc::login_auth_failed, e.what() + "; the target may require CHAP credentials");
+}
+
 }  // namespace
 
 result<target_portal> parse_target_address(std::string_view value) {
@@ -142,60 +174,45 @@ result<target_portal> parse_target_address(std::string_view value) {
   return out;
 }
 
+
 asio::awaitable<result<login_result>> run_login(asio::ip::tcp::socket& socket, const login_request& request) {
   login_conversation conversation(socket, request);
   login_result out;
+  out.auth_type = "None";
 
-  // --- security stage ---------------------------------------------------
+  // --- security stage -------------------------------------------------------
   // Without CHAP there is nothing to negotiate there: RFC 7143 §6.3 lets the
   // login start in the operational stage, which saves a round trip.
   const bool use_chap = request.chap.has_value();
-  if (use_chap) {
-    auto keys = co_await conversation.exchange(login_stage::security, false, login_stage::operational,
-                                               identity_keys(request, "CHAP"));
-    if (!keys) co_return keys.error();
+  const bool security_stage = use_chap || !request.skip_security_stage_without_chap;
+  if (security_stage) {
+    auto keys = co_await conversation.exchange(login_stage::security, !use_chap, login_stage::operational,
+                                               identity_keys(request, use_chap ? "CHAP" : "None"));
+    if (!keys) co_return use_chap ? keys.error() : with_chap_hint(keys.error());
     if (conversation.redirected()) co_return redirect_result(*keys);
     const auto auth_answer = value_or_empty(*keys, "AuthMethod");
-    if (auth_answer != "CHAP")
+    if (!use_chap && !auth_answer.empty() && auth_answer != "None")
       co_return make_error(errc::login_auth_failed,
-                           "the target does not accept CHAP (AuthMethod=" + auth_answer + ")");
-    std::optional<protocol::chap_credentials> target_side;
-    if (request.mutual_chap) target_side = protocol::chap_credentials{request.mutual_chap->user, request.mutual_chap->secret};
-    protocol::chap_initiator chap({request.chap->user, request.chap->secret}, target_side);
-
-    auto challenge = co_await conversation.exchange(login_stage::security, false, login_stage::security, chap.start());
-    if (!challenge) co_return challenge.error();
-    auto answer = chap.respond(*challenge);
-    if (!answer) co_return answer.error();
-
-    auto verdict = co_await conversation.exchange(login_stage::security, true, login_stage::operational, *answer);
-    if (!verdict) {
-      if (verdict.error().code == make_error_code(errc::login_auth_failed))
-        co_return make_error(errc::login_auth_failed,
-                             "authentication failed: the target rejected CHAP user \"" + request.chap->user + "\"");
-      co_return verdict.error();
+                           "the target requires authentication (AuthMethod=" + auth_answer + "); give CHAP credentials");
+    if (use_chap) {
+      if (auth_answer != "CHAP")
+        co_return make_error(errc::login_auth_failed, "the target does not accept CHAP (AuthMethod=" + auth_answer + ")");
+      auto authenticated = co_await run_chap(conversation, request);
+      if (!authenticated) co_return authenticated.error();
+      out.auth_type = *authenticated;
     }
-    if (chap.mutual()) {
-      if (auto checked = chap.verify_target(*verdict); !checked)
-        co_return make_error(errc::target_auth_failed,
-                             "mutual CHAP failed: the target's response does not match its secret");
-    }
-    out.auth_type = chap.mutual() ? "Mutual CHAP" : "CHAP";
-
     // The target may stay in the security stage one more round before moving on.
     for (int round = 0; conversation.last().csg() == login_stage::security && !conversation.last().transit(); ++round) {
       if (round == 4) co_return make_error(errc::negotiation_failed, "the target did not leave the security stage");
       auto more = co_await conversation.exchange(login_stage::security, true, login_stage::operational, {});
       if (!more) co_return more.error();
     }
-  } else {
-    out.auth_type = "None";
   }
 
   // --- operational stage ----------------------------------------------------
   protocol::negotiator negotiator(request.preferences);
   auto offer = negotiator.offer(request.type, request.tsih == 0);
-  if (!use_chap) {
+  if (!security_stage) {
     auto first = identity_keys(request, "");
     first.insert(first.end(), offer.begin(), offer.end());
     offer = std::move(first);
@@ -203,9 +220,7 @@ asio::awaitable<result<login_result>> run_login(asio::ip::tcp::socket& socket, c
   for (int round = 0;; ++round) {
     if (round == 8) co_return make_error(errc::negotiation_failed, "the target did not finish negotiating in 8 rounds");
     auto answer = co_await conversation.exchange(login_stage::operational, true, login_stage::full_feature, offer);
-    if (!answer && !use_chap && round == 0 && answer.error().code == make_error_code(errc::login_auth_failed))
-      co_return make_error(errc::login_auth_failed, answer.error().what() + "; the target may require CHAP credentials");
-    if (!answer) co_return answer.error();
+    if (!answer) co_return security_stage ? answer.error() : with_chap_hint(answer.error());
     if (conversation.redirected()) co_return redirect_result(*answer);
     if (auto applied = negotiator.apply_response(*answer); !applied) co_return applied.error();
     offer = negotiator.answers_to_target_offers();

@@ -29,6 +29,10 @@ struct login_request {
   std::optional<chap_credentials> chap;
   std::optional<chap_credentials> mutual_chap;
   protocol::initiator_preferences preferences;
+  // Start in the operational stage when there is no CHAP (one round trip
+  // less). Only for a brand-new session: targets such as tgt match an added
+  // connection or a reinstated ISID to its session when the security stage ends.
+  bool skip_security_stage_without_chap = true;
 };
 
 // What a finished login established.

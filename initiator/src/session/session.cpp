@@ -59,6 +59,7 @@ asio::awaitable<result<session::opened_connection>> session::open_connection(por
     request.chap = options_.chap;
     request.mutual_chap = options_.mutual_chap;
     request.preferences = preferences;
+    request.skip_security_stage_without_chap = tsih_ == 0 && !options_.isid;
 
     auto login = co_await transport::with_deadline(
         run_login(*socket, request), settings.login_timeout,
@@ -221,6 +222,9 @@ std::shared_ptr<connection> session::find_connection(std::uint64_t connection_id
 }
 
 void session::publish(event_kind kind, event_reason reason, const connection* conn, std::string detail) {
+  // A subscriber that reacts to an event by reading the snapshot must see
+  // the state the event announces.
+  update_snapshot();
   events::event e;
   e.kind = kind;
   e.reason = reason;

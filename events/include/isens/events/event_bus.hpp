@@ -25,7 +25,7 @@ namespace isens::events {
 struct subscription_options {
   std::string name = "subscriber";  ///< shown in logs and metrics
   std::size_t queue_capacity = 4096;  ///< events waiting at most; beyond it they are counted as lost
-  /// Where callbacks run (through a strand of it); default: the bus's delivery executor.
+  /// Where callbacks run (one at a time, as on a strand of it); default: the bus's delivery executor.
   std::optional<boost::asio::any_io_executor> executor;
 };
 
@@ -61,6 +61,11 @@ class event_bus {
   /// handle is destroyed or unsubscribed.
   [[nodiscard]] subscription subscribe(std::shared_ptr<subscriber> sink, event_filter filter = {},
                                        subscription_options options = {});
+
+  /// Makes the next seq `seq + 1` (never lowers it): a service that keeps a
+  /// journal continues its numbering across restarts, so a consumer can
+  /// resume from a seq it saw before the restart.
+  void continue_after(std::uint64_t seq);
 
   /// This bus's boot id: a random UUID, new for every bus.
   const std::string& boot_id() const noexcept;

@@ -1,0 +1,20 @@
+# Runs `bus_bench --quick` (path in BENCH) and checks that it succeeds and
+# that its last line is a JSON object carrying the promised figures.
+execute_process(COMMAND ${BENCH} --quick RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "bus_bench --quick exited with ${rc}\n${out}\n${err}")
+endif()
+string(STRIP "${out}" out)
+string(REGEX REPLACE "^.*\n" "" last "${out}")
+foreach(key events_per_s_1sub deliveries_per_s_16sub p99_us_16sub p99_us_16sub_with_slow
+            signals2_ns_per_emit_1slot isens_vs_signals2_ns_ratio_1sub lost_throughput_16sub ok)
+  string(JSON value ERROR_VARIABLE json_error GET "${last}" ${key})
+  if(json_error)
+    message(FATAL_ERROR "last line is not the expected JSON (${key}: ${json_error}):\n${last}")
+  endif()
+endforeach()
+string(JSON ok GET "${last}" ok)
+if(NOT ok)
+  message(FATAL_ERROR "bus_bench reported a problem:\n${out}")
+endif()
+message(STATUS "${last}")
