@@ -56,20 +56,15 @@ peer_rights rights_of(asio::local::stream_protocol::socket& socket, unsigned soc
 
 // Forwards bus events to the client as `event` notifications. Its callbacks
 // run on the connection's strand (the subscription's executor). It sees
-// every event (the filter is applied here) so that a hole in the seq run
-// shows: events published just before `subscribe` may reach the journal
-// only after the replay read it, and are fetched again when the hole shows.
+// every event (the filter is applied later) so that a hole in the seq run
+// shows: events published just before `subscribe` reach the journal a little
+// later than the bus, and are fetched from it once they are there.
 class control_connection::event_forwarder : public events::subscriber {
  public:
-  event_forwarder(std::weak_ptr<control_connection> owner, events::event_filter filter)
-      : owner_(std::move(owner)), filter_(std::move(filter)) {}
+  explicit event_forwarder(std::weak_ptr<control_connection> owner) : owner_(std::move(owner)) {}
 
   void on_event(const events::event& e) override {
-    const auto c = owner_.lock();
-    if (!c || e.seq <= c->last_streamed_seq_) return;  // already replayed from the journal
-    if (e.seq > c->last_streamed_seq_ + 1) c->replay(filter_, e.seq - 1);
-    c->last_streamed_seq_ = e.seq;
-    if (filter_.matches(e)) c->stream(e);
+    if (const auto c = owner_.lock()) c->deliver(e);
   }
 
   void on_gap(std::uint64_t lost) override {
@@ -78,8 +73,51 @@ class control_connection::event_forwarder : public events::subscriber {
 
  private:
   std::weak_ptr<control_connection> owner_;
-  events::event_filter filter_;
 };
+
+void control_connection::deliver(const events::event& e) {
+  if (e.seq <= last_streamed_seq_) return;  // already replayed from the journal
+  if (catching_up_) {
+    held_.push_back(e);
+    return;
+  }
+  if (e.seq > last_streamed_seq_ + 1 && journal_) {
+    catching_up_ = true;
+    held_.push_back(e);
+    asio::co_spawn(socket_.get_executor(), catch_up(e.seq - 1), asio::detached);
+    return;
+  }
+  last_streamed_seq_ = e.seq;
+  if (filter_.matches(e)) stream(e);
+}
+
+asio::awaitable<void> control_connection::catch_up(std::uint64_t up_to) {
+  const auto self = shared_from_this();
+  for (;;) {
+    // The journal writes on its own queue, a few microseconds behind the bus.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (journal_.last_seq() < up_to && std::chrono::steady_clock::now() < deadline && !closing_) {
+      asio::steady_timer pause(socket_.get_executor(), std::chrono::milliseconds(2));
+      co_await pause.async_wait(use_tuple);
+    }
+    replay(up_to);
+    if (last_streamed_seq_ < up_to) {  // the journal never got them: say so rather than skip silently
+      send_line(make_notification("gap", {{"lost", up_to - last_streamed_seq_}}).dump());
+      last_streamed_seq_ = up_to;
+    }
+    // Live events that arrived meanwhile, until another hole needs the journal.
+    while (!held_.empty() && held_.front().seq <= last_streamed_seq_ + 1) {
+      const auto e = std::move(held_.front());
+      held_.pop_front();
+      if (e.seq <= last_streamed_seq_) continue;
+      last_streamed_seq_ = e.seq;
+      if (filter_.matches(e)) stream(e);
+    }
+    if (held_.empty()) break;
+    up_to = held_.front().seq - 1;
+  }
+  catching_up_ = false;
+}
 
 void control_connection::stream(const events::event& e) {
   if (outbox_.size() >= max_outbox_lines) {
@@ -90,11 +128,11 @@ void control_connection::stream(const events::event& e) {
   send_line(make_notification("event", events::to_json(e)).dump());
 }
 
-void control_connection::replay(const events::event_filter& filter, std::uint64_t up_to) {
+void control_connection::replay(std::uint64_t up_to) {
   if (!journal_) return;
   const auto asked_from = last_streamed_seq_;
   while (last_streamed_seq_ < up_to) {
-    auto batch = journal_(last_streamed_seq_, 1000);
+    auto batch = journal_.read(last_streamed_seq_, 1000);
     if (batch.gap) {
       send_line(make_notification("gap", {{"since", asked_from},
                                           {"oldest_available", batch.oldest_available},
@@ -105,7 +143,7 @@ void control_connection::replay(const events::event_filter& filter, std::uint64_
     for (const auto& e : batch.events) {
       if (e.seq > up_to) return;
       last_streamed_seq_ = e.seq;
-      if (filter.matches(e)) stream(e);
+      if (filter_.matches(e)) stream(e);
     }
   }
 }
@@ -174,7 +212,7 @@ asio::awaitable<void> control_connection::handle_line(const std::string& line) {
   try {
     request = parse_request(line);
   } catch (const rpc_error& e) {
-    send_line(make_error(nullptr, e.code(), e.what()).dump());
+    send_line(make_error(e.request_id(), e.code(), e.what()).dump());
     co_return;
   }
   try {
@@ -219,11 +257,15 @@ void control_connection::subscribe(const rpc_request& request) {
   events::subscription_options options;
   options.name = "control-client-" + std::to_string(rights_.pid);
   options.executor = socket_.get_executor();
+  filter_ = std::move(filter);
   const auto now = bus_.last_seq();
   last_streamed_seq_ = since ? std::min(*since, now) : now;
-  subscription_ = bus_.subscribe(std::make_shared<event_forwarder>(weak_from_this(), filter), {}, options);
+  subscription_ = bus_.subscribe(std::make_shared<event_forwarder>(weak_from_this()), {}, options);
   send_line(make_result(request.id, {{"subscribed", true}, {"last_seq", now}}).dump());
-  if (since) replay(filter, now);
+  if (since && journal_ && last_streamed_seq_ < now) {
+    catching_up_ = true;
+    asio::co_spawn(socket_.get_executor(), catch_up(now), asio::detached);
+  }
 }
 
 }  // namespace isens::daemon

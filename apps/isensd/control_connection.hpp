@@ -45,8 +45,13 @@ class control_connection : public std::enable_shared_from_this<control_connectio
   void subscribe(const rpc_request& request);
   // Queues an event notification, or counts it lost when the client lags.
   void stream(const events::event& e);
-  // Sends journal events after last_streamed_seq_ up to `up_to` that pass `filter`.
-  void replay(const events::event_filter& filter, std::uint64_t up_to);
+  // Takes a live event: streams it, or holds it while the journal catches up.
+  void deliver(const events::event& e);
+  // Streams journal events up to `up_to`, waiting (bounded) for the journal
+  // to write them, then the live events held meanwhile.
+  boost::asio::awaitable<void> catch_up(std::uint64_t up_to);
+  // Sends journal events after last_streamed_seq_ up to `up_to` that pass the filter.
+  void replay(std::uint64_t up_to);
 
   boost::asio::local::stream_protocol::socket socket_;
   peer_rights rights_;
@@ -60,6 +65,9 @@ class control_connection : public std::enable_shared_from_this<control_connectio
   bool closing_ = false;
   std::uint64_t last_streamed_seq_ = 0;
   std::uint64_t dropped_ = 0;
+  events::event_filter filter_;
+  bool catching_up_ = false;            // journal replay in progress: live events wait in held_
+  std::deque<events::event> held_;
   events::subscription subscription_;
 };
 

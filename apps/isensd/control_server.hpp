@@ -25,8 +25,12 @@ struct replay_batch {
   std::uint64_t oldest_available = 0;
 };
 
-// Reads journal events after a seq, at most `max` of them.
-using journal_reader = std::function<replay_batch(std::uint64_t after_seq, std::size_t max)>;
+// Read access to the event journal for subscribers that resume.
+struct journal_reader {
+  std::function<replay_batch(std::uint64_t after_seq, std::size_t max)> read;  // events after a seq, at most max
+  std::function<std::uint64_t()> last_seq;  // the last seq the journal has written
+  explicit operator bool() const { return static_cast<bool>(read); }
+};
 
 struct control_server_options {
   std::filesystem::path socket_path;

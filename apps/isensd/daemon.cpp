@@ -73,7 +73,8 @@ std::shared_ptr<events::event_journal> open_journal(const daemon_config& config)
   events::journal_options options;
   options.directory = config.state_dir / "journal";
   options.max_events = config.journal_max_events;
-  options.segment_events = std::max<std::size_t>(config.journal_max_events / 10, 100);
+  // Ten segments: rotating drops the oldest tenth, not the whole history.
+  options.segment_events = std::max<std::size_t>(config.journal_max_events / 10, 10);
   return std::make_shared<events::event_journal>(options);
 }
 
@@ -111,16 +112,17 @@ struct daemon::parts {
         plugins(load_plugins(config.plugins)),
         registrations(prepared_state_dir(config.state_dir)),
         journal(open_journal(config)),
-        bus(2),
         metrics(std::make_shared<subscribers::metrics_registry>()),
+        bus(2),
         initiator(io.get_executor(), bus, config.initiator),
         methods(initiator, registrations,
                 rpc_observer{[m = metrics](bool ok, auto took) { m->record_login(ok, took); }}),
         control(io.get_executor(), {config.socket_path, config.socket_mode, config.socket_group}, methods, bus,
-                [j = journal](std::uint64_t after, std::size_t max) {
-                  auto batch = j->read_since(after, max);
-                  return replay_batch{std::move(batch.events), batch.gap, batch.oldest_available};
-                }),
+                journal_reader{[j = journal](std::uint64_t after, std::size_t max) {
+                                 auto batch = j->read_since(after, max);
+                                 return replay_batch{std::move(batch.events), batch.gap, batch.oldest_available};
+                               },
+                               [j = journal] { return j->last_seq(); }}),
         metrics_http(io.get_executor(), [this] {
           subscribers::metrics_snapshot(*metrics, initiator.sessions(), bus.stats());
           return metrics->render();
@@ -146,10 +148,11 @@ struct daemon::parts {
   registration_store registrations;
   // Before the bus too: every queued event reaches the journal before it closes.
   std::shared_ptr<events::event_journal> journal;
-  events::event_bus bus;
   std::shared_ptr<subscribers::metrics_registry> metrics;
-  // After the bus: subscribers see events until the initiator is gone.
+  // Before the bus, so they end after it: the bus's destructor delivers what
+  // is still queued (the logoffs of a shutdown) before they unsubscribe.
   std::vector<events::subscription> subscriptions;
+  events::event_bus bus;
   initiator::initiator initiator;
   rpc_methods methods;
   control_server control;
@@ -187,6 +190,24 @@ asio::awaitable<void> flush_journal_periodically(events::event_journal& journal)
 
 }  // namespace
 
+// Logs every session out, then lets the events that raises reach every
+// subscriber, control clients included, before the io_context stops.
+asio::awaitable<void> daemon::shut_down(parts& p) {
+  co_await p.initiator.shutdown();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  asio::steady_timer pause(p.io);
+  for (;;) {
+    const auto stats = p.bus.stats();
+    const bool drained = std::all_of(stats.begin(), stats.end(), [](const auto& s) { return s.queue_depth == 0; });
+    if (drained || std::chrono::steady_clock::now() > deadline) break;
+    pause.expires_after(std::chrono::milliseconds(5));
+    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  // Control clients write what they were handed on this io_context.
+  pause.expires_after(std::chrono::milliseconds(50));
+  co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
 int daemon::run() {
   auto& p = *parts_;
   p.control.start();
@@ -198,7 +219,7 @@ int daemon::run() {
     spdlog::info("signal {} received: logging out every session", signal);
     p.control.stop();
     p.metrics_http.stop();
-    asio::co_spawn(p.io, p.initiator.shutdown(), [&p](std::exception_ptr) { p.io.stop(); });
+    asio::co_spawn(p.io, shut_down(p), [&p](std::exception_ptr) { p.io.stop(); });
   });
   asio::co_spawn(p.io, restore_registered(p.methods, p.registrations), asio::detached);
   asio::co_spawn(p.io, flush_journal_periodically(*p.journal), asio::detached);

@@ -5,6 +5,8 @@
 
 #include "daemon_config.hpp"
 
+#include <boost/asio/awaitable.hpp>
+
 #include <memory>
 
 namespace isens::daemon {
@@ -22,6 +24,7 @@ class daemon {
 
  private:
   struct parts;
+  static boost::asio::awaitable<void> shut_down(parts& p);
   std::unique_ptr<parts> parts_;
 };
 

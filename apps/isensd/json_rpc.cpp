@@ -25,7 +25,9 @@ rpc_request parse_request(std::string_view line) {
     r.notification = true;
   }
   if (const auto params = j.find("params"); params != j.end() && !params->is_null()) {
-    if (!params->is_object()) throw rpc_error(rpc_code::invalid_params, "\"params\" must be an object");
+    // JSON-RPC 2.0: an error answers with the request's id whenever it could be read.
+    if (!params->is_object())
+      throw rpc_error(rpc_code::invalid_params, "\"params\" must be an object").for_request(r.id);
     r.params = *params;
   } else {
     r.params = json::object();

@@ -31,10 +31,19 @@ class rpc_error : public std::runtime_error {
       : std::runtime_error(message), code_(code), data_(std::move(data)) {}
   int code() const noexcept { return code_; }
   const json& data() const noexcept { return data_; }
+  /// The id of the request it answers, when the request got as far as having one.
+  const json& request_id() const noexcept { return request_id_; }
+  /// Returns a copy that answers request `id`.
+  rpc_error for_request(json id) const {
+    rpc_error copy = *this;
+    copy.request_id_ = std::move(id);
+    return copy;
+  }
 
  private:
   int code_;
   json data_;
+  json request_id_;
 };
 
 // A parsed request. Notifications (no id) are answered never.

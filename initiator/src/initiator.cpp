@@ -124,6 +124,27 @@ asio::awaitable<result<void>> initiator::remove_connection_from_session(std::uin
   co_return co_await on_strand<void>(*s, [connection_id](detail::session& self) { return self.remove_connection(connection_id); });
 }
 
+asio::awaitable<result<void>> initiator::reconnect_session(std::uint64_t session_id, reconnect_options options) {
+  auto s = registry_->require(session_id);
+  if (!s) co_return s.error();
+  co_return co_await on_strand<void>(*s, [options](detail::session& self) { return self.reconnect(options); });
+}
+
+asio::awaitable<result<void>> initiator::abandon_session(std::uint64_t session_id, std::string why,
+                                                        std::uint32_t attempts) {
+  auto s = registry_->require(session_id);
+  if (!s) co_return s.error();
+  // `why` is captured by reference: this frame outlives the awaited call.
+  // (Moving a coroutine parameter into a lambda capture makes GCC 12 destroy
+  // it twice.)
+  auto done = co_await on_strand<void>(*s, [&why, attempts](detail::session& self) { return self.abandon(why, attempts); });
+  if (done) {
+    std::lock_guard lock(registry_->mutex);
+    registry_->sessions.erase(session_id);
+  }
+  co_return done;
+}
+
 asio::awaitable<result<inquiry_data>> initiator::scsi_inquiry(std::uint64_t session_id, std::uint64_t lun) {
   auto s = registry_->require(session_id);
   if (!s) co_return s.error();

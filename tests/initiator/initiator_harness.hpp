@@ -98,10 +98,16 @@ class initiator_harness {
     return o;
   }
 
+  // Starts a facade call on the initiator's thread without waiting for it.
+  template <class T>
+  std::future<T> start(boost::asio::awaitable<T> call) {
+    return boost::asio::co_spawn(io_, std::move(call), boost::asio::use_future);
+  }
+
   // Runs a facade call to completion on the initiator's thread.
   template <class T>
   T run(boost::asio::awaitable<T> call, std::chrono::seconds limit = std::chrono::seconds(30)) {
-    auto future = boost::asio::co_spawn(io_, std::move(call), boost::asio::use_future);
+    auto future = start(std::move(call));
     if (future.wait_for(limit) != std::future_status::ready) throw std::runtime_error("facade call did not finish");
     return future.get();
   }

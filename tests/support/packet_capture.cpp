@@ -43,8 +43,12 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return pieces;
 }
 
-std::vector<std::string> tshark_read(const fs::path& file, unsigned short iscsi_port) {
-  return {"tshark", "-n", "-r", file.string(), "-d", "tcp.port==" + std::to_string(iscsi_port) + ",iscsi"};
+std::vector<std::string> tshark_read(const fs::path& file, unsigned short iscsi_port,
+                                     const std::vector<std::string>& options) {
+  std::vector<std::string> argv{"tshark", "-n", "-r", file.string(), "-d",
+                                "tcp.port==" + std::to_string(iscsi_port) + ",iscsi"};
+  argv.insert(argv.end(), options.begin(), options.end());
+  return argv;
 }
 
 std::string tshark_checked(const std::vector<std::string>& argv) {
@@ -166,12 +170,12 @@ void packet_capture::stop() {
   }
 }
 
-capture_analysis packet_capture::analyse(unsigned short iscsi_port) {
+capture_analysis packet_capture::analyse(unsigned short iscsi_port, const std::vector<std::string>& tshark_options) {
   stop();
   capture_analysis result;
 
   // One pass for the per-frame facts, all TCP frames: iSCSI opcodes and expert severities.
-  auto fields = tshark_read(file(), iscsi_port);
+  auto fields = tshark_read(file(), iscsi_port, tshark_options);
   fields.insert(fields.end(), {"-Y", "tcp", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,", "-e",
                                "frame.number", "-e", "iscsi.opcode", "-e", "_ws.expert.severity"});
   std::istringstream lines(tshark_checked(fields));
@@ -202,12 +206,12 @@ capture_analysis packet_capture::analyse(unsigned short iscsi_port) {
   }
 
   // Malformed frames are counted on their own: any protocol, sentinel included.
-  auto malformed = tshark_read(file(), iscsi_port);
+  auto malformed = tshark_read(file(), iscsi_port, tshark_options);
   malformed.insert(malformed.end(), {"-Y", "_ws.malformed", "-T", "fields", "-e", "frame.number"});
   result.malformed = split(tshark_checked(malformed), '\n').size();
 
   if (result.malformed + result.expert_errors + result.expert_warnings > 0) {
-    auto expert = tshark_read(file(), iscsi_port);
+    auto expert = tshark_read(file(), iscsi_port, tshark_options);
     expert.insert(expert.end(), {"-q", "-z", "expert"});
     result.expert_report = tshark_checked(expert);
   }

@@ -33,6 +33,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace isens::test {
 
@@ -64,8 +65,10 @@ class packet_capture {
 
   /// Waits until everything sent so far is in the file, then ends the capture; idempotent.
   void stop();
-  /// stop()s if needed and decodes the file with `port` treated as iSCSI.
-  [[nodiscard]] capture_analysis analyse(unsigned short iscsi_port);
+  /// stop()s if needed and decodes the file with `port` treated as iSCSI;
+  /// tshark_options (e.g. {"-o", "iscsi.demand_good_f_bit:TRUE"}) go to every tshark pass.
+  [[nodiscard]] capture_analysis analyse(unsigned short iscsi_port,
+                                         const std::vector<std::string>& tshark_options = {});
   /// analyse() for the captured port.
   [[nodiscard]] capture_analysis analyse() { return analyse(port_); }
   /// The pcapng file (complete only after stop()).

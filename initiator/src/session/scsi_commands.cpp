@@ -11,20 +11,24 @@ namespace asio = boost::asio;
 namespace {
 
 // Runs a command and requires GOOD status; CHECK CONDITION becomes an error
-// carrying the decoded sense ("NOT READY: MEDIUM NOT PRESENT (…)").
+// carrying the decoded sense ("NOT READY: MEDIUM NOT PRESENT (…)"). A UNIT
+// ATTENTION (a target reports "power on, reset" once per new nexus) is not
+// about this command: it is sent again.
 asio::awaitable<result<protocol::byte_buffer>> run_checked(session& s, std::uint64_t lun, protocol::cdb cdb,
                                                            std::uint32_t read_length, std::string_view what) {
-  auto reply = co_await s.execute({lun, cdb, read_length});
-  if (!reply) co_return reply.error();
-  const auto status = static_cast<protocol::scsi_status>(reply->status);
-  if (status == protocol::scsi_status::good) co_return std::move(reply->data);
-  std::string message = std::string(what) + " on LUN " + std::to_string(lun) + " failed: " +
-                        std::string(protocol::to_string(status));
-  if (status == protocol::scsi_status::check_condition) {
-    if (const auto sense = protocol::parse_sense_segment(reply->sense)) message += ": " + protocol::describe(*sense);
+  for (int attempt = 0;; ++attempt) {
+    auto reply = co_await s.execute({lun, cdb, read_length});
+    if (!reply) co_return reply.error();
+    const auto status = static_cast<protocol::scsi_status>(reply->status);
+    if (status == protocol::scsi_status::good) co_return std::move(reply->data);
+    std::string message = std::string(what) + " on LUN " + std::to_string(lun) + " failed: " +
+                          std::string(protocol::to_string(status));
+    if (status != protocol::scsi_status::check_condition) co_return make_error(errc::scsi_bad_status, message);
+    const auto sense = protocol::parse_sense_segment(reply->sense);
+    if (sense && sense->key == protocol::sense_key::unit_attention && attempt < 3) continue;
+    if (sense) message += ": " + protocol::describe(*sense);
     co_return make_error(errc::scsi_check_condition, message);
   }
-  co_return make_error(errc::scsi_bad_status, message);
 }
 
 std::string readable_designator(const protocol::designation_descriptor& d) {
@@ -82,6 +86,10 @@ asio::awaitable<result<capacity_data>> scsi_read_capacity(session& s, std::uint6
   if (!short_form) co_return short_form.error();
   auto parsed = protocol::parse_read_capacity10(*short_form);
   if (!parsed) co_return parsed.error();
+  if (parsed->needs_read_capacity16)
+    co_return make_error(errc::scsi_bad_response, "LUN " + std::to_string(lun) +
+                                                      " is larger than READ CAPACITY(10) can say, and READ CAPACITY(16) failed: " +
+                                                      long_form.error().what());
   co_return capacity_data{parsed->last_lba + 1, parsed->block_size};
 }
 

@@ -59,7 +59,7 @@ asio::awaitable<result<session::opened_connection>> session::open_connection(por
     request.chap = options_.chap;
     request.mutual_chap = options_.mutual_chap;
     request.preferences = preferences;
-    request.skip_security_stage_without_chap = tsih_ == 0 && !options_.isid;
+    request.skip_security_stage_without_chap = tsih_ == 0 && !options_.isid && !reinstating_;
 
     auto login = co_await transport::with_deadline(
         run_login(*socket, request), settings.login_timeout,
@@ -90,6 +90,7 @@ asio::awaitable<result<session::opened_connection>> session::open_connection(por
 void session::attach(opened_connection opened, event_reason reason) {
   auto& conn = opened.conn;
   connections_.push_back(conn);
+  connections_wanted_ = std::max(connections_wanted_, connections_.size());
   exp_cmd_sn_ = opened.login.exp_cmd_sn;
   max_cmd_sn_ = opened.login.max_cmd_sn;
   conn->start(weak_from_this());
@@ -145,6 +146,7 @@ asio::awaitable<result<void>> session::remove_connection(std::uint64_t connectio
                                                     "; log the session out instead");
   departing_.insert(connection_id);
   auto answer = co_await send_logout(*conn, 1);
+  if (connections_wanted_ > 1) --connections_wanted_;
   detach_connection(conn, event_reason::removed);
   if (!answer) co_return answer.error();
   co_return result<void>{};
@@ -162,13 +164,71 @@ asio::awaitable<result<void>> session::logout(event_reason reason) {
   }
   while (!connections_.empty()) detach_connection(connections_.back(), reason);
   state_ = state::ended;
+  wake_recovery_waiters();
   publish(event_kind::logoff, reason, nullptr);
-  update_snapshot();
   co_return answer;
+}
+
+namespace {
+
+// Why a reconnect attempt failed, in event terms.
+event_reason reason_of(const error& e) {
+  if (e.code == make_error_code(errc::login_auth_failed) || e.code == make_error_code(errc::target_auth_failed))
+    return event_reason::auth_failed;
+  return event_reason::io_error;
+}
+
+}  // namespace
+
+asio::awaitable<result<void>> session::reconnect(reconnect_options o) {
+  if (state_ == state::logged_in)
+    co_return make_error(errc::invalid_argument, "session " + std::to_string(id_) + " is connected; nothing to reconnect");
+  if (state_ != state::disconnected)
+    co_return make_error(errc::no_such_session, "session " + std::to_string(id_) + " has ended");
+  // Reinstatement: the same ISID with TSIH 0 tells the target to drop the
+  // old nexus and its tasks (RFC 7143 §6.3.5).
+  tsih_ = 0;
+  reinstating_ = true;
+  auto opened = co_await open_connection(o.where.value_or(options_.target_portal), next_cid_++);
+  reinstating_ = false;
+  if (!opened) {
+    if (state_ == state::disconnected)
+      publish(event_kind::session_disconnect, reason_of(opened.error()), nullptr, opened.error().what(), o.attempt);
+    co_return opened.error();
+  }
+  if (state_ != state::disconnected) {  // abandoned or logged out meanwhile
+    opened->conn->close();
+    co_return make_error(errc::no_such_session, "session " + std::to_string(id_) + " ended during the reconnect");
+  }
+  tsih_ = opened->login.tsih;
+  parameters_ = opened->login.parameters;
+  cmd_sn_ = opened->login.exp_cmd_sn;
+  reconnect_after_.reset();
+  state_ = state::logged_in;
+  const auto* conn = opened->conn.get();
+  const auto wanted = connections_wanted_;
+  attach(std::move(*opened), event_reason::recovery);
+  connections_wanted_ = wanted;
+  publish(event_kind::session_reconnect, event_reason::recovery, conn, {}, o.attempt);
+  wake_recovery_waiters();
+  co_return result<void>{};
+}
+
+asio::awaitable<result<void>> session::abandon(std::string why, std::uint32_t attempts) {
+  if (state_ == state::ended || state_ == state::logging_out)
+    co_return make_error(errc::no_such_session, "session " + std::to_string(id_) + " has ended");
+  if (state_ == state::logged_in)
+    co_return make_error(errc::invalid_argument, "session " + std::to_string(id_) + " is connected; log it out instead");
+  state_ = state::ended;
+  wake_recovery_waiters();
+  publish(event_kind::logoff, event_reason::recovery_failed, nullptr, std::move(why),
+          attempts ? std::optional<std::uint32_t>(attempts) : std::nullopt);
+  co_return result<void>{};
 }
 
 void session::abort() {
   state_ = state::ended;
+  wake_recovery_waiters();
   for (const auto& c : connections_) c->close();
   connections_.clear();
   for (auto& [itt, task] : tasks_) task->wakeup.cancel();
@@ -221,7 +281,8 @@ std::shared_ptr<connection> session::find_connection(std::uint64_t connection_id
   return nullptr;
 }
 
-void session::publish(event_kind kind, event_reason reason, const connection* conn, std::string detail) {
+void session::publish(event_kind kind, event_reason reason, const connection* conn, std::string detail,
+                      std::optional<std::uint32_t> attempt) {
   // A subscriber that reacts to an event by reading the snapshot must see
   // the state the event announces.
   update_snapshot();
@@ -238,6 +299,7 @@ void session::publish(event_kind kind, event_reason reason, const connection* co
     e.cid = conn->cid();
   }
   e.detail = std::move(detail);
+  e.attempt = attempt;
   context_->bus.publish(std::move(e));
 }
 
@@ -254,6 +316,9 @@ void session::update_snapshot() {
   info.header_digest = parameters_.header_digest == protocol::digest_type::crc32c;
   info.data_digest = parameters_.data_digest == protocol::digest_type::crc32c;
   info.max_connections = parameters_.max_connections;
+  info.default_time2wait = parameters_.default_time2wait;
+  info.reconnect_after = reconnect_after_;
+  info.connections_wanted = connections_wanted_;
   for (const auto& c : connections_) info.connections.push_back({c->id(), c->cid(), c->local_address(), c->remote_address()});
   info.devices = devices_;
   std::lock_guard lock(snapshot_mutex_);

@@ -58,6 +58,11 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   boost::asio::awaitable<result<void>> logout(events::event_reason reason);
   // Runs a SCSI command on one of the session's connections.
   boost::asio::awaitable<result<scsi_reply>> execute(scsi_request request);
+  // Reinstates a disconnected session (same ISID, TSIH 0): connection_made,
+  // session_reconnect; a failure publishes session_disconnect with the attempt.
+  boost::asio::awaitable<result<void>> reconnect(reconnect_options options);
+  // Ends a disconnected session: logoff(recovery_failed).
+  boost::asio::awaitable<result<void>> abandon(std::string why, std::uint32_t attempts);
   // Closes every connection at once, without logout and without events.
   void abort();
 
@@ -97,6 +102,12 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   boost::asio::awaitable<result<void>> send_logout(connection& via, std::uint8_t reason_code);
   boost::asio::awaitable<void> ping_loop(std::shared_ptr<connection> conn);
   boost::asio::awaitable<result<void>> wait_for_window(std::chrono::milliseconds limit);
+  // Waits while the session is disconnected, up to `limit`; true when it is
+  // logged in again.
+  boost::asio::awaitable<bool> wait_for_recovery(std::chrono::milliseconds limit);
+  // Wakes every waiter of wait_for_recovery (the state changed).
+  void wake_recovery_waiters();
+  boost::asio::awaitable<result<scsi_reply>> execute_once(const scsi_request& request);
 
   void handle_data_in(protocol::pdu p);
   void handle_async_message(connection& from, const protocol::pdu& p);
@@ -114,7 +125,7 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   std::shared_ptr<connection> pick_connection();
   std::uint32_t new_itt();
   void publish(events::event_kind kind, events::event_reason reason, const connection* conn,
-               std::string detail = {});
+               std::string detail = {}, std::optional<std::uint32_t> attempt = {});
   void update_snapshot();
 
   const std::shared_ptr<initiator_context> context_;
@@ -138,6 +149,10 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   std::unordered_map<std::uint32_t, std::shared_ptr<pending_task>> tasks_;
   std::unordered_map<std::uint64_t, std::shared_ptr<boost::asio::steady_timer>> ping_timers_;
   std::vector<std::shared_ptr<boost::asio::steady_timer>> window_waiters_;
+  std::vector<std::shared_ptr<boost::asio::steady_timer>> recovery_waiters_;
+  std::optional<std::chrono::seconds> reconnect_after_;  // Time2Wait from an Async Message
+  std::size_t connections_wanted_ = 0;
+  bool reinstating_ = false;  // the next login reuses the ISID with TSIH 0
   std::vector<device_info> devices_;
 
   mutable std::mutex snapshot_mutex_;

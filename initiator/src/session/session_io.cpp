@@ -114,7 +114,43 @@ asio::awaitable<result<void>> session::wait_for_window(std::chrono::milliseconds
   co_return result<void>{};
 }
 
+asio::awaitable<bool> session::wait_for_recovery(std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (state_ == state::disconnected && std::chrono::steady_clock::now() < deadline) {
+    auto waiter = std::make_shared<asio::steady_timer>(strand_, deadline);
+    recovery_waiters_.push_back(waiter);
+    co_await waiter->async_wait(use_tuple);
+  }
+  co_return state_ == state::logged_in;
+}
+
+void session::wake_recovery_waiters() {
+  for (auto& waiter : recovery_waiters_) waiter->cancel();
+  recovery_waiters_.clear();
+}
+
+// A command that lost its connection is sent again: at once on another
+// connection of a session that is still logged in, or after the session is
+// recovered (within recovery_hold). The caller sees the error only when
+// recovery does not come.
 asio::awaitable<result<scsi_reply>> session::execute(scsi_request request) {
+  const auto hold = context_->options.recovery_hold;
+  for (int tries = 0;; ++tries) {
+    auto reply = co_await execute_once(request);
+    if (reply || tries == 3) co_return reply;
+    const auto code = reply.error().code;
+    const bool lost_transport =
+        code == make_error_code(errc::connection_closed) || code == make_error_code(errc::session_not_logged_in);
+    if (!lost_transport) co_return reply;
+    if (state_ == state::logged_in) continue;
+    if (state_ != state::disconnected || hold.count() == 0) co_return reply;
+    if (!co_await wait_for_recovery(hold))
+      co_return make_error(errc::session_not_logged_in, "session " + std::to_string(id_) + " was not recovered within " +
+                                                           std::to_string(hold.count()) + " ms: " + reply.error().what());
+  }
+}
+
+asio::awaitable<result<scsi_reply>> session::execute_once(const scsi_request& request) {
   const auto limit = context_->options.command_timeout;
   if (state_ != state::logged_in)
     co_return make_error(errc::session_not_logged_in, "session " + std::to_string(id_) + " is not logged in");
@@ -188,7 +224,8 @@ void session::handle_async_message(connection& from, const protocol::pdu& p) {
           strand_, [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->logout(event_reason::target_requested); },
           asio::detached);
       break;
-    case 2: {  // the target will drop one connection
+    case 2: {  // the target will drop one connection; reconnect after Time2Wait
+      reconnect_after_ = std::chrono::seconds(p.parameter2());
       const auto cid = p.parameter1();
       for (const auto& c : connections_) {
         if (c->cid() == cid) {
@@ -198,7 +235,8 @@ void session::handle_async_message(connection& from, const protocol::pdu& p) {
       }
       break;
     }
-    case 3: {  // the target will drop every connection
+    case 3: {  // the target will drop every connection; reconnect after Time2Wait
+      reconnect_after_ = std::chrono::seconds(p.parameter2());
       const auto all = connections_;
       for (const auto& c : all) drop_connection(c, event_reason::target_requested, "the target announced it drops all connections");
       break;

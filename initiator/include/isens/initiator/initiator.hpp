@@ -59,6 +59,18 @@ class initiator {
   boost::asio::awaitable<result<void>> remove_connection_from_session(std::uint64_t session_id,
                                                                       std::uint64_t connection_id);
 
+  /// Logs a disconnected session in again by reinstatement (same ISID,
+  /// TSIH 0, so the target drops the old nexus): connection_made and
+  /// session_reconnect (reason recovery, with the attempt number). A failed
+  /// attempt publishes session_disconnect again with its reason and attempt
+  /// number, and leaves the session disconnected.
+  boost::asio::awaitable<result<void>> reconnect_session(std::uint64_t session_id, reconnect_options options = {});
+
+  /// Gives a disconnected session up: logoff with reason recovery_failed
+  /// (and `why` as detail); commands held for it fail. The session is forgotten.
+  boost::asio::awaitable<result<void>> abandon_session(std::uint64_t session_id, std::string why,
+                                                       std::uint32_t attempts = 0);
+
   /// Standard INQUIRY plus VPD pages 0x80 and 0x83 of a LUN.
   boost::asio::awaitable<result<inquiry_data>> scsi_inquiry(std::uint64_t session_id, std::uint64_t lun);
   /// READ CAPACITY(16), falling back to READ CAPACITY(10).

@@ -119,6 +119,10 @@ struct session_info {
   bool header_digest = false;
   bool data_digest = false;
   std::uint32_t max_connections = 1;  ///< negotiated MaxConnections
+  std::uint32_t default_time2wait = 2;  ///< negotiated DefaultTime2Wait (s): wait this long before reconnecting
+  /// Set while disconnected when the target named a Time2Wait (Async Message): reconnect no sooner.
+  std::optional<std::chrono::seconds> reconnect_after;
+  std::size_t connections_wanted = 0;  ///< connections the caller set up (login, add, remove); recovery restores them
   std::vector<connection_info> connections;
   std::vector<device_info> devices;
 };
@@ -132,6 +136,15 @@ struct initiator_options {
   std::chrono::milliseconds command_timeout{10000};  ///< a SCSI command or logout
   std::chrono::milliseconds nop_interval{5000};      ///< NOP-Out ping period; 0 turns pings off
   std::chrono::milliseconds nop_timeout{5000};       ///< a ping unanswered this long drops the connection
+  /// SCSI commands of a disconnected session wait this long for a recovery
+  /// and are then sent again; 0 fails them at once. Failover raises it.
+  std::chrono::milliseconds recovery_hold{0};
+};
+
+/// How to reconnect a disconnected session.
+struct reconnect_options {
+  std::optional<portal> where;  ///< default: the portal the session logged in at
+  std::uint32_t attempt = 1;    ///< carried on the events, for monitoring
 };
 
 }  // namespace isens::initiator

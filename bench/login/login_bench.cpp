@@ -1,0 +1,258 @@
+// login_bench: how long isens takes to log in, beside libiscsi, against the
+// same private tgtd; and how long 500 sessions take to log in at once.
+//
+//   login_bench [--rounds N] [--sessions N] [--threads 1|2] [--quick]
+//
+// Prints a table, then as its last line one JSON object with the figures.
+// Exits 1 when any round or session failed (the JSON still comes last).
+
+#include "isens_side.hpp"
+#include "libiscsi_side.hpp"
+#include "sample_stats.hpp"
+#include "tgtd_target.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <string_view>
+
+namespace {
+
+namespace asio = boost::asio;
+namespace bench = isens::bench;
+
+struct bench_options {
+  std::size_t rounds = 200;
+  std::size_t warmup = 10;
+  std::size_t sessions = 500;
+  unsigned threads = 1;
+  bool libiscsi_storm = true;
+};
+
+bench_options parse_options(int argc, char** argv) {
+  bench_options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    auto number = [&](const char* name) -> std::size_t {
+      if (i + 1 >= argc) throw std::invalid_argument(std::string(name) + " needs a number");
+      const long long v = std::atoll(argv[++i]);
+      if (v <= 0) throw std::invalid_argument(std::string(name) + " must be a positive number");
+      return static_cast<std::size_t>(v);
+    };
+    if (arg == "--rounds") {
+      o.rounds = number("--rounds");
+    } else if (arg == "--sessions") {
+      o.sessions = number("--sessions");
+    } else if (arg == "--threads") {
+      o.threads = static_cast<unsigned>(number("--threads"));
+    } else if (arg == "--quick") {
+      o.rounds = 10;
+      o.warmup = 2;
+      o.sessions = 50;
+    } else if (arg == "--no-libiscsi-storm") {
+      o.libiscsi_storm = false;
+    } else if (arg == "-h" || arg == "--help") {
+      std::cout << "login_bench [--rounds N] [--sessions N] [--threads N] [--quick] [--no-libiscsi-storm]\n";
+      std::exit(0);
+    } else {
+      throw std::invalid_argument("unknown argument '" + std::string(arg) + "' (see --help)");
+    }
+  }
+  return o;
+}
+
+// The benchmark's own target: one LUN, every initiator allowed.
+constexpr const char* bench_iqn = "iqn.2026-11.org.isens:login-bench";
+constexpr int bench_tid = 1;
+constexpr std::uint64_t bench_lun_bytes = 64ull << 20;
+
+// 500 sessions need 500 sockets here and in tgtd, which inherits the limit:
+// raise it before tgtd starts.
+void raise_fd_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+// Failures seen while measuring: counted, the first few kept for the report.
+struct failure_log {
+  std::size_t count = 0;
+  std::vector<std::string> first;
+  void note(const std::string& side, const std::string& what) {
+    ++count;
+    if (first.size() < 10) first.push_back(side + ": " + what);
+  }
+};
+
+struct round_results {
+  bench::round_samples isens;
+  bench::round_samples libiscsi;
+  std::vector<double> libiscsi_full_connect;
+};
+
+// Warm-up, then `rounds` rounds in which isens and libiscsi alternate (the
+// order swaps every round), so that drift of the machine hits both alike.
+// libiscsi's calls are synchronous: they run right here on the io thread,
+// which has nothing else to do between isens's rounds.
+asio::awaitable<void> run_rounds(isens::initiator::initiator& ini, const bench::bench_target& target,
+                                 const bench_options& options, round_results& out, failure_log& failures) {
+  for (std::size_t i = 0; i < options.warmup + options.rounds; ++i) {
+    const bool measured = i >= options.warmup;
+    auto* isens_into = measured ? &out.isens : nullptr;
+    auto* libiscsi_into = measured ? &out.libiscsi : nullptr;
+    if (i % 2 == 0) {
+      if (auto failed = co_await bench::isens_round(ini, target, isens_into)) failures.note("isens", *failed);
+      if (auto failed = bench::libiscsi_round(target, libiscsi_into)) failures.note("libiscsi", *failed);
+    } else {
+      if (auto failed = bench::libiscsi_round(target, libiscsi_into)) failures.note("libiscsi", *failed);
+      if (auto failed = co_await bench::isens_round(ini, target, isens_into)) failures.note("isens", *failed);
+    }
+    if (auto failed = bench::libiscsi_full_connect(target, measured ? &out.libiscsi_full_connect : nullptr))
+      failures.note("libiscsi full connect", *failed);
+  }
+}
+
+round_results measure_rounds(const bench::bench_target& target, const bench_options& options, failure_log& failures) {
+  round_results out;
+  asio::io_context io(1);
+  isens::events::event_bus bus(1);
+  isens::initiator::initiator ini(io.get_executor(), bus, bench::bench_initiator_options());
+  std::exception_ptr crashed;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await run_rounds(ini, target, options, out, failures);
+        co_await ini.shutdown();
+      },
+      [&](std::exception_ptr e) {
+        crashed = e;
+        io.stop();
+      });
+  io.run();
+  if (crashed) std::rethrow_exception(crashed);
+  return out;
+}
+
+void print_row(const char* name, const bench::summary& s) {
+  std::printf("%-34s %9.0f %9.0f %9.0f %9.0f %6zu\n", name, s.p50, s.p90, s.p99, s.mean, s.count);
+}
+
+void print_storm(const char* name, const bench::storm_result& r) {
+  const auto latency = bench::summarize(r.login_us);
+  std::printf("%-34s %zu sessions: all logged in after %.3f s (per session p50 %.1f ms, p99 %.1f ms), "
+              "all logged out after %.3f s, %zu failures\n",
+              name, r.sessions, r.login_all_s, latency.p50 / 1000, latency.p99 / 1000, r.logout_all_s, r.failures);
+  for (const auto& e : r.errors) std::printf("    failure: %s\n", e.c_str());
+}
+
+nlohmann::json series(const bench::summary& s) {
+  return {{"p50", s.p50}, {"p90", s.p90}, {"p99", s.p99}, {"mean", s.mean}};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  nlohmann::json report;
+  int exit_code = 0;
+  try {
+    const auto options = parse_options(argc, argv);
+    // stdout carries the table and the JSON line; the initiator logs to stderr.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("login_bench"));
+    spdlog::set_level(spdlog::level::warn);
+    raise_fd_limit();
+
+    isens::test::tgtd_target tgtd;
+    tgtd.add_target(bench_iqn, bench_tid);
+    tgtd.add_lun(bench_tid, 1, bench_lun_bytes);
+    tgtd.bind_all_initiators(bench_tid);
+    bench::bench_target target;
+    target.port = tgtd.port();
+    target.iqn = bench_iqn;
+    target.lun = 1;
+
+    failure_log failures;
+    const auto rounds = measure_rounds(target, options, failures);
+    const auto isens_storm = bench::isens_storm(target, options.sessions, options.threads);
+    std::optional<bench::storm_result> libiscsi_storm;
+    if (options.libiscsi_storm) libiscsi_storm = bench::libiscsi_storm(target, options.sessions);
+
+    const auto il = bench::summarize(rounds.isens.login), ii = bench::summarize(rounds.isens.inquiry),
+               io = bench::summarize(rounds.isens.logout), ir = bench::summarize(rounds.isens.round);
+    const auto ll = bench::summarize(rounds.libiscsi.login), li = bench::summarize(rounds.libiscsi.inquiry),
+               lo = bench::summarize(rounds.libiscsi.logout), lr = bench::summarize(rounds.libiscsi.round);
+    const auto lf = bench::summarize(rounds.libiscsi_full_connect);
+    const auto ic = bench::summarize(rounds.isens.login_cpu), lc = bench::summarize(rounds.libiscsi.login_cpu);
+    const double ratio = ll.p50 > 0 ? il.p50 / ll.p50 : 0;
+    const double ratio_full = lf.p50 > 0 ? il.p50 / lf.p50 : 0;
+
+    std::printf("login_bench: tgtd pid %d on 127.0.0.1:%u, LUN 1 = 64 MiB sparse file; %zu rounds per side "
+                "(+%zu warm-up), interleaved\n\n",
+                static_cast<int>(tgtd.pid()), target.port, options.rounds, options.warmup);
+    std::printf("%-34s %9s %9s %9s %9s %6s\n", "phase (us)", "p50", "p90", "p99", "mean", "n");
+    print_row("isens    login", il);
+    print_row("isens    inquiry (std+VPD80+VPD83)", ii);
+    print_row("isens    logout", io);
+    print_row("isens    round", ir);
+    print_row("isens    login CPU (io thread)", ic);
+    print_row("libiscsi login (connect+login)", ll);
+    print_row("libiscsi inquiry (std+VPD80+VPD83)", li);
+    print_row("libiscsi logout", lo);
+    print_row("libiscsi round", lr);
+    print_row("libiscsi login CPU (its thread)", lc);
+    print_row("libiscsi full_connect (+TUR)", lf);
+    std::printf("\nratio isens/libiscsi login p50: %.3f   (vs full_connect: %.3f)\n\n", ratio, ratio_full);
+    const std::string isens_storm_name = "isens (" + std::to_string(options.threads) + " io thread" +
+                                         (options.threads == 1 ? ")" : "s)");
+    print_storm(isens_storm_name.c_str(), isens_storm);
+    if (libiscsi_storm) print_storm("libiscsi async (1 thread, poll)", *libiscsi_storm);
+    for (const auto& f : failures.first) std::printf("round failure: %s\n", f.c_str());
+
+    report = {
+        {"isens_login_us_p50", il.p50},
+        {"libiscsi_login_us_p50", ll.p50},
+        {"ratio", ratio},
+        {"isens_round_us_p50", ir.p50},
+        {"libiscsi_round_us_p50", lr.p50},
+        {"sessions_500_login_s", isens_storm.login_all_s},
+        {"sessions_500_failures", isens_storm.failures},
+        {"sessions", options.sessions},
+        {"sessions_threads", options.threads},
+        {"sessions_500_logout_s", isens_storm.logout_all_s},
+        {"libiscsi_full_connect_us_p50", lf.p50},
+        {"ratio_vs_full_connect", ratio_full},
+        {"isens_login_cpu_us_p50", ic.p50},
+        {"libiscsi_login_cpu_us_p50", lc.p50},
+        {"isens", {{"login", series(il)}, {"inquiry", series(ii)}, {"logout", series(io)}, {"round", series(ir)}, {"login_cpu", series(ic)}}},
+        {"libiscsi", {{"login", series(ll)}, {"inquiry", series(li)}, {"logout", series(lo)}, {"round", series(lr)},
+                      {"login_cpu", series(lc)}, {"full_connect", series(lf)}}},
+        {"rounds", options.rounds},
+        {"round_failures", failures.count},
+    };
+    if (libiscsi_storm) {
+      report["libiscsi_sessions_login_s"] = libiscsi_storm->login_all_s;
+      report["libiscsi_sessions_failures"] = libiscsi_storm->failures;
+    }
+    const bool ok = failures.count == 0 && isens_storm.failures == 0 &&
+                    (!libiscsi_storm || libiscsi_storm->failures == 0);
+    report["ok"] = ok;
+    if (!ok) exit_code = 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "login_bench: %s\n", e.what());
+    report = {{"ok", false}, {"error", e.what()}};
+    exit_code = 1;
+  }
+  std::fflush(stdout);
+  std::cout << report.dump() << std::endl;
+  return exit_code;
+}
