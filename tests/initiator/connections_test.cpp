@@ -1,6 +1,7 @@
 // Several connections per session (MC/S) against a real tgtd, and the
 // target dropping connections or dying under a session.
 #include "initiator_harness.hpp"
+#include "standard_login.hpp"
 #include "tgtd_target.hpp"
 
 #include <catch2/catch.hpp>
@@ -11,16 +12,10 @@
 using namespace isens;
 using events::event_kind;
 using events::event_reason;
+using test::quick_login;
+using test::standard_login;
 
 namespace {
-
-initiator::login_options quick_login(const test::tgtd_target& target) {
-  initiator::login_options o;
-  o.target_portal = {"127.0.0.1", target.port()};
-  o.target_name = std::string(test::standard_iqn);
-  o.enumerate_luns = false;
-  return o;
-}
 
 std::size_t count(const std::vector<events::event>& events, event_kind kind) {
   return static_cast<std::size_t>(std::count_if(events.begin(), events.end(), [&](const auto& e) { return e.kind == kind; }));

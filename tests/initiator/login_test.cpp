@@ -1,6 +1,7 @@
 // Logging in to a real tgtd: plain, CHAP (one-way and mutual), digests,
 // discovery, LUN enumeration, and the events each step raises.
 #include "initiator_harness.hpp"
+#include "standard_login.hpp"
 #include "tgtd_target.hpp"
 
 #include <catch2/catch.hpp>
@@ -11,17 +12,8 @@
 using namespace isens;
 using events::event_kind;
 using events::event_reason;
-
-namespace {
-
-initiator::login_options standard_login(const test::tgtd_target& target) {
-  initiator::login_options o;
-  o.target_portal = {"127.0.0.1", target.port()};
-  o.target_name = std::string(test::standard_iqn);
-  return o;
-}
-
-}  // namespace
+using test::quick_login;
+using test::standard_login;
 
 TEST_CASE("log in, enumerate every LUN, log out, with events in causal order", "[initiator][tgtd]") {
   auto target = test::make_standard_target();

@@ -1,6 +1,7 @@
 // The initiator's side of failover against a real tgtd: reinstating a
 // dropped session, holding commands until it is back, giving up.
 #include "initiator_harness.hpp"
+#include "standard_login.hpp"
 #include "tgtd_target.hpp"
 
 #include <catch2/catch.hpp>
@@ -8,16 +9,10 @@
 using namespace isens;
 using events::event_kind;
 using events::event_reason;
+using test::quick_login;
+using test::standard_login;
 
 namespace {
-
-initiator::login_options quick_login(const test::tgtd_target& target) {
-  initiator::login_options o;
-  o.target_portal = {"127.0.0.1", target.port()};
-  o.target_name = std::string(test::standard_iqn);
-  o.enumerate_luns = false;
-  return o;
-}
 
 void drop_all(test::tgtd_target& target) {
   for (const auto& c : target.connections(test::standard_tid)) target.delete_connection(test::standard_tid, c.sid, c.cid);
