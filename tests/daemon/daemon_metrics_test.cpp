@@ -84,7 +84,8 @@ TEST_CASE("GET /metrics serves valid Prometheus text with the session and event 
     const auto answer = http_get(env.daemon.metrics_port(), "/metrics");
     if (answer.status != 200) return false;
     metrics = parse_exposition(answer.body);  // throws (fails the test) on any format error
-    return metrics.has("isens_events_total", {{"kind", "logon"}});
+    // The series exists from the start at 0; wait for the count itself.
+    return metrics.value("isens_events_total", {{"kind", "logon"}}) >= 1;
   }));
   auto answer = http_get(env.daemon.metrics_port(), "/metrics");
   CHECK(answer.status == 200);
