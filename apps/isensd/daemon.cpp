@@ -10,6 +10,7 @@
 #include <isens/events/event_journal.hpp>
 #include <isens/events/journal_subscriber.hpp>
 #include <isens/initiator/initiator.hpp>
+#include <isens/subscribers/failover_subscriber.hpp>
 #include <isens/subscribers/logger_subscriber.hpp>
 #include <isens/subscribers/metrics_subscriber.hpp>
 
@@ -96,6 +97,25 @@ subscribers::logger_options logger_settings(const daemon_config& config) {
   return o;
 }
 
+// With failover on, SCSI commands of a dropped session wait as long as
+// recovery may take, so callers see an error only when it is given up.
+initiator::initiator_options initiator_settings(const daemon_config& config) {
+  auto o = config.initiator;
+  if (config.failover.enabled) o.recovery_hold = config.failover.give_up_after;
+  return o;
+}
+
+subscribers::failover_policy failover_settings(const failover_config& config) {
+  subscribers::failover_policy p;
+  p.recover_all_sessions = config.recover_all_sessions;
+  p.first_retry_delay = config.first_retry_delay;
+  p.max_retry_delay = config.max_retry_delay;
+  p.give_up_after = config.give_up_after;
+  p.max_concurrent_per_target = config.max_concurrent_per_target;
+  p.replace_lost_connections = config.replace_lost_connections;
+  return p;
+}
+
 events::subscription subscribe_named(events::event_bus& bus, std::shared_ptr<events::subscriber> sink,
                                      const std::string& name, std::size_t capacity = 4096) {
   events::subscription_options options;
@@ -114,7 +134,7 @@ struct daemon::parts {
         journal(open_journal(config)),
         metrics(std::make_shared<subscribers::metrics_registry>()),
         bus(2),
-        initiator(io.get_executor(), bus, config.initiator),
+        initiator(io.get_executor(), bus, initiator_settings(config)),
         methods(initiator, registrations,
                 rpc_observer{[m = metrics](bool ok, auto took) { m->record_login(ok, took); }}),
         control(io.get_executor(), {config.socket_path, config.socket_mode, config.socket_group}, methods, bus,
@@ -135,6 +155,14 @@ struct daemon::parts {
       subscriptions.push_back(subscribe_named(bus, std::make_shared<subscribers::metrics_subscriber>(metrics), "metrics"));
     if (config.logger_enabled)
       subscriptions.push_back(subscribe_named(bus, subscribers::make_logger_subscriber(logger_settings(config)), "logger"));
+    if (config.failover.enabled) {
+      // should_recover runs on the io_context only, so `methods` is alive
+      // whenever it is asked (nothing runs there once run() returned).
+      auto failover = std::make_shared<subscribers::failover_subscriber>(
+          initiator, io.get_executor(), failover_settings(config.failover),
+          [this](std::uint64_t id) { return methods.is_registered(id); });
+      subscriptions.push_back(subscribe_named(bus, std::move(failover), "failover"));
+    }
     for (auto& s : subscribe_plugins(bus, plugins)) subscriptions.push_back(std::move(s));
   }
 
@@ -210,9 +238,8 @@ asio::awaitable<void> daemon::shut_down(parts& p) {
 
 int daemon::run() {
   auto& p = *parts_;
-  p.control.start();
-  if (!p.config.metrics_listen.empty()) p.metrics_http.start(p.config.metrics_listen);
-
+  // Signals first: once the socket exists a client (or systemd) may send
+  // SIGTERM, and it must mean a clean shutdown, never the default death.
   asio::signal_set signals(p.io, SIGTERM, SIGINT);
   signals.async_wait([&p](const boost::system::error_code& ec, int signal) {
     if (ec) return;
@@ -221,6 +248,8 @@ int daemon::run() {
     p.metrics_http.stop();
     asio::co_spawn(p.io, shut_down(p), [&p](std::exception_ptr) { p.io.stop(); });
   });
+  p.control.start();
+  if (!p.config.metrics_listen.empty()) p.metrics_http.start(p.config.metrics_listen);
   asio::co_spawn(p.io, restore_registered(p.methods, p.registrations), asio::detached);
   asio::co_spawn(p.io, flush_journal_periodically(*p.journal), asio::detached);
   spdlog::info("isensd running as {} (state in {}, events continue after seq {})", p.config.initiator.initiator_name,

@@ -22,6 +22,9 @@ const std::map<std::string, std::set<std::string>>& known_keys() {
       {"metrics", {"enabled", "listen"}},
       {"logging", {"enabled", "format", "sink", "path", "max_size_mb", "max_files"}},
       {"plugins", {"paths"}},
+      {"failover",
+       {"enabled", "recover_all_sessions", "first_retry_delay_ms", "max_retry_delay_ms", "give_up_after_ms",
+        "max_concurrent_per_target", "replace_lost_connections"}},
   };
   return keys;
 }
@@ -44,10 +47,10 @@ std::optional<T> get(const table& t, const std::filesystem::path& file, const st
 }
 
 std::chrono::milliseconds get_ms(const table& t, const std::filesystem::path& file, const std::string& key,
-                                 std::chrono::milliseconds fallback) {
-  const auto value = get<std::int64_t>(t, file, "initiator", key);
+                                 std::chrono::milliseconds fallback, const std::string& section = "initiator") {
+  const auto value = get<std::int64_t>(t, file, section, key);
   if (!value) return fallback;
-  if (*value < 0 || *value > 3'600'000) fail(file, "initiator." + key, "must be between 0 and 3600000");
+  if (*value < 0 || *value > 3'600'000) fail(file, section + "." + key, "must be between 0 and 3600000");
   return std::chrono::milliseconds(*value);
 }
 
@@ -72,7 +75,7 @@ void apply_config_file(daemon_config& c, const std::filesystem::path& file) {
 
   for (const auto& [section, value] : root.as_table()) {
     const auto known = known_keys().find(section);
-    if (known == known_keys().end()) fail(file, section, "unknown section (known: initiator, daemon, metrics, logging, plugins)");
+    if (known == known_keys().end()) fail(file, section, "unknown section (known: initiator, daemon, metrics, logging, plugins, failover)");
     if (!value.is_table()) fail(file, section, "must be a table, e.g. [" + section + "]");
     for (const auto& [key, ignored] : value.as_table()) {
       if (!known->second.contains(key)) fail(file, section + "." + key, "unknown key");
@@ -123,6 +126,20 @@ void apply_config_file(daemon_config& c, const std::filesystem::path& file) {
     if (auto v = get<std::int64_t>(t, file, "logging", "max_size_mb")) c.logging.max_size_mb = static_cast<std::size_t>(std::max<std::int64_t>(*v, 1));
     if (auto v = get<std::int64_t>(t, file, "logging", "max_files")) c.logging.max_files = static_cast<std::size_t>(std::max<std::int64_t>(*v, 1));
   }
+  if (root.contains("failover")) {
+    const auto& t = toml::find(root, "failover");
+    auto& f = c.failover;
+    if (auto v = get<bool>(t, file, "failover", "enabled")) f.enabled = *v;
+    if (auto v = get<bool>(t, file, "failover", "recover_all_sessions")) f.recover_all_sessions = *v;
+    f.first_retry_delay = get_ms(t, file, "first_retry_delay_ms", f.first_retry_delay, "failover");
+    f.max_retry_delay = get_ms(t, file, "max_retry_delay_ms", f.max_retry_delay, "failover");
+    f.give_up_after = get_ms(t, file, "give_up_after_ms", f.give_up_after, "failover");
+    if (auto v = get<std::int64_t>(t, file, "failover", "max_concurrent_per_target")) {
+      if (*v < 1 || *v > 1024) fail(file, "failover.max_concurrent_per_target", "must be between 1 and 1024");
+      f.max_concurrent_per_target = static_cast<std::size_t>(*v);
+    }
+    if (auto v = get<bool>(t, file, "failover", "replace_lost_connections")) f.replace_lost_connections = *v;
+  }
   if (root.contains("plugins")) {
     const auto& t = toml::find(root, "plugins");
     if (auto v = get<std::vector<std::string>>(t, file, "plugins", "paths"))
@@ -144,6 +161,10 @@ void validate(const daemon_config& c) {
   if (c.logging.sink != "stderr" && c.logging.sink != "file" && c.logging.sink != "syslog")
     throw config_error("logging sink '" + c.logging.sink + "' is not stderr, file or syslog");
   if (c.logging.sink == "file" && c.logging.path.empty()) throw config_error("logging sink 'file' needs a path");
+  if (c.failover.first_retry_delay.count() < 1) throw config_error("failover first retry delay must be at least 1 ms");
+  if (c.failover.max_retry_delay < c.failover.first_retry_delay)
+    throw config_error("failover max retry delay must be at least the first retry delay");
+  if (c.failover.give_up_after.count() < 1) throw config_error("failover give-up deadline must be at least 1 ms");
   if (c.socket_path.empty()) throw config_error("the control socket path is empty");
   if (c.state_dir.empty()) throw config_error("the state directory is empty");
 }

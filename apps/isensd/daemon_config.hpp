@@ -28,6 +28,17 @@ struct logging_config {
   std::size_t max_files = 5;
 };
 
+// The failover subscriber ([failover]); defaults match failover_policy's.
+struct failover_config {
+  bool enabled = true;
+  bool recover_all_sessions = false;  // false: registered sessions only
+  std::chrono::milliseconds first_retry_delay{100};
+  std::chrono::milliseconds max_retry_delay{5000};
+  std::chrono::milliseconds give_up_after{60000};
+  std::size_t max_concurrent_per_target = 16;
+  bool replace_lost_connections = true;
+};
+
 struct daemon_config {
   initiator::initiator_options initiator;
   std::filesystem::path state_dir;
@@ -37,6 +48,7 @@ struct daemon_config {
   std::string metrics_listen = "127.0.0.1:9463";  // "" turns the endpoint off
   std::string log_level = "info";
   logging_config logging;
+  failover_config failover;
   bool logger_enabled = true;
   bool metrics_enabled = true;
   std::size_t journal_max_events = 100000;

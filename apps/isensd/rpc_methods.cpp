@@ -2,6 +2,8 @@
 
 #include <isens/initiator/json.hpp>
 
+#include <algorithm>
+
 namespace isens::daemon {
 
 namespace asio = boost::asio;
@@ -101,6 +103,19 @@ asio::awaitable<std::uint64_t> rpc_methods::login(initiator::login_options login
   std::lock_guard lock(logins_mutex_);
   logins_[session_id] = std::move(login);
   co_return session_id;
+}
+
+bool rpc_methods::is_registered(std::uint64_t session_id) const {
+  std::string id;
+  {
+    std::lock_guard lock(logins_mutex_);
+    const auto found = logins_.find(session_id);
+    if (found == logins_.end()) return false;
+    id = registration_store::id_for(found->second);
+  }
+  // Asked again at every drop, so unregistering stops recovery from then on.
+  const auto registered = registrations_.list();
+  return std::any_of(registered.begin(), registered.end(), [&](const registration& r) { return r.id == id; });
 }
 
 asio::awaitable<json> rpc_methods::discover(const json& params) {

@@ -38,6 +38,10 @@ class rpc_methods {
   // registered sessions. Returns the session id or throws rpc_error.
   boost::asio::awaitable<std::uint64_t> login(initiator::login_options login);
 
+  // True when the session logged in through these methods and its login is
+  // registered: the failover subscriber recovers only such sessions.
+  bool is_registered(std::uint64_t session_id) const;
+
  private:
   using handler = std::function<boost::asio::awaitable<json>(const json&)>;
   struct method {
@@ -63,7 +67,7 @@ class rpc_methods {
   rpc_observer observer_;
   std::map<std::string, method> methods_;
 
-  std::mutex logins_mutex_;
+  mutable std::mutex logins_mutex_;
   std::map<std::uint64_t, initiator::login_options> logins_;  // how each live session logged in
 };
 

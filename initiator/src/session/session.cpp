@@ -258,13 +258,13 @@ void session::drop_connection(const std::shared_ptr<connection>& conn, event_rea
     ping_timers_.erase(timer);
   }
   fail_tasks_on(conn->id(), make_error(errc::connection_closed, why));
-  spdlog::warn("session {}: connection {} (cid {}) lost: {}", id_, conn->id(), conn->cid(), why);
   publish(event_kind::connection_lost, reason, conn.get(), why);
   if (connections_.empty() && state_ == state::logged_in) {
     state_ = state::disconnected;
     publish(event_kind::session_disconnect, reason, conn.get(), why);
   }
-  update_snapshot();
+  // Logged after publishing: stderr is synchronous, and failover should not wait for it.
+  spdlog::warn("session {}: connection {} (cid {}) lost: {}", id_, conn->id(), conn->cid(), why);
 }
 
 void session::on_connection_failed(connection& which, event_reason reason, const error& why) {
