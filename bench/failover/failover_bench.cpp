@@ -358,11 +358,11 @@ nop_results nop_detection(io_runner& runner, isens::test::tgtd_target& tgtd, std
   return out;
 }
 
-void print_row(const char* name, const bench::ms_summary& s) {
+void print_row(const char* name, const bench::sample_summary& s) {
   std::printf("%-52s %9.2f %9.2f %9.2f %9.2f %5zu\n", name, s.p50, s.p99, s.max, s.mean, s.count);
 }
 
-nlohmann::json series(const bench::ms_summary& s) {
+nlohmann::json series(const bench::sample_summary& s) {
   return {{"p50", s.p50}, {"p99", s.p99}, {"max", s.max}, {"mean", s.mean}, {"n", s.count}};
 }
 
@@ -461,9 +461,9 @@ int main(int argc, char** argv) {
     nops.push_back(nop_detection(runner, tgtd, 100ms, 200ms, options.nop_samples_fast));
     nops.push_back(nop_detection(runner, tgtd, 500ms, 500ms, options.nop_samples_slow));
 
-    const auto tg = bench::summarize_ms(drops.tgtadm_ms), dis = bench::summarize_ms(drops.disconnect_ms),
-               rec = bench::summarize_ms(drops.reconnect_ms), rcv = bench::summarize_ms(drops.recover_ms),
-               gap = bench::summarize_ms(drops.libiscsi_gap_ms), iogap = bench::summarize_ms(drops.isens_io_gap_ms);
+    const auto tg = bench::summarize(drops.tgtadm_ms), dis = bench::summarize(drops.disconnect_ms),
+               rec = bench::summarize(drops.reconnect_ms), rcv = bench::summarize(drops.recover_ms),
+               gap = bench::summarize(drops.libiscsi_gap_ms), iogap = bench::summarize(drops.isens_io_gap_ms);
     const double vs_gap = gap.p99 > 0 ? rec.p99 / gap.p99 : 0;
     const double vs_gap_p50 = gap.p50 > 0 ? rec.p50 / gap.p50 : 0;
 
@@ -476,14 +476,14 @@ int main(int argc, char** argv) {
     print_row("isens    drop call -> session_disconnect delivered", dis);
     print_row("isens    drop call -> session_reconnect delivered", rec);
     print_row("isens    session_disconnect -> session_reconnect", rcv);
-    print_row("  of which: drop call -> session_disconnect published", bench::summarize_ms(drops.to_disconnect_published_ms));
-    print_row("           bus: session_disconnect published -> delivered", bench::summarize_ms(drops.disconnect_bus_ms));
-    print_row("           failover: delivered -> session_reconnect published", bench::summarize_ms(drops.failover_reconnect_ms));
-    print_row("           bus: session_reconnect published -> delivered", bench::summarize_ms(drops.reconnect_bus_ms));
+    print_row("  of which: drop call -> session_disconnect published", bench::summarize(drops.to_disconnect_published_ms));
+    print_row("           bus: session_disconnect published -> delivered", bench::summarize(drops.disconnect_bus_ms));
+    print_row("           failover: delivered -> session_reconnect published", bench::summarize(drops.failover_reconnect_ms));
+    print_row("           bus: session_reconnect published -> delivered", bench::summarize(drops.reconnect_bus_ms));
     print_row("isens    longest gap between completed READ CAPACITYs", iogap);
-    print_row("  (reading) last read -> session_disconnect", bench::summarize_ms(drops.isens_io_before_ms));
-    print_row("  (reading) session_disconnect -> session_reconnect", bench::summarize_ms(drops.isens_io_recover_ms));
-    print_row("  (reading) session_reconnect -> next read done", bench::summarize_ms(drops.isens_io_after_ms));
+    print_row("  (reading) last read -> session_disconnect", bench::summarize(drops.isens_io_before_ms));
+    print_row("  (reading) session_disconnect -> session_reconnect", bench::summarize(drops.isens_io_recover_ms));
+    print_row("  (reading) session_reconnect -> next read done", bench::summarize(drops.isens_io_after_ms));
     print_row("libiscsi longest gap between completed READ(10)s", gap);
     std::printf("isens failed reconnect attempts: %zu, drops not recovered: %zu + %zu, caller errors while reading: "
                 "%s\nlibiscsi caller errors: %s, drops not recovered: %zu\n",
@@ -509,7 +509,7 @@ int main(int argc, char** argv) {
     double nop_error = 0;
     nlohmann::json nop_json = nlohmann::json::array();
     for (const auto& n : nops) {
-      const auto s = bench::summarize_ms(n.detect_ms);
+      const auto s = bench::summarize(n.detect_ms);
       // The sample farthest from interval + timeout, either way.
       const double err = std::abs(n.error_pct(s.max)) >= std::abs(n.error_pct(s.min)) ? n.error_pct(s.max)
                                                                                         : n.error_pct(s.min);
@@ -557,7 +557,7 @@ int main(int argc, char** argv) {
         {"isens_io_gap_ms_p50", iogap.p50},
         {"isens_io_gap_ms_p99", iogap.p99},
         {"isens_io_drops_unrecovered", drops.isens_io_unrecovered},
-        {"isens_io_disconnect_to_reconnect_ms_p50", bench::summarize_ms(drops.isens_io_recover_ms).p50},
+        {"isens_io_disconnect_to_reconnect_ms_p50", bench::summarize(drops.isens_io_recover_ms).p50},
         {"io_gap_vs_libiscsi_gap", gap.p99 > 0 ? iogap.p99 / gap.p99 : 0},
         {"io_gap_vs_libiscsi_gap_p50", gap.p50 > 0 ? iogap.p50 / gap.p50 : 0},
         {"reconnect_vs_libiscsi_gap", vs_gap},
@@ -575,10 +575,10 @@ int main(int argc, char** argv) {
          {{"disconnect", series(dis)},
           {"reconnect", series(rec)},
           {"disconnect_to_reconnect", series(rcv)},
-          {"drop_call_to_disconnect_published", series(bench::summarize_ms(drops.to_disconnect_published_ms))},
-          {"disconnect_bus", series(bench::summarize_ms(drops.disconnect_bus_ms))},
-          {"failover_to_reconnect_published", series(bench::summarize_ms(drops.failover_reconnect_ms))},
-          {"reconnect_bus", series(bench::summarize_ms(drops.reconnect_bus_ms))}}},
+          {"drop_call_to_disconnect_published", series(bench::summarize(drops.to_disconnect_published_ms))},
+          {"disconnect_bus", series(bench::summarize(drops.disconnect_bus_ms))},
+          {"failover_to_reconnect_published", series(bench::summarize(drops.failover_reconnect_ms))},
+          {"reconnect_bus", series(bench::summarize(drops.reconnect_bus_ms))}}},
         {"libiscsi", {{"gap", series(gap)}}},
         {"run_s", run_s},
         {"targets_met",

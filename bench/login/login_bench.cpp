@@ -144,7 +144,7 @@ round_results measure_rounds(const bench::bench_target& target, const bench_opti
   return out;
 }
 
-void print_row(const char* name, const bench::summary& s) {
+void print_row(const char* name, const bench::sample_summary& s) {
   std::printf("%-34s %9.0f %9.0f %9.0f %9.0f %6zu\n", name, s.p50, s.p90, s.p99, s.mean, s.count);
 }
 
@@ -156,7 +156,7 @@ void print_storm(const char* name, const bench::storm_result& r) {
   for (const auto& e : r.errors) std::printf("    failure: %s\n", e.c_str());
 }
 
-nlohmann::json series(const bench::summary& s) {
+nlohmann::json series(const bench::sample_summary& s) {
   return {{"p50", s.p50}, {"p90", s.p90}, {"p99", s.p99}, {"mean", s.mean}};
 }
 

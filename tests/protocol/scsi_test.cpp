@@ -97,8 +97,8 @@ TEST_CASE("VPD 0x83 device identification", "[scsi]") {
   byte_buffer cut = ok;
   cut[4 + 3] = 0x30;  // first descriptor claims more than the page
   CHECK(code_of(parse_device_identification(byte_span(cut).first(28)).error()) == errc::scsi_bad_response);
-  byte_buffer stub{0x00, 0x83, 0x00, 0x02, 0x01, 0x03};  // descriptor header cut short
-  CHECK(code_of(parse_device_identification(stub).error()) == errc::scsi_bad_response);
+  byte_buffer truncated{0x00, 0x83, 0x00, 0x02, 0x01, 0x03};  // descriptor header cut short
+  CHECK(code_of(parse_device_identification(truncated).error()) == errc::scsi_bad_response);
 }
 
 TEST_CASE("READ CAPACITY(10) and (16)", "[scsi]") {
