@@ -248,8 +248,10 @@ int daemon::run() {
     p.metrics_http.stop();
     asio::co_spawn(p.io, shut_down(p), [&p](std::exception_ptr) { p.io.stop(); });
   });
-  p.control.start();
+  // The control socket answering is isensd's "ready" (tests and scripts wait
+  // for it), so every other listener is open before it.
   if (!p.config.metrics_listen.empty()) p.metrics_http.start(p.config.metrics_listen);
+  p.control.start();
   asio::co_spawn(p.io, restore_registered(p.methods, p.registrations), asio::detached);
   asio::co_spawn(p.io, flush_journal_periodically(*p.journal), asio::detached);
   spdlog::info("isensd running as {} (state in {}, events continue after seq {})", p.config.initiator.initiator_name,
