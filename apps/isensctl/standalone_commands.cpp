@@ -45,6 +45,7 @@ ini::initiator_options initiator_settings(const standalone_options& common) {
   options.connect_timeout = std::chrono::milliseconds(common.timeout_ms);
   options.login_timeout = std::chrono::milliseconds(common.timeout_ms);
   options.command_timeout = std::chrono::milliseconds(common.timeout_ms);
+  options.single_threaded = true;  // run_initiator() runs its io_context on the calling thread only
   return options;
 }
 

@@ -102,6 +102,7 @@ subscribers::logger_options logger_settings(const daemon_config& config) {
 initiator::initiator_options initiator_settings(const daemon_config& config) {
   auto o = config.initiator;
   if (config.failover.enabled) o.recovery_hold = config.failover.give_up_after;
+  o.single_threaded = true;  // daemon::run() is the only thread that runs the io_context
   return o;
 }
 

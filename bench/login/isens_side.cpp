@@ -65,8 +65,9 @@ asio::awaitable<void> all_at_once(std::size_t n, Body body) {
 
 }  // namespace
 
-initiator::initiator_options bench_initiator_options() {
+initiator::initiator_options bench_initiator_options(unsigned io_threads) {
   initiator::initiator_options options;
+  options.single_threaded = io_threads == 1;  // as isensd and isensctl run it
   options.initiator_name = "iqn.2026-11.org.isens:login-bench";
   options.nop_interval = std::chrono::milliseconds{0};
   return options;
@@ -104,7 +105,7 @@ storm_result isens_storm(const bench_target& target, std::size_t sessions, unsig
   out.sessions = sessions;
   asio::io_context io(static_cast<int>(threads));
   events::event_bus bus(1);
-  initiator::initiator ini(io.get_executor(), bus, bench_initiator_options());
+  initiator::initiator ini(io.get_executor(), bus, bench_initiator_options(threads));
 
   std::mutex mutex;  // guards out.login_us, out.errors, out.failures and ids
   std::set<std::string> distinct_errors;

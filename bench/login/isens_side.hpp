@@ -26,7 +26,7 @@ struct bench_target {
 };
 
 /// Initiator settings for the benchmark: no NOP-Out pings.
-initiator::initiator_options bench_initiator_options();
+initiator::initiator_options bench_initiator_options(unsigned io_threads);
 
 /// One round through `ini`: login_to_target (no LUN enumeration),
 /// scsi_inquiry(lun), logout_from_target; each phase timed into `into`.

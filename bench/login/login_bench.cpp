@@ -127,7 +127,7 @@ round_results measure_rounds(const bench::bench_target& target, const bench_opti
   round_results out;
   asio::io_context io(1);
   isens::events::event_bus bus(1);
-  isens::initiator::initiator ini(io.get_executor(), bus, bench::bench_initiator_options());
+  isens::initiator::initiator ini(io.get_executor(), bus, bench::bench_initiator_options(1));
   std::exception_ptr crashed;
   asio::co_spawn(
       io,

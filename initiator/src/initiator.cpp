@@ -1,5 +1,5 @@
 // The facade: finds the session a call is about and runs the call on that
-// session's strand.
+// session's executor.
 #include "isens/initiator/initiator.hpp"
 
 #include "discovery/send_targets.hpp"
@@ -45,11 +45,11 @@ class registry {
 
 namespace {
 
-// Runs `body` on the session's strand and comes back with its result. The
+// Runs `body` on the session's executor and comes back with its result. The
 // caller keeps `s` alive; `body` builds the awaitable from the session.
 template <class T, class Body>
-asio::awaitable<result<T>> on_strand(const std::shared_ptr<detail::session>& s, Body body) {
-  co_return co_await asio::co_spawn(s->strand(), body(*s), asio::use_awaitable);
+asio::awaitable<result<T>> on_session(const std::shared_ptr<detail::session>& s, Body body) {
+  co_return co_await asio::co_spawn(s->executor(), body(*s), asio::use_awaitable);
 }
 
 }  // namespace
@@ -63,7 +63,7 @@ initiator::~initiator() {
     std::lock_guard lock(registry_->mutex);
     sessions.swap(registry_->sessions);
   }
-  for (auto& [id, s] : sessions) asio::dispatch(s->strand(), [s = s] { s->abort(); });
+  for (auto& [id, s] : sessions) asio::dispatch(s->executor(), [s = s] { s->abort(); });
 }
 
 const initiator_options& initiator::options() const noexcept { return registry_->context->options; }
@@ -84,14 +84,14 @@ asio::awaitable<result<std::uint64_t>> initiator::login_to_target(login_options 
     if (registry_->shutting_down) co_return make_error(errc::shutting_down, "the initiator is shutting down");
     registry_->sessions.emplace(s->id(), s);
   }
-  auto logged_in = co_await on_strand<void>(s, [](detail::session& self) { return self.login(); });
+  auto logged_in = co_await on_session<void>(s, [](detail::session& self) { return self.login(); });
   if (!logged_in) {
     std::lock_guard lock(registry_->mutex);
     registry_->sessions.erase(s->id());
     co_return logged_in.error();
   }
   if (enumerate) {
-    co_await on_strand<void>(s, [](detail::session& self) -> asio::awaitable<result<void>> {
+    co_await on_session<void>(s, [](detail::session& self) -> asio::awaitable<result<void>> {
       co_await self.enumerate_devices();
       co_return result<void>{};
     });
@@ -102,7 +102,7 @@ asio::awaitable<result<std::uint64_t>> initiator::login_to_target(login_options 
 asio::awaitable<result<void>> initiator::logout_from_target(std::uint64_t session_id) {
   auto s = registry_->require(session_id);
   if (!s) co_return s.error();
-  auto done = co_await on_strand<void>(*s, [](detail::session& self) { return self.logout(events::event_reason::admin_logout); });
+  auto done = co_await on_session<void>(*s, [](detail::session& self) { return self.logout(events::event_reason::admin_logout); });
   {
     std::lock_guard lock(registry_->mutex);
     registry_->sessions.erase(session_id);
@@ -114,20 +114,22 @@ asio::awaitable<result<std::uint64_t>> initiator::add_connection_to_session(std:
                                                                             std::optional<portal> where) {
   auto s = registry_->require(session_id);
   if (!s) co_return s.error();
-  co_return co_await on_strand<std::uint64_t>(*s, [where](detail::session& self) { return self.add_connection(where); });
+  // By reference, as in abandon_session below: a by-value capture of a type
+  // that owns memory is destroyed twice by GCC 12 inside co_await.
+  co_return co_await on_session<std::uint64_t>(*s, [&where](detail::session& self) { return self.add_connection(where); });
 }
 
 asio::awaitable<result<void>> initiator::remove_connection_from_session(std::uint64_t session_id,
                                                                        std::uint64_t connection_id) {
   auto s = registry_->require(session_id);
   if (!s) co_return s.error();
-  co_return co_await on_strand<void>(*s, [connection_id](detail::session& self) { return self.remove_connection(connection_id); });
+  co_return co_await on_session<void>(*s, [connection_id](detail::session& self) { return self.remove_connection(connection_id); });
 }
 
 asio::awaitable<result<void>> initiator::reconnect_session(std::uint64_t session_id, reconnect_options options) {
   auto s = registry_->require(session_id);
   if (!s) co_return s.error();
-  co_return co_await on_strand<void>(*s, [options](detail::session& self) { return self.reconnect(options); });
+  co_return co_await on_session<void>(*s, [&options](detail::session& self) { return self.reconnect(options); });  // see above
 }
 
 asio::awaitable<result<void>> initiator::abandon_session(std::uint64_t session_id, std::string why,
@@ -137,7 +139,7 @@ asio::awaitable<result<void>> initiator::abandon_session(std::uint64_t session_i
   // `why` is captured by reference: this frame outlives the awaited call.
   // (Moving a coroutine parameter into a lambda capture makes GCC 12 destroy
   // it twice.)
-  auto done = co_await on_strand<void>(*s, [&why, attempts](detail::session& self) { return self.abandon(why, attempts); });
+  auto done = co_await on_session<void>(*s, [&why, attempts](detail::session& self) { return self.abandon(why, attempts); });
   if (done) {
     std::lock_guard lock(registry_->mutex);
     registry_->sessions.erase(session_id);
@@ -148,19 +150,19 @@ asio::awaitable<result<void>> initiator::abandon_session(std::uint64_t session_i
 asio::awaitable<result<inquiry_data>> initiator::scsi_inquiry(std::uint64_t session_id, std::uint64_t lun) {
   auto s = registry_->require(session_id);
   if (!s) co_return s.error();
-  co_return co_await on_strand<inquiry_data>(*s, [lun](detail::session& self) { return detail::scsi_inquiry(self, lun); });
+  co_return co_await on_session<inquiry_data>(*s, [lun](detail::session& self) { return detail::scsi_inquiry(self, lun); });
 }
 
 asio::awaitable<result<capacity_data>> initiator::scsi_read_capacity(std::uint64_t session_id, std::uint64_t lun) {
   auto s = registry_->require(session_id);
   if (!s) co_return s.error();
-  co_return co_await on_strand<capacity_data>(*s, [lun](detail::session& self) { return detail::scsi_read_capacity(self, lun); });
+  co_return co_await on_session<capacity_data>(*s, [lun](detail::session& self) { return detail::scsi_read_capacity(self, lun); });
 }
 
 asio::awaitable<result<std::vector<std::uint64_t>>> initiator::scsi_report_luns(std::uint64_t session_id) {
   auto s = registry_->require(session_id);
   if (!s) co_return s.error();
-  co_return co_await on_strand<std::vector<std::uint64_t>>(*s, [](detail::session& self) { return detail::scsi_report_luns(self); });
+  co_return co_await on_session<std::vector<std::uint64_t>>(*s, [](detail::session& self) { return detail::scsi_report_luns(self); });
 }
 
 std::vector<session_info> initiator::sessions() const {
@@ -191,7 +193,7 @@ asio::awaitable<void> initiator::shutdown() {
   for (const auto id : ids) {
     auto s = registry_->find(id);
     if (!s) continue;
-    (void)co_await on_strand<void>(s, [](detail::session& self) { return self.logout(events::event_reason::shutdown); });
+    (void)co_await on_session<void>(s, [](detail::session& self) { return self.logout(events::event_reason::shutdown); });
     std::lock_guard lock(registry_->mutex);
     registry_->sessions.erase(id);
   }

@@ -74,6 +74,8 @@ TEST_CASE("a session grows to four connections and shrinks back; the last one is
   REQUIRE_FALSE(unknown);
   CHECK(unknown.error().code == make_error_code(initiator::errc::no_such_connection));
 
+  // connection_made x4, logon, connection_lost x3; the bus delivers them on its own thread.
+  REQUIRE(h.recorder().wait_for_count(8));
   const auto events = h.recorder().events();
   CHECK(count(events, event_kind::connection_made) == 4);
   CHECK(count(events, event_kind::connection_lost) == 3);

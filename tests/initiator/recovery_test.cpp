@@ -98,6 +98,7 @@ TEST_CASE("a failed reconnect says why and with which attempt; giving up ends th
   auto attempt = h.run(h.initiator().reconnect_session(*id, {std::nullopt, 3}));
   REQUIRE_FALSE(attempt);
   CHECK(attempt.error().code == make_error_code(initiator::errc::connect_failed));
+  REQUIRE(h.recorder().wait_for_count(5));  // the bus delivers on its own thread
   const auto events = h.recorder().events();
   REQUIRE(events.size() == 5);
   CHECK(events.back().kind == event_kind::session_disconnect);

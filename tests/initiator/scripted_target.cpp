@@ -9,6 +9,7 @@
 #include <boost/asio/write.hpp>
 
 #include <stdexcept>
+#include <utility>
 
 namespace isens::test {
 
@@ -46,9 +47,23 @@ asio::awaitable<void> scripted_connection::send_raw(std::vector<std::uint8_t> by
   co_await asio::async_write(socket_, asio::buffer(bytes), asio::use_awaitable);
 }
 
+asio::awaitable<proto::pdu> scripted_connection::next_login_request() {
+  if (pending_login_) co_return *std::exchange(pending_login_, std::nullopt);
+  co_return co_await receive();
+}
+
+asio::awaitable<std::string> scripted_connection::login_session_type() {
+  pending_login_ = co_await receive();
+  if (pending_login_->op() != opcode::login_request)
+    throw std::runtime_error("scripted target: expected a login request");
+  const auto keys = proto::parse_text(pending_login_->data);
+  const auto* type = keys ? proto::find_value(*keys, "SessionType") : nullptr;
+  co_return type ? *type : std::string("Normal");  // Normal is the default (RFC 7143 §13.21)
+}
+
 asio::awaitable<void> scripted_connection::accept_login(std::uint16_t tsih) {
   for (;;) {
-    auto request = co_await receive();
+    auto request = co_await next_login_request();
     if (request.op() != opcode::login_request) throw std::runtime_error("scripted target: expected a login request");
     auto keys = proto::parse_text(request.data);
     proto::key_values answer;
@@ -77,7 +92,7 @@ asio::awaitable<void> scripted_connection::accept_login(std::uint16_t tsih) {
 
 asio::awaitable<void> scripted_connection::refuse_login(std::uint8_t status_class, std::uint8_t status_detail,
                                                         proto::key_values keys) {
-  auto request = co_await receive();
+  auto request = co_await next_login_request();
   proto::pdu response(opcode::login_response);
   response.set_csg(request.csg());
   response.set_isid(request.isid());
@@ -85,6 +100,20 @@ asio::awaitable<void> scripted_connection::refuse_login(std::uint8_t status_clas
   response.set_status_class(status_class);
   response.set_status_detail(status_detail);
   proto::append_text(response.data, keys);
+  co_await send(std::move(response));
+}
+
+asio::awaitable<void> scripted_connection::answer_send_targets(proto::key_values answer) {
+  auto request = co_await receive();
+  if (request.op() != opcode::text_request) throw std::runtime_error("scripted target: expected a Text request");
+  const auto asked = proto::parse_text(request.data);
+  if (!asked || !proto::find_value(*asked, "SendTargets"))
+    throw std::runtime_error("scripted target: expected SendTargets in the Text request");
+  proto::pdu response(opcode::text_response);
+  response.set_final(true);
+  response.set_itt(request.itt());
+  response.set_ttt(proto::reserved_tag);  // final: no continuation to ask for
+  proto::append_text(response.data, answer);
   co_await send(std::move(response));
 }
 

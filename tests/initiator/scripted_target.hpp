@@ -13,6 +13,8 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
+#include <string>
 #include <thread>
 
 namespace isens::test {
@@ -28,12 +30,19 @@ class scripted_connection {
   boost::asio::awaitable<void> send(initiator::protocol::pdu p, bool advance_stat_sn = true);
   // Sends raw bytes (for malformed PDUs).
   boost::asio::awaitable<void> send_raw(std::vector<std::uint8_t> bytes);
+  // Reads the first login request and returns its SessionType ("Normal" when
+  // absent), so a script can treat discovery and normal logins differently.
+  // The request stays pending: accept_login or refuse_login answers it.
+  boost::asio::awaitable<std::string> login_session_type();
   // Answers every login request with success and echoes the offered keys,
   // until the initiator reaches full-feature phase.
   boost::asio::awaitable<void> accept_login(std::uint16_t tsih = 0x4242);
   // Answers a login with the given status (and optional keys), then stops.
   boost::asio::awaitable<void> refuse_login(std::uint8_t status_class, std::uint8_t status_detail,
                                             initiator::protocol::key_values keys = {});
+  // Answers one SendTargets Text request of a discovery session with `answer`
+  // (TargetName and TargetAddress keys), in one final Text response.
+  boost::asio::awaitable<void> answer_send_targets(initiator::protocol::key_values answer);
   // Serves SCSI commands and NOP-Outs the way a tiny disk would until the
   // initiator sends Logout (answered) or closes.
   boost::asio::awaitable<void> serve_until_logout();
@@ -43,7 +52,10 @@ class scripted_connection {
 
  private:
   void stamp(initiator::protocol::pdu& p, bool advance_stat_sn);
+  // The login request login_session_type() read, else the next one from the wire.
+  boost::asio::awaitable<initiator::protocol::pdu> next_login_request();
   boost::asio::ip::tcp::socket socket_;
+  std::optional<initiator::protocol::pdu> pending_login_;
   std::uint32_t stat_sn_ = 100;
   std::uint32_t exp_cmd_sn_ = 0;
 };

@@ -6,6 +6,10 @@
 #include "transport/pdu_stream.hpp"
 #include "transport/tcp_connect.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 namespace isens::initiator::detail {
 
 namespace asio = boost::asio;
@@ -41,11 +45,10 @@ struct discovery_channel {
   }
 };
 
-asio::awaitable<result<std::vector<discovered_target>>> discover_on(initiator_context& context,
+// Logs in to a discovery session on the connected `socket`, asks SendTargets=All, logs out.
+asio::awaitable<result<std::vector<discovered_target>>> discover_on(asio::ip::tcp::socket& socket,
+                                                                   initiator_context& context,
                                                                    const discovery_options& options) {
-  auto socket = co_await transport::tcp_connect(options.discovery_portal, context.options.connect_timeout);
-  if (!socket) co_return socket.error();
-
   login_request request;
   request.type = protocol::session_type::discovery;
   request.initiator_name = context.options.initiator_name;
@@ -54,14 +57,14 @@ asio::awaitable<result<std::vector<discovered_target>>> discover_on(initiator_co
   request.cmd_sn = 1;
   request.chap = options.chap;
   request.mutual_chap = options.mutual_chap;
-  auto login = co_await run_login(*socket, request);
+  auto login = co_await run_login(socket, request);
   if (!login) co_return login.error();
   if (login->redirect) {
     co_return make_error(errc::redirect_failed,
                          "the discovery portal redirected to " + login->redirect->to_string() + "; discover there");
   }
 
-  discovery_channel channel{*socket,
+  discovery_channel channel{socket,
                             {login->parameters.header_digest == protocol::digest_type::crc32c,
                              login->parameters.data_digest == protocol::digest_type::crc32c},
                             login->exp_cmd_sn,
@@ -115,12 +118,30 @@ result<std::vector<discovered_target>> parse_send_targets(const protocol::key_va
   return targets;
 }
 
+namespace {
+
+// Runs on a serial executor, as a socket_deadline needs.
+asio::awaitable<result<std::vector<discovered_target>>> discover_within_limits(initiator_context& context,
+                                                                              discovery_options options) {
+  asio::ip::tcp::socket socket(co_await asio::this_coro::executor);
+  const auto& where = options.discovery_portal;
+  if (auto connected = co_await transport::tcp_connect(socket, where, context.options.connect_timeout); !connected)
+    co_return connected.error();
+  transport::socket_deadline deadline(socket, context.options.login_timeout);
+  auto found = co_await discover_on(socket, context, options);
+  if (found || !deadline.expired()) co_return found;
+  co_return make_error(errc::login_timeout, "discovery at " + where.to_string() + " took longer than " +
+                                                std::to_string(context.options.login_timeout.count()) + " ms");
+}
+
+}  // namespace
+
 asio::awaitable<result<std::vector<discovered_target>>> send_targets(initiator_context& context,
                                                                     const discovery_options& options) {
-  co_return co_await transport::with_deadline(
-      discover_on(context, options), context.options.login_timeout,
-      make_error(errc::login_timeout, "discovery at " + options.discovery_portal.to_string() + " took longer than " +
-                                          std::to_string(context.options.login_timeout.count()) + " ms"));
+  // The caller may be on another executor: hop onto a serial one.
+  const auto serial = context.options.single_threaded ? context.executor
+                                                      : asio::any_io_executor(asio::make_strand(context.executor));
+  co_return co_await asio::co_spawn(serial, discover_within_limits(context, options), asio::use_awaitable);
 }
 
 }  // namespace isens::initiator::detail

@@ -116,7 +116,7 @@ key_values negotiator::offer(session_type type, bool leading_connection) {
 
   key_values keys;
   const auto add = [&](std::string key, std::string value, bool expects_answer) {
-    if (expects_answer) offered_[key] = value;
+    if (expects_answer) offered_.emplace_back(key, value);
     keys.emplace_back(std::move(key), std::move(value));
   };
   const auto digest_list = [](const std::vector<digest_type>& list) {
@@ -144,7 +144,8 @@ result<void> negotiator::apply_response(const key_values& keys) {
 
 result<void> negotiator::apply_one(const std::string& key, const std::string& value) {
   if (std::find(login_flow_keys.begin(), login_flow_keys.end(), key) != login_flow_keys.end()) return {};
-  if (!seen_.insert(key).second) return failed(key, value, "key sent more than once");
+  if (was_seen(key)) return failed(key, value, "key sent more than once");
+  seen_.push_back(key);
   if (key == "TargetAlias") {
     params_.target_alias = value;
     return {};
@@ -161,7 +162,7 @@ result<void> negotiator::apply_one(const std::string& key, const std::string& va
     params_.target_max_recv_data_segment_length = static_cast<std::uint32_t>(*n);
     return {};
   }
-  if (offered_.count(key) != 0) return apply_answer(key, value);
+  if (find_value(offered_, key) != nullptr) return apply_answer(key, value);
   return answer_target_offer(key, value);
 }
 
@@ -171,7 +172,7 @@ result<void> negotiator::apply_answer(const std::string& key, const std::string&
     const auto d = parse_digest(value);
     const auto& wanted = key == "HeaderDigest" ? prefs_.header_digests : prefs_.data_digests;
     if (!d || std::find(wanted.begin(), wanted.end(), *d) == wanted.end()) {
-      return failed(key, value, "not one of the offered " + offered_[key]);
+      return failed(key, value, "not one of the offered " + *find_value(offered_, key));
     }
     (key == "HeaderDigest" ? params_.header_digest : params_.data_digest) = *d;
     return {};
@@ -265,15 +266,19 @@ result<void> negotiator::check_default_acceptable(const std::string& key) {
   return {};
 }
 
+bool negotiator::was_seen(std::string_view key) const noexcept {
+  return std::find(seen_.begin(), seen_.end(), key) != seen_.end();
+}
+
 key_values negotiator::answers_to_target_offers() { return std::exchange(answers_, {}); }
 
 bool negotiator::all_answered() const noexcept {
-  return std::all_of(offered_.begin(), offered_.end(), [&](const auto& kv) { return seen_.count(kv.first) != 0; });
+  return std::all_of(offered_.begin(), offered_.end(), [&](const auto& kv) { return was_seen(kv.first); });
 }
 
 result<void> negotiator::finish() {
   for (const auto& [key, value] : offered_) {
-    if (seen_.count(key) == 0) {
+    if (!was_seen(key)) {
       if (auto r = check_default_acceptable(key); !r) return r;
     }
   }

@@ -22,10 +22,9 @@
 #include "protocol/text_keys.hpp"
 
 #include <cstdint>
-#include <map>
 #include <optional>
-#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace isens::initiator::protocol {
@@ -115,12 +114,15 @@ class negotiator {
   result<void> apply_answer(const std::string& key, const std::string& value);
   result<void> answer_target_offer(const std::string& key, const std::string& value);
   result<void> check_default_acceptable(const std::string& key);
+  bool was_seen(std::string_view key) const noexcept;
 
   initiator_preferences prefs_;
   operational_parameters params_;
   session_type type_ = session_type::normal;
-  std::map<std::string, std::string> offered_;  // key → the value we sent
-  std::set<std::string> seen_;                  // keys the target has sent
+  // Flat lists, searched linearly: a login has about fifteen keys, and
+  // tree nodes cost more than the search.
+  key_values offered_;             // key → the value we sent
+  std::vector<std::string> seen_;  // keys the target has sent
   key_values answers_;
 };
 

@@ -59,7 +59,6 @@ result<key_values> parse_text(byte_span text) {
 }
 
 void append_text(byte_buffer& out, std::string_view key, std::string_view value) {
-  out.reserve(out.size() + key.size() + value.size() + 2);
   out.insert(out.end(), key.begin(), key.end());
   out.push_back('=');
   out.insert(out.end(), value.begin(), value.end());
@@ -67,6 +66,11 @@ void append_text(byte_buffer& out, std::string_view key, std::string_view value)
 }
 
 void append_text(byte_buffer& out, const key_values& pairs) {
+  // One allocation for the whole text: an exact reserve per pair would
+  // reallocate on every key.
+  std::size_t total = out.size();
+  for (const auto& [key, value] : pairs) total += key.size() + value.size() + 2;
+  out.reserve(total);
   for (const auto& [key, value] : pairs) append_text(out, key, value);
 }
 

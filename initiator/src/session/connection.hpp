@@ -1,7 +1,7 @@
 #pragma once
 // One TCP connection of a session in full-feature phase: a reader loop that
 // hands every PDU to the session, and a write queue that keeps one write in
-// flight. Lives on its session's strand; never touched from elsewhere.
+// flight. Lives on its session's executor; never touched from elsewhere.
 
 #include "isens/events/event.hpp"
 #include "isens/initiator/error.hpp"

@@ -29,7 +29,8 @@ session::session(std::shared_ptr<initiator_context> context, std::uint64_t id, l
     : context_(std::move(context)),
       id_(id),
       options_(std::move(options)),
-      strand_(asio::make_strand(context_->executor)) {
+      executor_(context_->options.single_threaded ? context_->executor
+                                                  : asio::any_io_executor(asio::make_strand(context_->executor))) {
   isid_ = options_.isid.value_or(make_isid(*context_));
   update_snapshot();
 }
@@ -45,8 +46,9 @@ asio::awaitable<result<session::opened_connection>> session::open_connection(por
   preferences.max_connections = options_.max_connections;
 
   for (int redirects = 0; redirects <= 3; ++redirects) {
-    auto socket = co_await transport::tcp_connect(where, settings.connect_timeout);
-    if (!socket) co_return socket.error();
+    asio::ip::tcp::socket socket(executor_);  // serial, as socket_deadline needs
+    if (auto connected = co_await transport::tcp_connect(socket, where, settings.connect_timeout); !connected)
+      co_return connected.error();
 
     login_request request;
     request.initiator_name = settings.initiator_name;
@@ -61,10 +63,11 @@ asio::awaitable<result<session::opened_connection>> session::open_connection(por
     request.preferences = preferences;
     request.skip_security_stage_without_chap = tsih_ == 0 && !options_.isid && !reinstating_;
 
-    auto login = co_await transport::with_deadline(
-        run_login(*socket, request), settings.login_timeout,
-        make_error(errc::login_timeout, "no login answer from " + where.to_string() + " within " +
-                                            std::to_string(settings.login_timeout.count()) + " ms"));
+    transport::socket_deadline deadline(socket, settings.login_timeout);
+    auto login = co_await run_login(socket, request);
+    deadline.disarm();  // before the socket moves into its connection
+    if (!login && deadline.expired())
+      login = make_error(errc::login_timeout, "no login answer within " + std::to_string(settings.login_timeout.count()) + " ms");
     if (!login) {
       auto failure = login.error();
       failure.message = "login to " + options_.target_name + " at " + where.to_string() + " failed: " + failure.what();
@@ -80,7 +83,7 @@ asio::awaitable<result<session::opened_connection>> session::open_connection(por
                              login->parameters.data_digest == protocol::digest_type::crc32c};
     conn_settings.max_recv_data_segment_length = login->parameters.initiator_max_recv_data_segment_length;
     conn_settings.max_send_data_segment_length = login->parameters.target_max_recv_data_segment_length;
-    auto conn = std::make_shared<connection>(std::move(*socket), context_->next_connection_id.fetch_add(1), cid,
+    auto conn = std::make_shared<connection>(std::move(socket), context_->next_connection_id.fetch_add(1), cid,
                                              conn_settings, login->exp_stat_sn, where);
     co_return opened_connection{std::move(conn), std::move(*login)};
   }
@@ -94,7 +97,7 @@ void session::attach(opened_connection opened, event_reason reason) {
   exp_cmd_sn_ = opened.login.exp_cmd_sn;
   max_cmd_sn_ = opened.login.max_cmd_sn;
   conn->start(weak_from_this());
-  if (context_->options.nop_interval.count() > 0) asio::co_spawn(strand_, ping_loop(conn), asio::detached);
+  if (context_->options.nop_interval.count() > 0) asio::co_spawn(executor_, ping_loop(conn), asio::detached);
   publish(event_kind::connection_made, reason, conn.get());
 }
 
@@ -111,8 +114,7 @@ asio::awaitable<result<void>> session::login() {
   state_ = state::logged_in;
   const auto* conn = opened->conn.get();
   attach(std::move(*opened), event_reason::admin_login);
-  publish(event_kind::logon, event_reason::admin_login, conn);
-  update_snapshot();
+  publish(event_kind::logon, event_reason::admin_login, conn);  // publishing updates the snapshot
   co_return result<void>{};
 }
 
@@ -130,8 +132,7 @@ asio::awaitable<result<std::uint64_t>> session::add_connection(std::optional<por
     co_return make_error(errc::session_not_logged_in, "the session ended while the connection logged in");
   }
   const auto connection_id = opened->conn->id();
-  attach(std::move(*opened), event_reason::admin_login);
-  update_snapshot();
+  attach(std::move(*opened), event_reason::admin_login);  // publishing updates the snapshot
   co_return connection_id;
 }
 
@@ -246,8 +247,7 @@ void session::detach_connection(const std::shared_ptr<connection>& conn, event_r
     ping_timers_.erase(timer);
   }
   fail_tasks_on(conn->id(), make_error(errc::connection_closed, "the connection was logged out"));
-  publish(event_kind::connection_lost, reason, conn.get());
-  update_snapshot();
+  publish(event_kind::connection_lost, reason, conn.get());  // publishing updates the snapshot
 }
 
 void session::drop_connection(const std::shared_ptr<connection>& conn, event_reason reason, const std::string& why) {

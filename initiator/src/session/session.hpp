@@ -1,7 +1,8 @@
 #pragma once
 // One iSCSI session: its connections, its command window (CmdSN,
 // ExpCmdSN, MaxCmdSN), its outstanding tasks, and the events it raises.
-// Everything here runs on the session's strand, except snapshot().
+// Everything here runs on the session's executor (serial: see executor()),
+// except snapshot().
 
 #include "isens/events/event.hpp"
 #include "isens/initiator/types.hpp"
@@ -38,14 +39,16 @@ struct scsi_reply {
 
 class session : public connection_owner, public std::enable_shared_from_this<session> {
  public:
-  using strand_type = boost::asio::strand<boost::asio::any_io_executor>;
-
   session(std::shared_ptr<initiator_context> context, std::uint64_t id, login_options options);
 
-  strand_type& strand() noexcept { return strand_; }
+  // Where all of this session's work runs: a strand of the initiator's
+  // executor, or that executor itself when only one thread runs it
+  // (initiator_options::single_threaded). Wrapped once, so that timers and
+  // co_spawn copy it instead of wrapping a strand again each time.
+  const boost::asio::any_io_executor& executor() const noexcept { return executor_; }
   std::uint64_t id() const noexcept { return id_; }
 
-  // --- on the strand ---
+  // --- on executor() ---
   // Logs in the leading connection: connection_made, logon.
   boost::asio::awaitable<result<void>> login();
   // Enumerates LUNs into the snapshot; session_ready on success.
@@ -77,7 +80,7 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   enum class state { created, logged_in, disconnected, logging_out, ended };
 
   struct pending_task {
-    explicit pending_task(const strand_type& strand) : wakeup(strand) {}
+    explicit pending_task(const boost::asio::any_io_executor& executor) : wakeup(executor) {}
     boost::asio::steady_timer wakeup;
     std::uint64_t connection_id = 0;
     std::optional<result<protocol::pdu>> response;
@@ -131,7 +134,7 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   const std::shared_ptr<initiator_context> context_;
   const std::uint64_t id_;
   const login_options options_;
-  strand_type strand_;
+  const boost::asio::any_io_executor executor_;
 
   state state_ = state::created;
   std::uint64_t isid_ = 0;

@@ -33,7 +33,7 @@ std::shared_ptr<connection> session::pick_connection() {
 asio::awaitable<result<protocol::pdu>> session::round_trip(connection& via, protocol::pdu request,
                                                            std::chrono::milliseconds limit,
                                                            std::shared_ptr<pending_task> task) {
-  if (!task) task = std::make_shared<pending_task>(strand_);
+  if (!task) task = std::make_shared<pending_task>(executor_);
   const auto itt = new_itt();
   task->connection_id = via.id();
   tasks_.emplace(itt, task);
@@ -105,7 +105,7 @@ asio::awaitable<result<void>> session::wait_for_window(std::chrono::milliseconds
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (protocol::serial_greater(cmd_sn_, max_cmd_sn_)) {
     if (state_ != state::logged_in) co_return make_error(errc::session_not_logged_in, "the session is not logged in");
-    auto waiter = std::make_shared<asio::steady_timer>(strand_, deadline);
+    auto waiter = std::make_shared<asio::steady_timer>(executor_, deadline);
     window_waiters_.push_back(waiter);
     co_await waiter->async_wait(use_tuple);
     if (std::chrono::steady_clock::now() >= deadline && protocol::serial_greater(cmd_sn_, max_cmd_sn_))
@@ -117,7 +117,7 @@ asio::awaitable<result<void>> session::wait_for_window(std::chrono::milliseconds
 asio::awaitable<bool> session::wait_for_recovery(std::chrono::milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (state_ == state::disconnected && std::chrono::steady_clock::now() < deadline) {
-    auto waiter = std::make_shared<asio::steady_timer>(strand_, deadline);
+    auto waiter = std::make_shared<asio::steady_timer>(executor_, deadline);
     recovery_waiters_.push_back(waiter);
     co_await waiter->async_wait(use_tuple);
   }
@@ -169,7 +169,7 @@ asio::awaitable<result<scsi_reply>> session::execute_once(const scsi_request& re
   command.set_cmd_sn(cmd_sn_++);
   command.set_cdb(request.cdb);
 
-  auto task = std::make_shared<pending_task>(strand_);
+  auto task = std::make_shared<pending_task>(executor_);
   task->expected_length = request.read_length;
   auto answer = co_await round_trip(*via, std::move(command), limit, task);
   if (!answer) co_return answer.error();
@@ -221,7 +221,7 @@ void session::handle_async_message(connection& from, const protocol::pdu& p) {
     case 1:  // the target asks for a logout
       spdlog::info("session {}: the target requests a logout", id_);
       asio::co_spawn(
-          strand_, [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->logout(event_reason::target_requested); },
+          executor_, [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->logout(event_reason::target_requested); },
           asio::detached);
       break;
     case 2: {  // the target will drop one connection; reconnect after Time2Wait
@@ -290,7 +290,7 @@ void session::on_pdu(connection& from, protocol::pdu p) {
 
 asio::awaitable<void> session::ping_loop(std::shared_ptr<connection> conn) {
   const auto self = shared_from_this();
-  auto timer = std::make_shared<asio::steady_timer>(strand_);
+  auto timer = std::make_shared<asio::steady_timer>(executor_);
   ping_timers_[conn->id()] = timer;
   const auto& settings = context_->options;
   while (conn->is_open()) {

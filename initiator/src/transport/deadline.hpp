@@ -1,29 +1,54 @@
 #pragma once
-// Bounding an operation in time: the operation races a timer and is
-// cancelled (through Asio's per-operation cancellation) if the timer wins.
+// Bounding the work done on one socket in time. When the limit passes, the
+// socket is closed, so whatever is pending on it (connect, read, write) ends
+// with an error and `expired()` tells the caller why. One timer and no extra
+// coroutine: the awaitable `||` operator it replaces co_spawns both of its
+// sides, which the login benchmark showed to cost more than the login itself.
 
-#include "isens/initiator/error.hpp"
-
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <memory>
 
 namespace isens::initiator::transport {
 
-// Runs `op`; if it has not finished within `limit`, cancels it and returns `on_timeout`.
-template <class T>
-boost::asio::awaitable<result<T>> with_deadline(boost::asio::awaitable<result<T>> op,
-                                                std::chrono::steady_clock::duration limit, error on_timeout) {
-  using namespace boost::asio::experimental::awaitable_operators;
-  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, limit);
-  auto outcome = co_await (std::move(op) || timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable)));
-  if (outcome.index() == 0) co_return std::get<0>(std::move(outcome));
-  co_return on_timeout;
-}
+// The socket's executor must be serial (a strand, or an io_context run by one
+// thread) so that the expiry and the socket's user never run at once.
+class socket_deadline {
+ public:
+  socket_deadline(boost::asio::ip::tcp::socket& socket, std::chrono::steady_clock::duration limit)
+      : state_(std::make_shared<state>(socket, limit)) {
+    state_->timer.async_wait([s = state_](const boost::system::error_code& ec) {
+      if (ec || s->socket == nullptr) return;  // disarmed, or the socket's owner left
+      s->expired = true;
+      boost::system::error_code ignored;
+      s->socket->close(ignored);
+    });
+  }
+  ~socket_deadline() { disarm(); }
+  socket_deadline(const socket_deadline&) = delete;
+  socket_deadline& operator=(const socket_deadline&) = delete;
+
+  // Stops the clock; the socket is left as it is.
+  void disarm() noexcept {
+    state_->socket = nullptr;  // the pending handler may still run: it must not touch the socket
+    state_->timer.cancel();
+  }
+
+  // True when the limit passed (and the socket was closed for it).
+  bool expired() const noexcept { return state_->expired; }
+
+ private:
+  // Shared with the timer's handler, which may run after this object is gone.
+  struct state {
+    state(boost::asio::ip::tcp::socket& s, std::chrono::steady_clock::duration limit)
+        : timer(s.get_executor(), limit), socket(&s) {}
+    boost::asio::steady_timer timer;
+    boost::asio::ip::tcp::socket* socket;
+    bool expired = false;
+  };
+  std::shared_ptr<state> state_;
+};
 
 }  // namespace isens::initiator::transport

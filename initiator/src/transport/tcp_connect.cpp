@@ -2,18 +2,20 @@
 
 #include "transport/deadline.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 namespace isens::initiator::transport {
+
 namespace {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-asio::awaitable<result<tcp::socket>> resolve_and_connect(const portal& where) {
-  const auto executor = co_await asio::this_coro::executor;
-  tcp::socket socket(executor);
+asio::awaitable<result<void>> resolve_and_connect(tcp::socket& socket, const portal& where,
+                                                  const socket_deadline& deadline) {
+  constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
   boost::system::error_code ignored;
 
   // An address literal needs no resolver: Asio resolves on a background
@@ -25,11 +27,15 @@ asio::awaitable<result<tcp::socket>> resolve_and_connect(const portal& where) {
     if (connect_ec)
       co_return make_error(errc::connect_failed, "cannot connect to " + where.to_string() + ": " + connect_ec.message());
     socket.set_option(tcp::no_delay(true), ignored);
-    co_return std::move(socket);
+    co_return result<void>{};
   }
 
-  tcp::resolver resolver(executor);
+  // The deadline cannot cut a lookup short (getaddrinfo runs to its own end
+  // on Asio's resolver thread), and a closed socket would simply be opened
+  // again by the connect: so look at the clock once the lookup is done.
+  tcp::resolver resolver(socket.get_executor());
   auto [resolve_ec, endpoints] = co_await resolver.async_resolve(where.host, std::to_string(where.port), use_tuple);
+  if (deadline.expired()) co_return make_error(errc::connect_timeout, "timed out resolving " + where.to_string());
   if (resolve_ec)
     co_return make_error(errc::connect_failed, "cannot resolve " + where.to_string() + ": " + resolve_ec.message());
 
@@ -37,16 +43,17 @@ asio::awaitable<result<tcp::socket>> resolve_and_connect(const portal& where) {
   if (connect_ec)
     co_return make_error(errc::connect_failed, "cannot connect to " + where.to_string() + ": " + connect_ec.message());
   socket.set_option(tcp::no_delay(true), ignored);
-  co_return std::move(socket);
+  co_return result<void>{};
 }
 
 }  // namespace
 
-asio::awaitable<result<tcp::socket>> tcp_connect(const portal& where, std::chrono::milliseconds limit) {
-  co_return co_await with_deadline(
-      resolve_and_connect(where), limit,
-      make_error(errc::connect_timeout,
-                 "timed out after " + std::to_string(limit.count()) + " ms connecting to " + where.to_string()));
+asio::awaitable<result<void>> tcp_connect(tcp::socket& socket, const portal& where, std::chrono::milliseconds limit) {
+  socket_deadline deadline(socket, limit);
+  auto connected = co_await resolve_and_connect(socket, where, deadline);
+  if (connected || !deadline.expired()) co_return connected;
+  co_return make_error(errc::connect_timeout,
+                       "timed out after " + std::to_string(limit.count()) + " ms connecting to " + where.to_string());
 }
 
 }  // namespace isens::initiator::transport

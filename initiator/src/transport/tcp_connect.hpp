@@ -1,5 +1,5 @@
 #pragma once
-// Resolving a portal and opening a TCP connection to it, bounded in time.
+// Resolving a portal and opening a TCP connection to it.
 
 #include "isens/initiator/error.hpp"
 #include "isens/initiator/types.hpp"
@@ -11,9 +11,11 @@
 
 namespace isens::initiator::transport {
 
-// Connects to `where` (trying every resolved address) within `limit`, with
-// TCP_NODELAY set: iSCSI PDUs are small request/response exchanges.
-boost::asio::awaitable<result<boost::asio::ip::tcp::socket>> tcp_connect(const portal& where,
-                                                                         std::chrono::milliseconds limit);
+// Connects `socket` to `where` (trying every resolved address), with
+// TCP_NODELAY set: iSCSI PDUs are small request/response exchanges. Fails
+// with connect_timeout when `limit` passes first. The socket's executor must
+// be serial (see socket_deadline).
+boost::asio::awaitable<result<void>> tcp_connect(boost::asio::ip::tcp::socket& socket, const portal& where,
+                                                 std::chrono::milliseconds limit);
 
 }  // namespace isens::initiator::transport

@@ -29,7 +29,8 @@ class registry;
 /// initiator is destroyed. Thread-safe.
 class initiator {
  public:
-  /// Runs network I/O on `executor` (one strand per session) and publishes on `bus`.
+  /// Runs network I/O on `executor` (one strand per session unless
+  /// options.single_threaded) and publishes on `bus`.
   initiator(boost::asio::any_io_executor executor, events::event_bus& bus, initiator_options options = {});
   /// Closes every connection without logging out (call shutdown() first for a clean stop).
   ~initiator();

@@ -139,6 +139,10 @@ struct initiator_options {
   /// SCSI commands of a disconnected session wait this long for a recovery
   /// and are then sent again; 0 fails them at once. Failover raises it.
   std::chrono::milliseconds recovery_hold{0};
+  /// True when only one thread runs the executor (an io_context run by one
+  /// thread, as in isensd): sessions then use it directly instead of a strand
+  /// each, which saves a hand-off and an allocation per operation.
+  bool single_threaded = false;
 };
 
 /// How to reconnect a disconnected session.
