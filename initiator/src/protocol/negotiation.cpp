@@ -76,6 +76,16 @@ const boolean_key* find_boolean(std::string_view key) {
 
 bool is_digest_key(std::string_view key) { return key == "HeaderDigest" || key == "DataDigest"; }
 
+// The text of a digest list as offered: "CRC32C,None".
+std::string digest_list(const std::vector<digest_type>& list) {
+  std::string s;
+  for (auto d : list) {
+    if (!s.empty()) s += ',';
+    s += to_string(d);
+  }
+  return s.empty() ? std::string("None") : s;
+}
+
 bool is_non_answer(std::string_view value) {
   return value == "Reject" || value == "Irrelevant" || value == "NotUnderstood";
 }
@@ -115,20 +125,18 @@ key_values negotiator::offer(session_type type, bool leading_connection) {
   answers_.clear();
 
   key_values keys;
-  const auto add = [&](std::string key, std::string value, bool expects_answer) {
-    if (expects_answer) offered_.emplace_back(key, value);
-    keys.emplace_back(std::move(key), std::move(value));
-  };
-  const auto digest_list = [](const std::vector<digest_type>& list) {
-    std::string s;
-    for (auto d : list) s += (s.empty() ? "" : ",") + std::string(to_string(d));
-    return s.empty() ? std::string("None") : s;
+  keys.reserve(3 + numeric_keys.size() + boolean_keys.size());
+  // `key` names a static string (a literal or a key table entry), so
+  // offered_ can keep the view.
+  const auto add = [&](std::string_view key, std::string value, bool expects_answer) {
+    if (expects_answer) offered_.push_back(key);
+    keys.emplace_back(std::string(key), std::move(value));
   };
   add("HeaderDigest", digest_list(prefs_.header_digests), true);
   add("DataDigest", digest_list(prefs_.data_digests), true);
   if (type == session_type::normal && leading_connection) {
-    for (const auto& k : numeric_keys) add(std::string(k.name), std::to_string(prefs_.*k.pref), true);
-    for (const auto& k : boolean_keys) add(std::string(k.name), std::string(boolean_text(prefs_.*k.pref)), true);
+    for (const auto& k : numeric_keys) add(k.name, std::to_string(prefs_.*k.pref), true);
+    for (const auto& k : boolean_keys) add(k.name, std::string(boolean_text(prefs_.*k.pref)), true);
   }
   add("MaxRecvDataSegmentLength", std::to_string(prefs_.max_recv_data_segment_length), false);
   params_.initiator_max_recv_data_segment_length = prefs_.max_recv_data_segment_length;
@@ -162,7 +170,7 @@ result<void> negotiator::apply_one(const std::string& key, const std::string& va
     params_.target_max_recv_data_segment_length = static_cast<std::uint32_t>(*n);
     return {};
   }
-  if (find_value(offered_, key) != nullptr) return apply_answer(key, value);
+  if (std::find(offered_.begin(), offered_.end(), key) != offered_.end()) return apply_answer(key, value);
   return answer_target_offer(key, value);
 }
 
@@ -172,7 +180,7 @@ result<void> negotiator::apply_answer(const std::string& key, const std::string&
     const auto d = parse_digest(value);
     const auto& wanted = key == "HeaderDigest" ? prefs_.header_digests : prefs_.data_digests;
     if (!d || std::find(wanted.begin(), wanted.end(), *d) == wanted.end()) {
-      return failed(key, value, "not one of the offered " + *find_value(offered_, key));
+      return failed(key, value, "not one of the offered " + digest_list(wanted));
     }
     (key == "HeaderDigest" ? params_.header_digest : params_.data_digest) = *d;
     return {};
@@ -256,11 +264,11 @@ result<void> negotiator::answer_target_offer(const std::string& key, const std::
   return {};
 }
 
-result<void> negotiator::check_default_acceptable(const std::string& key) {
+result<void> negotiator::check_default_acceptable(std::string_view key) {
   if (!is_digest_key(key)) return {};
   const auto& ours = key == "HeaderDigest" ? prefs_.header_digests : prefs_.data_digests;
   if (std::find(ours.begin(), ours.end(), digest_type::none) == ours.end()) {
-    return make_error(errc::negotiation_failed, key + " was not agreed and its default None was not offered");
+    return make_error(errc::negotiation_failed, std::string(key) + " was not agreed and its default None was not offered");
   }
   (key == "HeaderDigest" ? params_.header_digest : params_.data_digest) = digest_type::none;
   return {};
@@ -273,11 +281,11 @@ bool negotiator::was_seen(std::string_view key) const noexcept {
 key_values negotiator::answers_to_target_offers() { return std::exchange(answers_, {}); }
 
 bool negotiator::all_answered() const noexcept {
-  return std::all_of(offered_.begin(), offered_.end(), [&](const auto& kv) { return was_seen(kv.first); });
+  return std::all_of(offered_.begin(), offered_.end(), [&](std::string_view key) { return was_seen(key); });
 }
 
 result<void> negotiator::finish() {
-  for (const auto& [key, value] : offered_) {
+  for (const auto key : offered_) {
     if (!was_seen(key)) {
       if (auto r = check_default_acceptable(key); !r) return r;
     }

@@ -113,7 +113,7 @@ class negotiator {
   result<void> apply_one(const std::string& key, const std::string& value);
   result<void> apply_answer(const std::string& key, const std::string& value);
   result<void> answer_target_offer(const std::string& key, const std::string& value);
-  result<void> check_default_acceptable(const std::string& key);
+  result<void> check_default_acceptable(std::string_view key);
   bool was_seen(std::string_view key) const noexcept;
 
   initiator_preferences prefs_;
@@ -121,8 +121,8 @@ class negotiator {
   session_type type_ = session_type::normal;
   // Flat lists, searched linearly: a login has about fifteen keys, and
   // tree nodes cost more than the search.
-  key_values offered_;             // key → the value we sent
-  std::vector<std::string> seen_;  // keys the target has sent
+  std::vector<std::string_view> offered_;  // keys sent that await an answer (static names)
+  std::vector<std::string> seen_;          // keys the target has sent
   key_values answers_;
 };
 
