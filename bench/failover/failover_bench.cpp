@@ -9,8 +9,11 @@
 //   failover_bench [--drops N] [--libiscsi-drops N] [--sessions N] [--quick]
 //
 // Prints a table, then as its last line one JSON object with the figures.
-// Exits 1 when something failed outright (the JSON still comes last).
+// Exits 1 when something failed outright (the JSON still comes last), 2 on a
+// bad argument (--help: the usage).
 
+#include "../common/command_line.hpp"
+#include "../common/run_and_report.hpp"
 #include "event_timer.hpp"
 #include "isens_reader.hpp"
 #include "libiscsi_reader.hpp"
@@ -29,9 +32,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-#include <sys/resource.h>
 
 #include <atomic>
 #include <cstdint>
@@ -39,10 +39,8 @@
 #include <cstdlib>
 #include <exception>
 #include <future>
-#include <iostream>
 #include <mutex>
 #include <stdexcept>
-#include <string_view>
 #include <thread>
 
 namespace {
@@ -53,6 +51,7 @@ using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 using isens::events::event_reason;
 
+// A full run by default.
 struct bench_options {
   std::size_t drops = 100;          // isens drops
   std::size_t libiscsi_drops = 12;  // one every libiscsi_spacing (see below), so fewer
@@ -64,37 +63,18 @@ struct bench_options {
 };
 
 bench_options parse_options(int argc, char** argv) {
-  bench_options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    auto number = [&](const char* name) -> std::size_t {
-      if (i + 1 >= argc) throw std::invalid_argument(std::string(name) + " needs a number");
-      const long long v = std::atoll(argv[++i]);
-      if (v <= 0) throw std::invalid_argument(std::string(name) + " must be a positive number");
-      return static_cast<std::size_t>(v);
-    };
-    if (arg == "--drops") {
-      o.drops = number("--drops");
-    } else if (arg == "--libiscsi-drops") {
-      o.libiscsi_drops = number("--libiscsi-drops");
-    } else if (arg == "--sessions") {
-      o.sessions = number("--sessions");
-    } else if (arg == "--quick") {
-      o.quick = true;
-      o.drops = 10;
-      o.libiscsi_drops = 2;
-      o.sessions = 20;
-      o.outage = 300ms;
-      o.nop_samples_fast = 2;
-      o.nop_samples_slow = 1;
-    } else if (arg == "-h" || arg == "--help") {
-      std::cout << "failover_bench [--drops N] [--libiscsi-drops N] [--sessions N] [--quick]\n";
-      std::exit(0);
-    } else {
-      throw std::invalid_argument("unknown argument '" + std::string(arg) + "' (see --help)");
-    }
-  }
-  return o;
+  bench::command_line<bench_options> cli(
+      "failover_bench",
+      "failover_bench: how fast isens gets dropped sessions back, beside libiscsi, against one private tgtd: "
+      "connection drops, tgtd kill -9 and restart, NOP-Out detection of a hung tgtd. Prints a table, then as its "
+      "last line one JSON object.",
+      {.drops = 10, .libiscsi_drops = 2, .sessions = 20, .outage = 300ms, .nop_samples_fast = 2,
+       .nop_samples_slow = 1, .quick = true},
+      "about 12 s: 10 + 2 drops, 20 sessions, 300 ms outage, 2 + 1 NOP samples; rough figures");
+  cli.count("--drops", &bench_options::drops, "isens connection drops (+1 warm-up)");
+  cli.count("--libiscsi-drops", &bench_options::libiscsi_drops, "libiscsi connection drops, 4.1 s apart");
+  cli.count("--sessions", &bench_options::sessions, "Sessions brought back after tgtd's kill -9 and restart");
+  return cli.parse_or_exit(argc, argv);
 }
 
 // libiscsi (1.19, lib/connect.c iscsi_reconnect_cb) will not start a
@@ -113,14 +93,6 @@ isens::events::subscription_options named(const char* name) {
   isens::events::subscription_options o;
   o.name = name;
   return o;
-}
-
-void raise_fd_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &limit);
-  }
 }
 
 // One io_context run by one thread for the whole bench; the main thread
@@ -369,13 +341,8 @@ nlohmann::json series(const bench::sample_summary& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  nlohmann::json report;
-  int exit_code = 0;
-  try {
-    const auto options = parse_options(argc, argv);
-    spdlog::set_default_logger(spdlog::stderr_color_mt("failover_bench"));
-    spdlog::set_level(spdlog::level::warn);
-    raise_fd_limit();
+  const auto options = parse_options(argc, argv);
+  return bench::run_and_report("failover_bench", [&](nlohmann::json& report) {
     const auto bench_start = clock_type::now();
 
     isens::test::tgtd_target tgtd;
@@ -590,13 +557,5 @@ int main(int argc, char** argv) {
               restart.back == restart.sessions;
     for (const auto& n : nops) ok = ok && n.missed == 0 && n.wrong_reason == 0;
     report["ok"] = ok;
-    if (!ok) exit_code = 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "failover_bench: %s\n", e.what());
-    report = {{"ok", false}, {"error", e.what()}};
-    exit_code = 1;
-  }
-  std::fflush(stdout);
-  std::cout << report.dump() << std::endl;
-  return exit_code;
+  });
 }

@@ -1,11 +1,14 @@
 // login_bench: how long isens takes to log in, beside libiscsi, against the
 // same private tgtd; and how long 500 sessions take to log in at once.
 //
-//   login_bench [--rounds N] [--sessions N] [--threads 1|2] [--quick]
+//   login_bench [--rounds N] [--sessions N] [--threads N] [--quick] [--no-libiscsi-storm]
 //
 // Prints a table, then as its last line one JSON object with the figures.
-// Exits 1 when any round or session failed (the JSON still comes last).
+// Exits 1 when any round or session failed (the JSON still comes last), 2 on
+// a bad argument (--help: the usage).
 
+#include "../common/command_line.hpp"
+#include "../common/run_and_report.hpp"
 #include "isens_side.hpp"
 #include "libiscsi_side.hpp"
 #include "sample_stats.hpp"
@@ -14,22 +17,20 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-#include <sys/resource.h>
 
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
-#include <iostream>
-#include <string_view>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace {
 
 namespace asio = boost::asio;
 namespace bench = isens::bench;
 
+// A full run by default.
 struct bench_options {
   std::size_t rounds = 200;
   std::size_t warmup = 10;
@@ -39,51 +40,21 @@ struct bench_options {
 };
 
 bench_options parse_options(int argc, char** argv) {
-  bench_options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    auto number = [&](const char* name) -> std::size_t {
-      if (i + 1 >= argc) throw std::invalid_argument(std::string(name) + " needs a number");
-      const long long v = std::atoll(argv[++i]);
-      if (v <= 0) throw std::invalid_argument(std::string(name) + " must be a positive number");
-      return static_cast<std::size_t>(v);
-    };
-    if (arg == "--rounds") {
-      o.rounds = number("--rounds");
-    } else if (arg == "--sessions") {
-      o.sessions = number("--sessions");
-    } else if (arg == "--threads") {
-      o.threads = static_cast<unsigned>(number("--threads"));
-    } else if (arg == "--quick") {
-      o.rounds = 10;
-      o.warmup = 2;
-      o.sessions = 50;
-    } else if (arg == "--no-libiscsi-storm") {
-      o.libiscsi_storm = false;
-    } else if (arg == "-h" || arg == "--help") {
-      std::cout << "login_bench [--rounds N] [--sessions N] [--threads N] [--quick] [--no-libiscsi-storm]\n";
-      std::exit(0);
-    } else {
-      throw std::invalid_argument("unknown argument '" + std::string(arg) + "' (see --help)");
-    }
-  }
-  return o;
+  bench::command_line<bench_options> cli(
+      "login_bench", "login_bench: isens login + INQUIRY + logout beside libiscsi against one private tgtd, then many "
+      "sessions logging in at once. Prints a table, then as its last line one JSON object.",
+      {.rounds = 10, .warmup = 2, .sessions = 50}, "a few seconds: 10 rounds (+2 warm-up), 50 sessions; rough figures");
+  cli.count("--rounds", &bench_options::rounds, "Measured login rounds per side (after warm-up)");
+  cli.count("--sessions", &bench_options::sessions, "Sessions logging in at once in the storm");
+  cli.count("--threads", &bench_options::threads, "io threads running isens's storm");
+  cli.flag("--no-libiscsi-storm", [](bench_options& o) { o.libiscsi_storm = false; }, "Skip libiscsi's storm");
+  return cli.parse_or_exit(argc, argv);
 }
 
 // The benchmark's own target: one LUN, every initiator allowed.
 constexpr const char* bench_iqn = "iqn.2026-11.org.isens:login-bench";
 constexpr int bench_tid = 1;
 constexpr std::uint64_t bench_lun_bytes = 64ull << 20;
-
-// 500 sessions need 500 sockets here and in tgtd, which inherits the limit:
-// raise it before tgtd starts.
-void raise_fd_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &limit);
-  }
-}
 
 // Failures seen while measuring: counted, the first few kept for the report.
 struct failure_log {
@@ -163,15 +134,8 @@ nlohmann::json series(const bench::sample_summary& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  nlohmann::json report;
-  int exit_code = 0;
-  try {
-    const auto options = parse_options(argc, argv);
-    // stdout carries the table and the JSON line; the initiator logs to stderr.
-    spdlog::set_default_logger(spdlog::stderr_color_mt("login_bench"));
-    spdlog::set_level(spdlog::level::warn);
-    raise_fd_limit();
-
+  const auto options = parse_options(argc, argv);
+  return bench::run_and_report("login_bench", [&](nlohmann::json& report) {
     isens::test::tgtd_target tgtd;
     tgtd.add_target(bench_iqn, bench_tid);
     tgtd.add_lun(bench_tid, 1, bench_lun_bytes);
@@ -246,13 +210,5 @@ int main(int argc, char** argv) {
     const bool ok = failures.count == 0 && isens_storm.failures == 0 &&
                     (!libiscsi_storm || libiscsi_storm->failures == 0);
     report["ok"] = ok;
-    if (!ok) exit_code = 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "login_bench: %s\n", e.what());
-    report = {{"ok", false}, {"error", e.what()}};
-    exit_code = 1;
-  }
-  std::fflush(stdout);
-  std::cout << report.dump() << std::endl;
-  return exit_code;
+  });
 }

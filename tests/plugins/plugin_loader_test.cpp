@@ -1,5 +1,6 @@
 // load_plugin against real shared libraries built beside this test, and
 // plugins subscribed on a real event_bus.
+#include "plugin_bus_helpers.hpp"
 #include "plugin_loader.hpp"
 
 #include <isens/events/event_bus.hpp>
@@ -9,28 +10,14 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 namespace {
 
 namespace ev = isens::events;
 using isens::daemon::load_plugin;
-using namespace std::chrono_literals;
-
-// Polls until `done` holds or 10 s pass: deliveries run on bus threads.
-template <class Predicate>
-bool eventually(Predicate done) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+using namespace isens::test::plugins;
 
 // Whether `path` is mapped right now (RTLD_NOLOAD never loads it).
 bool is_loaded(const char* path) {
@@ -51,27 +38,6 @@ Result call_in_plugin(const char* path, const char* symbol) {
   ::dlclose(handle);
   return r;
 }
-
-// Subscription options with a name, as isensd gives plugins.
-ev::subscription_options named(std::string name) {
-  ev::subscription_options options;
-  options.name = std::move(name);
-  return options;
-}
-
-ev::event make_event(ev::event_kind kind, std::uint64_t session) {
-  ev::event e;
-  e.kind = kind;
-  e.session_id = session;
-  e.target = "iqn.2026-01.test:disk";
-  return e;
-}
-
-class counting_sink final : public ev::subscriber {
- public:
-  void on_event(const ev::event&) override { ++count; }
-  std::atomic<std::uint64_t> count{0};
-};
 
 std::string load_error(const std::filesystem::path& path) {
   try {

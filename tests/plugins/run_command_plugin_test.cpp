@@ -1,5 +1,6 @@
 // The example plugin run_command_on_disconnect, loaded the way isensd loads
 // it, running real commands through /bin/sh.
+#include "plugin_bus_helpers.hpp"
 #include "plugin_loader.hpp"
 
 #include <isens/events/event_bus.hpp>
@@ -8,17 +9,16 @@
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 namespace {
 
 namespace ev = isens::events;
 using isens::daemon::load_plugin;
+using namespace isens::test::plugins;
 using namespace std::chrono_literals;
 
 // A file name of our own in the temp directory, removed at the end.
@@ -38,38 +38,6 @@ struct temp_file {
   }
 };
 
-template <class Predicate>
-bool eventually(Predicate done) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
-
-// Subscription options with a name, as isensd gives plugins.
-ev::subscription_options named(std::string name) {
-  ev::subscription_options options;
-  options.name = std::move(name);
-  return options;
-}
-
-ev::event make_event(ev::event_kind kind, std::uint64_t session) {
-  ev::event e;
-  e.kind = kind;
-  e.reason = ev::event_reason::peer_closed;
-  e.session_id = session;
-  e.target = "iqn.2026-01.test:disk";
-  return e;
-}
-
-class counting_sink final : public ev::subscriber {
- public:
-  void on_event(const ev::event&) override { ++count; }
-  std::atomic<std::uint64_t> count{0};
-};
-
 }  // namespace
 
 TEST_CASE("run_command writes a session_disconnect's JSON line to the command's stdin", "[plugins][run_command]") {
@@ -81,7 +49,7 @@ TEST_CASE("run_command writes a session_disconnect's JSON line to the command's 
   ev::event_bus bus(1);
   auto sub = bus.subscribe(plugin.subscriber, {}, named(plugin.name));
   bus.publish(make_event(ev::event_kind::logon, 7));
-  const auto seq = bus.publish(make_event(ev::event_kind::session_disconnect, 7));
+  const auto seq = bus.publish(make_event(ev::event_kind::session_disconnect, 7, ev::event_reason::peer_closed));
 
   REQUIRE(eventually([&] {
     const auto text = out.read();
@@ -104,7 +72,7 @@ TEST_CASE("run_command passes the event in the environment and honours \"kinds\"
   ev::event_bus bus(1);
   auto sub = bus.subscribe(plugin.subscriber, {}, named(plugin.name));
   bus.publish(make_event(ev::event_kind::logon, 3));
-  bus.publish(make_event(ev::event_kind::session_disconnect, 3));
+  bus.publish(make_event(ev::event_kind::session_disconnect, 3, ev::event_reason::peer_closed));
   bus.publish(make_event(ev::event_kind::session_reconnect, 3));
   REQUIRE(eventually([&] { return out.read() == "logon 3\nsession_reconnect 3\n"; }));
 }
@@ -116,7 +84,8 @@ TEST_CASE("a hung command neither stalls the bus nor holds up unloading past its
     ev::event_bus bus(1);  // one delivery thread: a blocked plugin would block `other` too
     auto plugin_sub = bus.subscribe(plugin.subscriber, {}, named(plugin.name));
     auto other_sub = bus.subscribe(other, {}, named("other"));
-    for (int i = 0; i < 5; ++i) bus.publish(make_event(ev::event_kind::session_disconnect, 1));
+    for (int i = 0; i < 5; ++i)
+      bus.publish(make_event(ev::event_kind::session_disconnect, 1, ev::event_reason::peer_closed));
     REQUIRE(eventually([&] { return other->count == 5 && plugin_sub.delivered() == 5; }));
   }
   const auto start = std::chrono::steady_clock::now();
