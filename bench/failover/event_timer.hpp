@@ -44,6 +44,11 @@ class event_timer final : public events::subscriber {
   std::optional<timed_event> wait_reconnects(std::size_t n, std::chrono::milliseconds timeout) const {
     return wait(reconnects_, n, timeout);
   }
+  /// `t` (this clock) on the system clock, e.g. to compare with a packet capture's timestamps.
+  std::chrono::system_clock::time_point to_system(clock::time_point t) const {
+    return std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(t.time_since_epoch() + offset_));
+  }
   /// Every disconnect delivered so far.
   std::vector<timed_event> disconnects() const {
     std::lock_guard lock(mutex_);

@@ -17,6 +17,7 @@
 #include "event_timer.hpp"
 #include "isens_reader.hpp"
 #include "libiscsi_reader.hpp"
+#include "packet_capture.hpp"
 #include "stats.hpp"
 #include "tgtd_target.hpp"
 
@@ -33,6 +34,7 @@
 #include <boost/asio/use_future.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -156,11 +158,42 @@ struct drop_results {
   std::vector<double> isens_io_recover_ms;  // reading: session_disconnect -> session_reconnect delivered
   std::vector<double> isens_io_before_ms;   // reading: last completed read -> session_disconnect delivered
   std::vector<double> isens_io_after_ms;    // reading: session_reconnect delivered -> first completed read
+  // Per counted isens drop, to be matched with the target's FIN in the capture:
+  std::vector<unsigned short> dropped_ports;                  // the isens side's port of the dropped connection
+  std::vector<std::chrono::system_clock::time_point> disconnect_at, reconnect_at;  // delivered
+  std::vector<double> fin_to_disconnect_ms;  // the target's FIN (capture) -> session_disconnect delivered
+  std::vector<double> fin_to_reconnect_ms;   // the target's FIN (capture) -> session_reconnect delivered
+  std::size_t fins_unmatched = 0;            // counted drops whose FIN the capture does not show
 };
+
+// The local (initiator) port of the session's first connection, e.g. "127.0.0.1:41234" -> 41234.
+unsigned short local_port_of(const isens::initiator::initiator& ini, std::uint64_t session_id) {
+  const auto s = ini.session(session_id);
+  if (!s || s->connections.empty()) throw std::runtime_error("the isens session has no connection");
+  const auto& address = s->connections.front().local_address;
+  return static_cast<unsigned short>(std::stoul(address.substr(address.rfind(':') + 1)));
+}
+
+// "From the target dropping the connection" is measured from the FIN tgtd
+// sent, as the capture saw it, not from the tgtadm call that asks for the
+// drop: spawning tgtadm and tgtd's handling of it are no part of recovery.
+void match_fins(const std::vector<isens::test::tcp_fin>& fins, drop_results& out) {
+  for (std::size_t i = 0; i < out.dropped_ports.size(); ++i) {
+    const auto fin = std::find_if(fins.begin(), fins.end(),
+                                  [&](const auto& f) { return f.destination_port == out.dropped_ports[i]; });
+    if (fin == fins.end()) {
+      ++out.fins_unmatched;
+      continue;
+    }
+    out.fin_to_disconnect_ms.push_back(std::chrono::duration<double, std::milli>(out.disconnect_at[i] - fin->at).count());
+    out.fin_to_reconnect_ms.push_back(std::chrono::duration<double, std::milli>(out.reconnect_at[i] - fin->at).count());
+  }
+}
 
 // One isens drop: the target closes the session's only connection; the
 // failover subscriber brings it back.
-void isens_drop(isens::test::tgtd_target& tgtd, bench::event_timer& timer, drop_results& out) {
+void isens_drop(isens::test::tgtd_target& tgtd, bench::event_timer& timer, unsigned short dropped_port,
+                drop_results& out) {
   const auto victim = connection_of(tgtd, isens_initiator_name);
   const auto d0 = timer.disconnect_count();
   const auto r0 = timer.reconnect_count();
@@ -182,6 +215,9 @@ void isens_drop(isens::test::tgtd_target& tgtd, bench::event_timer& timer, drop_
   out.failover_reconnect_ms.push_back(bench::ms_between(disconnect->at, reconnect->published));
   out.reconnect_bus_ms.push_back(bench::ms_between(reconnect->published, reconnect->at));
   out.failed_attempts += timer.disconnect_count() - d0 - 1;
+  out.dropped_ports.push_back(dropped_port);
+  out.disconnect_at.push_back(timer.to_system(disconnect->at));
+  out.reconnect_at.push_back(timer.to_system(reconnect->at));
 }
 
 // One libiscsi drop: the same tgtadm call on libiscsi's connection while it
@@ -364,6 +400,7 @@ int main(int argc, char** argv) {
       ini_options.initiator_name = isens_initiator_name;
       ini_options.nop_interval = 0ms;
       ini_options.recovery_hold = 10s;  // commands wait for the failover instead of failing (isens_reader)
+      ini_options.single_threaded = true;  // io_runner runs the io_context on one thread
       isens::initiator::initiator ini(runner.io().get_executor(), bus, ini_options);
       isens::subscribers::failover_policy policy;
       policy.recover_all_sessions = true;  // first attempt immediate; then first_retry_delay (100 ms), doubling
@@ -378,7 +415,8 @@ int main(int argc, char** argv) {
         // Warm-up: one isens drop, not counted. (No libiscsi warm-up drop:
         // it would cost a libiscsi_spacing.)
         drop_results warmup;
-        isens_drop(tgtd, *timer, warmup);
+        isens_drop(tgtd, *timer, local_port_of(ini, *id), warmup);
+        isens::test::packet_capture fins(tgtd.port(), isens::test::tcp_segments::connection_ends);
         // libiscsi drops come libiscsi_spacing apart; the isens drops are
         // paced to spread over the same time, so that drift of the machine
         // hits both alike.
@@ -403,13 +441,14 @@ int main(int argc, char** argv) {
             ++libiscsi_done;
             libiscsi_due = clock_type::now() + libiscsi_spacing;
           } else if (isens_done < options.drops && now >= isens_due) {
-            isens_drop(tgtd, *timer, drops);
+            isens_drop(tgtd, *timer, local_port_of(ini, *id), drops);
             ++isens_done;
             isens_due = now + pace;
           } else {
             std::this_thread::sleep_for(1ms);
           }
         }
+        match_fins(fins.fins_from(tgtd.port()), drops);
         io_reader.stop = true;
         if (io_loop.wait_for(15s) != std::future_status::ready) throw std::runtime_error("isens reader did not stop");
         report["isens_io_caller_errors"] = io_reader.failed;
@@ -430,15 +469,19 @@ int main(int argc, char** argv) {
 
     const auto tg = bench::summarize(drops.tgtadm_ms), dis = bench::summarize(drops.disconnect_ms),
                rec = bench::summarize(drops.reconnect_ms), rcv = bench::summarize(drops.recover_ms),
-               gap = bench::summarize(drops.libiscsi_gap_ms), iogap = bench::summarize(drops.isens_io_gap_ms);
-    const double vs_gap = gap.p99 > 0 ? rec.p99 / gap.p99 : 0;
-    const double vs_gap_p50 = gap.p50 > 0 ? rec.p50 / gap.p50 : 0;
+               gap = bench::summarize(drops.libiscsi_gap_ms), iogap = bench::summarize(drops.isens_io_gap_ms),
+               fin_dis = bench::summarize(drops.fin_to_disconnect_ms),
+               fin_rec = bench::summarize(drops.fin_to_reconnect_ms);
+    const double vs_gap = gap.p99 > 0 ? fin_rec.p99 / gap.p99 : 0;
+    const double vs_gap_p50 = gap.p50 > 0 ? fin_rec.p50 / gap.p50 : 0;
 
     std::printf("failover_bench: tgtd pid %d on 127.0.0.1:%u; %zu isens drops (+1 warm-up), %zu libiscsi drops "
                 "%.1f s apart, interleaved; isens recovery: failover_subscriber (recover_all_sessions)\n\n",
                 static_cast<int>(tgtd.pid()), tgtd.port(), options.drops, options.libiscsi_drops,
                 std::chrono::duration<double>(libiscsi_spacing).count());
     std::printf("%-52s %9s %9s %9s %9s %5s\n", "(1) target drops the connection (ms)", "p50", "p99", "max", "mean", "n");
+    print_row("isens    target's FIN (capture) -> session_disconnect", fin_dis);
+    print_row("isens    target's FIN (capture) -> session_reconnect", fin_rec);
     print_row("tgtadm delete conn call (spawn .. exit)", tg);
     print_row("isens    drop call -> session_disconnect delivered", dis);
     print_row("isens    drop call -> session_reconnect delivered", rec);
@@ -457,7 +500,8 @@ int main(int argc, char** argv) {
                 drops.failed_attempts, drops.lost, drops.isens_io_unrecovered,
                 report["isens_io_caller_errors"].dump().c_str(), report["libiscsi_caller_errors"].dump().c_str(),
                 drops.libiscsi_unrecovered);
-    std::printf("ratio isens reconnect (drop call -> session_reconnect) / libiscsi gap: p99 %.3f, p50 %.3f\n", vs_gap,
+    std::printf("FINs the capture did not show: %zu of %zu drops\n", drops.fins_unmatched, drops.dropped_ports.size());
+    std::printf("ratio isens reconnect (FIN -> session_reconnect) / libiscsi gap:      p99 %.3f, p50 %.3f\n", vs_gap,
                 vs_gap_p50);
     std::printf("ratio isens I/O gap / libiscsi I/O gap:                               p99 %.3f, p50 %.3f\n\n",
                 gap.p99 > 0 ? iogap.p99 / gap.p99 : 0, gap.p50 > 0 ? iogap.p50 / gap.p50 : 0);
@@ -493,7 +537,7 @@ int main(int argc, char** argv) {
     const double run_s = bench::ms_between(bench_start, clock_type::now()) / 1e3;
     std::printf("\nrun time %.1f s\n", run_s);
 
-    const bool reconnect_ok = rec.p99 < 5.0 && rec.p99 <= gap.p99;
+    const bool reconnect_ok = fin_rec.count > 0 && fin_rec.p99 < 5.0 && fin_rec.p99 <= gap.p99;
     const bool restart_ok = restart.back == restart.sessions && restart.all_back_s < 3.0;
     const bool nop_ok = std::abs(nop_error) <= 10.0;
     std::printf("targets: reconnect p99 < 5 ms and <= libiscsi gap p99: %s; %zu sessions back within 3 s: %s; "
@@ -507,10 +551,15 @@ int main(int argc, char** argv) {
         {"recovery", "failover_subscriber"},
         {"drops", options.drops},
         {"libiscsi_drops", options.libiscsi_drops},
-        {"isens_reconnect_ms_p50", rec.p50},
-        {"isens_reconnect_ms_p99", rec.p99},
-        {"isens_disconnect_ms_p50", dis.p50},
-        {"isens_disconnect_ms_p99", dis.p99},
+        {"isens_reconnect_ms_p50", fin_rec.p50},  // from the target's FIN
+        {"isens_reconnect_ms_p99", fin_rec.p99},
+        {"isens_disconnect_ms_p50", fin_dis.p50},
+        {"isens_disconnect_ms_p99", fin_dis.p99},
+        {"isens_fins_unmatched", drops.fins_unmatched},
+        {"isens_reconnect_from_drop_call_ms_p50", rec.p50},  // from before tgtadm is spawned
+        {"isens_reconnect_from_drop_call_ms_p99", rec.p99},
+        {"isens_disconnect_from_drop_call_ms_p50", dis.p50},
+        {"isens_disconnect_from_drop_call_ms_p99", dis.p99},
         {"isens_disconnect_to_reconnect_ms_p50", rcv.p50},
         {"isens_disconnect_to_reconnect_ms_p99", rcv.p99},
         {"tgtadm_delete_ms_p50", tg.p50},
@@ -539,7 +588,9 @@ int main(int argc, char** argv) {
         {"nop_detect_error_pct", nop_error},
         {"nop", nop_json},
         {"isens",
-         {{"disconnect", series(dis)},
+         {{"fin_to_disconnect", series(fin_dis)},
+          {"fin_to_reconnect", series(fin_rec)},
+          {"disconnect", series(dis)},
           {"reconnect", series(rec)},
           {"disconnect_to_reconnect", series(rcv)},
           {"drop_call_to_disconnect_published", series(bench::summarize(drops.to_disconnect_published_ms))},
@@ -553,7 +604,7 @@ int main(int argc, char** argv) {
           {"sessions_back_within_3s", restart_ok},
           {"nop_detect_within_10pct", nop_ok}}},
     });
-    bool ok = drops.lost == 0 && drops.libiscsi_unrecovered == 0 && drops.isens_io_unrecovered == 0 && restart.logged_in == restart.sessions &&
+    bool ok = drops.lost == 0 && drops.fins_unmatched == 0 && drops.libiscsi_unrecovered == 0 && drops.isens_io_unrecovered == 0 && restart.logged_in == restart.sessions &&
               restart.back == restart.sessions;
     for (const auto& n : nops) ok = ok && n.missed == 0 && n.wrong_reason == 0;
     report["ok"] = ok;

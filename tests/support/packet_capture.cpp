@@ -62,7 +62,8 @@ std::string tshark_checked(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-packet_capture::packet_capture(unsigned short port, std::chrono::milliseconds start_timeout) : port_(port) {
+packet_capture::packet_capture(unsigned short port, tcp_segments which, std::chrono::milliseconds start_timeout)
+    : port_(port) {
   std::string pattern = (fs::temp_directory_path() / "isens-capture-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) {
     throw std::runtime_error("mkdtemp " + pattern + ": " + std::strerror(errno));
@@ -81,8 +82,9 @@ packet_capture::packet_capture(unsigned short port, std::chrono::milliseconds st
     }
     sentinel_port_ = ntohs(addr.sin_port);
 
-    const std::string filter =
-        "tcp port " + std::to_string(port_) + " or udp dst port " + std::to_string(sentinel_port_);
+    std::string segments = "tcp port " + std::to_string(port_);
+    if (which == tcp_segments::connection_ends) segments = "(" + segments + " and tcp[tcpflags] & (tcp-fin|tcp-rst) != 0)";
+    const std::string filter = segments + " or udp dst port " + std::to_string(sentinel_port_);
     process_ = std::make_unique<child_process>(
         std::vector<std::string>{"dumpcap", "-i", "lo", "-f", filter, "-w", file().string()}, log_file());
     const auto deadline = steady::now() + start_timeout;
@@ -168,6 +170,30 @@ void packet_capture::stop() {
     process_->kill_and_reap();
     throw std::runtime_error("dumpcap ignored SIGINT for 5 s and was killed; the capture may be truncated");
   }
+}
+
+std::vector<tcp_fin> packet_capture::fins_from(unsigned short source_port) {
+  stop();
+  const std::vector<std::string> argv{"tshark", "-n", "-r", file().string(), "-Y",
+                                      "tcp.flags.fin == 1 && tcp.srcport == " + std::to_string(source_port),
+                                      "-T", "fields", "-e", "frame.time_epoch", "-e", "tcp.dstport"};
+  std::vector<tcp_fin> fins;
+  std::istringstream lines(tshark_checked(argv));
+  for (std::string line; std::getline(lines, line);) {
+    const auto tab = line.find('\t');
+    if (tab == std::string::npos) continue;
+    // "1700000000.123456789": whole seconds, then nanoseconds.
+    const auto dot = line.find('.');
+    if (dot == std::string::npos || dot > tab) continue;
+    const auto seconds = std::chrono::seconds(std::stoll(line.substr(0, dot)));
+    auto fraction = line.substr(dot + 1, tab - dot - 1);
+    fraction.resize(9, '0');
+    const auto nanoseconds = std::chrono::nanoseconds(std::stoll(fraction));
+    fins.push_back({std::chrono::system_clock::time_point(
+                        std::chrono::duration_cast<std::chrono::system_clock::duration>(seconds + nanoseconds)),
+                    static_cast<unsigned short>(std::stoul(line.substr(tab + 1)))});
+  }
+  return fins;
 }
 
 capture_analysis packet_capture::analyse(unsigned short iscsi_port, const std::vector<std::string>& tshark_options) {

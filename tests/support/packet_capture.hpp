@@ -50,12 +50,25 @@ struct capture_analysis {
   std::string expert_report;  ///< `tshark -z expert` text when anything was found, for failure messages.
 };
 
+/// Which TCP segments of the port a capture keeps.
+enum class tcp_segments {
+  all,              ///< everything (for decoding iSCSI)
+  connection_ends,  ///< FIN and RST only: small enough for a long benchmark run
+};
+
+/// A FIN a port sent, as the capture saw it.
+struct tcp_fin {
+  std::chrono::system_clock::time_point at;  ///< the capture's timestamp (the kernel's, on lo)
+  unsigned short destination_port = 0;
+};
+
 /// A running capture of TCP traffic to or from one loopback port, written to a
 /// pcapng file in a private temp dir; stopped and removed on destruction.
 class packet_capture {
  public:
   /// Starts dumpcap on lo for tcp port `port` and returns once it captures; throws with its log otherwise.
-  explicit packet_capture(unsigned short port, std::chrono::milliseconds start_timeout = std::chrono::seconds{10});
+  explicit packet_capture(unsigned short port, tcp_segments which = tcp_segments::all,
+                          std::chrono::milliseconds start_timeout = std::chrono::seconds{10});
   /// Stops dumpcap if needed and removes the temp dir (copy_to() first to keep the file).
   ~packet_capture();
   packet_capture(const packet_capture&) = delete;
@@ -71,6 +84,8 @@ class packet_capture {
                                          const std::vector<std::string>& tshark_options = {});
   /// analyse() for the captured port.
   [[nodiscard]] capture_analysis analyse() { return analyse(port_); }
+  /// stop()s if needed and lists the FINs that `source_port` sent, in capture order.
+  [[nodiscard]] std::vector<tcp_fin> fins_from(unsigned short source_port);
   /// The pcapng file (complete only after stop()).
   [[nodiscard]] std::filesystem::path file() const { return dir_ / "capture.pcapng"; }
   /// Keeps a copy of the capture, e.g. to attach to a failing test's report.

@@ -97,3 +97,40 @@ TEST_CASE("packet_capture reports broken iSCSI", "[capture][integration]") {
   CHECK(result.malformed + result.expert_errors > 0);
   CHECK_FALSE(result.expert_report.empty());
 }
+
+TEST_CASE("packet_capture finds the FIN a target sends when it drops a connection, with its time and port",
+          "[capture][integration]") {
+  auto target = isens::test::make_standard_target();
+  isens::test::packet_capture capture(target->port(), isens::test::tcp_segments::connection_ends);
+
+  // Our side of a connection the target then closes: tgtd drops a client that
+  // sends a malformed login, which is the FIN we look for.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(target->port());
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t length = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) == 0);
+  const auto our_port = ntohs(addr.sin_port);
+  const timeval patience{10, 0};  // a target that never closes fails the test instead of hanging it
+  REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience) == 0);
+  const auto before = std::chrono::system_clock::now();
+  std::array<char, 48> scsi_command{};  // a SCSI Command before any login: tgtd closes the connection
+  scsi_command[0] = 0x01;
+  REQUIRE(::send(fd, scsi_command.data(), scsi_command.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(scsi_command.size()));
+  char byte = 0;
+  while (::recv(fd, &byte, 1, 0) > 0) {
+  }  // until the target's FIN arrives
+  const auto after = std::chrono::system_clock::now();
+  ::close(fd);
+
+  const auto fins = capture.fins_from(target->port());
+  REQUIRE(fins.size() == 1);
+  CHECK(fins[0].destination_port == our_port);
+  CHECK(fins[0].at >= before - 1ms);  // the capture's clock is the system clock
+  CHECK(fins[0].at <= after + 1ms);
+}
