@@ -4,6 +4,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -11,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <map>
 #include <optional>
 #include <random>
@@ -33,7 +36,13 @@ struct job {
   std::uint64_t session_id;
   asio::steady_timer sleeper;  // back-off and Time2Wait; cancelled by stop
   bool restore_connections;    // add connections up to connections_wanted
-  std::optional<initiator::portal> good_portal;  // where the last reconnect worked
+};
+
+// What discovery said about one target name, shared by all its sessions.
+struct target_portals {
+  std::vector<initiator::portal> learned;          // the target's portals, as the last discovery that worked named them
+  std::optional<clock::time_point> learned_at;     // when that discovery ended
+  std::shared_ptr<asio::steady_timer> discovering; // while one runs; cancelled when it ends, to wake who waits for it
 };
 
 // How one round of reconnect attempts (all portals) ended.
@@ -46,6 +55,42 @@ bool is_auth_failure(const initiator::error& e) {
 // The session is over, or the service is: nothing left to recover.
 bool is_final(const initiator::error& e) {
   return e.code == make_error_code(errc::no_such_session) || e.code == make_error_code(errc::shutting_down);
+}
+
+bool same_host_text(const std::string& a, const std::string& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](unsigned char x, unsigned char y) {
+    return std::tolower(x) == std::tolower(y);
+  });
+}
+
+// One endpoint, without asking DNS: the same port, and the same address when
+// both hosts are IP literals ("::1" and "0:0::1"), else the same host name
+// (DNS names ignore case). A host name and an IP literal of one machine stay
+// two portals: telling them apart needs a resolver call, and trying one
+// endpoint twice in a round costs only an attempt.
+bool same_endpoint(const initiator::portal& a, const initiator::portal& b) {
+  if (a.port != b.port) return false;
+  if (a == b) return true;
+  boost::system::error_code a_error, b_error;
+  const auto a_address = asio::ip::make_address(a.host, a_error);
+  const auto b_address = asio::ip::make_address(b.host, b_error);
+  if (!a_error && !b_error) return a_address == b_address;
+  return same_host_text(a.host, b.host);
+}
+
+void add_unique(std::vector<initiator::portal>& portals, const initiator::portal& p) {
+  const auto known = [&p](const initiator::portal& q) { return same_endpoint(p, q); };
+  if (std::none_of(portals.begin(), portals.end(), known)) portals.push_back(p);
+}
+
+// The portals SendTargets named for `target`.
+std::vector<initiator::portal> portals_of(const std::vector<initiator::discovered_target>& found,
+                                          const std::string& target) {
+  std::vector<initiator::portal> out;
+  for (const auto& t : found)
+    if (t.name == target)
+      for (const auto& p : t.portals) add_unique(out, p.address);
+  return out;
 }
 
 // Everything the coroutines share; they hold it by shared_ptr so it
@@ -67,6 +112,12 @@ struct shared_state {
   detail::login_limiter limiter;
   std::mt19937_64 random;
   std::map<std::uint64_t, std::shared_ptr<job>> jobs;  // one per session: the dedupe
+  // By target name: learned while a session to it is up, so the portals
+  // are known when the session's own portal is down.
+  std::map<std::string, target_portals> targets;
+  // By session: where its last reconnect worked. Kept across recoveries, as
+  // the session's own portal may still be down at its next drop.
+  std::map<std::uint64_t, initiator::portal> good_portals;
   std::atomic<bool> stopped{false};
   std::atomic<std::size_t> in_progress{0};
 };
@@ -89,51 +140,91 @@ struct failover_runner {
     co_return !st->stopped;
   }
 
-  // SendTargets on the session's portal: the target's other portals. A
-  // failure only means there are no alternates to try.
-  static asio::awaitable<std::vector<initiator::portal>> alternates(const std::shared_ptr<state>& st,
-                                                                  const initiator::session_info& s) {
-    std::vector<initiator::portal> out;
-    if (!co_await st->limiter.acquire(s.target_name)) co_return out;
+  // SendTargets at `where`, within the target's login cap.
+  static asio::awaitable<std::optional<std::vector<initiator::portal>>> discover_at(const std::shared_ptr<state>& st,
+                                                                                   const std::string& target,
+                                                                                   const initiator::portal& where) {
+    if (!co_await st->limiter.acquire(target)) co_return std::nullopt;
     // Named, not a braced temporary: GCC 12 destroys temporaries inside a
     // co_await expression twice.
-    const initiator::discovery_options options{s.target_portal, std::nullopt, std::nullopt};
+    const initiator::discovery_options options{where, std::nullopt, std::nullopt};
     auto found = co_await st->initiator.discover(options);
-    st->limiter.release(s.target_name);
-    if (!found) co_return out;
-    for (const auto& t : *found) {
-      if (t.name != s.target_name) continue;
-      for (const auto& p : t.portals)
-        if (p.address != s.target_portal && std::find(out.begin(), out.end(), p.address) == out.end())
-          out.push_back(p.address);
-    }
-    co_return out;
+    st->limiter.release(target);
+    if (!found) co_return std::nullopt;
+    co_return portals_of(*found, target);
   }
 
-  // One attempt per portal: the session's own, then the others discovery found.
-  static asio::awaitable<round_result> reconnect_round(const std::shared_ptr<state>& st, job& j,
+  // Learns `target`'s portals by SendTargets at `where`: a success replaces
+  // what was learned, a failure keeps it. One discovery per target name at a
+  // time: a caller that finds one running waits for its answer instead.
+  static asio::awaitable<void> learn_portals(std::shared_ptr<state> st, std::string target, initiator::portal where) {
+    if (st->stopped) co_return;
+    if (const auto running = st->targets[target].discovering) {
+      co_await running->async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled when it ends (or on stop)
+      co_return;
+    }
+    const auto done = std::make_shared<asio::steady_timer>(st->strand, asio::steady_timer::time_point::max());
+    st->targets[target].discovering = done;
+    const auto found = co_await discover_at(st, target, where);
+    // Looked up again: the map is not held across a suspension.
+    auto& known = st->targets[target];
+    if (found) {
+      known.learned = *found;
+      known.learned_at = clock::now();
+    }
+    known.discovering.reset();
+    done->cancel();
+  }
+
+  // Where to try, in order: where the session last came back, its own
+  // portal, then the target's learned portals; each endpoint once.
+  static std::vector<initiator::portal> portals_to_try(const state& st, const initiator::session_info& s) {
+    std::vector<initiator::portal> out;
+    if (const auto good = st.good_portals.find(s.session_id); good != st.good_portals.end())
+      out.push_back(good->second);
+    add_unique(out, s.target_portal);
+    if (const auto known = st.targets.find(s.target_name); known != st.targets.end())
+      for (const auto& p : known->second.learned) add_unique(out, p);
+    return out;
+  }
+
+  // True when no discovery of the target has worked since `since`.
+  static bool not_learned_since(const state& st, const std::string& target, clock::time_point since) {
+    const auto known = st.targets.find(target);
+    return known == st.targets.end() || !known->second.learned_at || *known->second.learned_at < since;
+  }
+
+  // One attempt per portal (portals_to_try, and what is learned during the
+  // round). After the first failure the target's portals are discovered
+  // again at the session's portal, unless a discovery worked since
+  // `episode_start`; a failed one keeps the learned portals and is tried
+  // again next round.
+  static asio::awaitable<round_result> reconnect_round(const std::shared_ptr<state>& st,
                                                        const initiator::session_info& s, std::uint32_t& attempt,
-                                                       std::optional<std::vector<initiator::portal>>& others,
-                                                       std::string& last_error) {
-    std::vector<std::optional<initiator::portal>> where{std::nullopt};
+                                                       clock::time_point episode_start, std::string& last_error) {
+    auto where = portals_to_try(*st, s);
     for (std::size_t i = 0; i < where.size(); ++i) {
       if (!co_await st->limiter.acquire(s.target_name)) co_return round_result::stopped;
-      const initiator::reconnect_options options{where[i], ++attempt};  // named: see alternates()
+      const initiator::reconnect_options options{where[i], ++attempt};  // named: see discover_at()
       const auto r = co_await st->initiator.reconnect_session(s.session_id, options);
       st->limiter.release(s.target_name);
       if (st->stopped) co_return round_result::stopped;
-      if (r || r.error().code == make_error_code(errc::invalid_argument)) {  // invalid_argument: already connected
-        j.good_portal = where[i];
+      if (r) {
+        st->good_portals[s.session_id] = where[i];
         co_return round_result::connected;
       }
+      // invalid_argument: someone else connected it meanwhile, at a portal we do not know.
+      if (r.error().code == make_error_code(errc::invalid_argument)) co_return round_result::connected;
       if (is_final(r.error())) co_return round_result::gone;
       last_error = r.error().what();
       if (is_auth_failure(r.error())) co_return round_result::auth_failed;
-      if (i == 0) {
-        if (!others) others = co_await alternates(st, s);  // once per recovery, cached
+      if (i == 0 && not_learned_since(*st, s.target_name, episode_start)) {
+        co_await learn_portals(st, s.target_name, s.target_portal);
         if (st->stopped) co_return round_result::stopped;
-        for (const auto& p : *others) where.emplace_back(p);
       }
+      // Another discovery (this target's logon, another session) may have
+      // ended since the round began: its portals count in this round too.
+      for (const auto& p : portals_to_try(*st, s)) add_unique(where, p);
     }
     co_return round_result::failed;
   }
@@ -156,7 +247,6 @@ struct failover_runner {
     auto delay = policy.first_retry_delay;
     std::uint32_t attempt = 0;
     bool first = true;
-    std::optional<std::vector<initiator::portal>> others;
     std::string last_error = "no attempt was made";
     // The next back-off, never past the deadline (which is checked after it).
     auto next_wait = [&] {
@@ -181,7 +271,7 @@ struct failover_runner {
           co_await give_up(st, j->session_id, why, attempt);
           co_return;
         }
-        switch (co_await reconnect_round(st, *j, *s, attempt, others, last_error)) {
+        switch (co_await reconnect_round(st, *s, attempt, started, last_error)) {
           case round_result::connected:
             // A new episode: a later drop gets the full deadline again.
             j->restore_connections = true;
@@ -206,7 +296,10 @@ struct failover_runner {
       if (!j->restore_connections || s->connections.size() >= s->connections_wanted) co_return;
       if (clock::now() >= deadline) co_return;  // the session works; the missing connections stay missing
       if (!co_await st->limiter.acquire(s->target_name)) co_return;
-      const auto added = co_await st->initiator.add_connection_to_session(j->session_id, j->good_portal);
+      // At the portal the session came back through: its connections stay together.
+      std::optional<initiator::portal> where;
+      if (const auto good = st->good_portals.find(j->session_id); good != st->good_portals.end()) where = good->second;
+      const auto added = co_await st->initiator.add_connection_to_session(j->session_id, where);
       st->limiter.release(s->target_name);
       if (added) {
         delay = policy.first_retry_delay;
@@ -241,8 +334,24 @@ struct failover_runner {
       // Runs on the strand. Only this job's own entry goes: a stop may have cleared the map.
       if (const auto found = st->jobs.find(j->session_id); found != st->jobs.end() && found->second == j)
         st->jobs.erase(found);
+      // A logout racing the reconnect may have come before the portal was noted.
+      if (!st->stopped && !st->initiator.session(j->session_id)) st->good_portals.erase(j->session_id);
       --st->in_progress;
     });
+  }
+
+  // On the strand: learns the target's portals at `portal_text`, where a
+  // session just logged on, unless they are known or being learned.
+  static void learn_at_logon(const std::shared_ptr<state>& st, const std::string& target,
+                             const std::string& portal_text) {
+    if (st->stopped) return;
+    // No gate per session: isensd registers a session after its logon.
+    if (!st->policy.recover_all_sessions && !st->should_recover) return;  // it recovers nothing
+    const auto& known = st->targets[target];
+    if (known.learned_at || known.discovering) return;
+    const auto where = initiator::portal::parse(portal_text);
+    if (!where) return;
+    asio::co_spawn(st->strand, learn_portals(st, target, *where), asio::detached);
   }
 };
 
@@ -263,7 +372,20 @@ failover_subscriber::~failover_subscriber() {
   asio::post(state_->strand, [st = state_] {
     st->limiter.stop();
     for (auto& [id, j] : st->jobs) j->sleeper.cancel();
+    for (auto& [target, known] : st->targets)
+      if (known.discovering) known.discovering->cancel();
   });
+}
+
+void failover_subscriber::on_logon(const events::event& e) {
+  // While the session's portal is up, it can name the others.
+  asio::post(state_->strand, [st = state_, target = e.target, portal = e.portal] {
+    failover_runner::learn_at_logon(st, target, portal);
+  });
+}
+
+void failover_subscriber::on_logoff(const events::event& e) {
+  asio::post(state_->strand, [st = state_, id = e.session_id] { st->good_portals.erase(id); });
 }
 
 void failover_subscriber::on_session_disconnect(const events::event& e) {

@@ -3,11 +3,15 @@
 ///
 /// A session_disconnect starts one recovery per session: wait the target's
 /// Time2Wait if it named one, reinstate at once (same ISID, TSIH 0), then
-/// back off exponentially with jitter, trying the session's portal and then
-/// the target's other portals (SendTargets). Once the session is back, the
-/// connections the caller had set up are added again. Auth failures and the
-/// give-up deadline end the session with logoff(recovery_failed). Logins per
-/// target are capped so a target restart does not meet a login storm.
+/// back off exponentially with jitter. Each round tries the portal the
+/// session last came back through, then its own portal, then the target's
+/// other portals. Those are learned by SendTargets while the target is up
+/// (at the first logon to each target name) and discovered again after a
+/// failed attempt; a failed discovery keeps what was learned. Once the
+/// session is back, the connections the caller had set up are added again.
+/// Auth failures and the give-up deadline end the session with
+/// logoff(recovery_failed). Logins and discoveries per target are capped so
+/// a target restart does not meet a login storm.
 ///
 /// Every reconnect_session call gets its own, increasing attempt number, so
 /// each failed try is one session_disconnect event with that number.
@@ -53,6 +57,10 @@ class failover_subscriber final : public events::subscriber {
   /// Not copyable: pending recoveries refer to its state.
   failover_subscriber& operator=(const failover_subscriber&) = delete;
 
+  /// Learns the target's portals (SendTargets at the logon's portal) unless known: one discovery per target name.
+  void on_logon(const events::event& e) override;
+  /// Forgets the portal the session last came back through.
+  void on_logoff(const events::event& e) override;
   /// Starts recovering the session; ignores events with `attempt` set (its own failed attempts).
   void on_session_disconnect(const events::event& e) override;
   /// MC/S: replaces a lost connection of a session that is still connected.
