@@ -8,6 +8,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <thread>
+
 using namespace isens;
 using events::event_kind;
 using events::event_reason;
@@ -61,6 +64,42 @@ TEST_CASE("an Async Message dropping the connection raises connection_lost then 
   REQUIRE(snapshot.has_value());
   CHECK_FALSE(snapshot->connected);
   CHECK(snapshot->connections.empty());
+}
+
+namespace {
+// Which connection of the scripted target this is (1, 2, ...), for a script
+// that treats a session's second connection differently.
+std::atomic<int> connections_accepted{0};
+}  // namespace
+
+TEST_CASE("an Async Message dropping one of two connections keeps the session and owes no Time2Wait",
+          "[initiator][scripted]") {
+  connections_accepted = 0;
+  test::scripted_target target([](test::scripted_connection& c) -> asio::awaitable<void> {
+    const int nth = ++connections_accepted;
+    co_await c.accept_login();
+    if (nth == 2) co_await c.send(async_message(2, 1));  // drops CID 1, the added connection
+    co_await read_forever(c);
+  });
+  test::initiator_harness h;
+  auto options = to(target);
+  options.max_connections = 2;
+  auto id = h.run(h.initiator().login_to_target(options));
+  REQUIRE(id);
+  REQUIRE(h.run(h.initiator().add_connection_to_session(*id)));
+
+  const auto lost = h.recorder().wait_for(event_kind::connection_lost);
+  CHECK(lost.reason == event_reason::target_requested);
+  CHECK(lost.cid == 1);
+  REQUIRE(h.recorder().wait_for_count(4));  // connection_made, logon, connection_made, connection_lost
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // room for a wrong session_disconnect
+  CHECK(h.recorder().kinds() == std::vector{event_kind::connection_made, event_kind::logon,
+                                            event_kind::connection_made, event_kind::connection_lost});
+  const auto snapshot = h.initiator().session(*id);
+  REQUIRE(snapshot.has_value());
+  CHECK(snapshot->connected);
+  CHECK(snapshot->connections.size() == 1);
+  CHECK_FALSE(snapshot->reconnect_after.has_value());  // a later, unrelated drop must not wait it
 }
 
 TEST_CASE("an Async Message asking for logout makes the initiator log out", "[initiator][scripted]") {

@@ -2,6 +2,8 @@
 // the CmdSN window, SCSI commands, NOP pings and target messages.
 #include "session/session.hpp"
 
+#include <algorithm>
+
 #include "protocol/serial_number.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -225,14 +227,15 @@ void session::handle_async_message(connection& from, const protocol::pdu& p) {
           asio::detached);
       break;
     case 2: {  // the target will drop one connection; reconnect after Time2Wait
-      reconnect_after_ = std::chrono::seconds(p.parameter2());
       const auto cid = p.parameter1();
-      for (const auto& c : connections_) {
-        if (c->cid() == cid) {
-          drop_connection(c, event_reason::target_requested, "the target announced it drops this connection");
-          break;
-        }
-      }
+      const auto named = std::find_if(connections_.begin(), connections_.end(),
+                                      [cid](const auto& c) { return c->cid() == cid; });
+      if (named == connections_.end()) break;  // not (or no longer) ours: nothing to drop or wait for
+      // Time2Wait is the session's to honour only when this drop leaves it
+      // disconnected; one lost connection of several is simply replaced.
+      if (connections_.size() == 1) reconnect_after_ = std::chrono::seconds(p.parameter2());
+      const auto victim = *named;  // a copy: dropping it erases it from connections_
+      drop_connection(victim, event_reason::target_requested, "the target announced it drops this connection");
       break;
     }
     case 3: {  // the target will drop every connection; reconnect after Time2Wait
