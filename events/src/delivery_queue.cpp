@@ -95,26 +95,13 @@ void delivery_queue::schedule_woken(std::vector<delivery_queue*>& woken) {
   if (batch.size() == 1) {
     batch.front()->schedule();
   } else if (!batch.empty()) {
-    // Two tasks share the batch, each taking the next queue to drain until
-    // none is left: both delivery threads work on one event's subscribers
-    // at once, and a subscriber stuck in a callback holds one thread only,
-    // while the other finishes the batch. (A task per queue would cost a
-    // trip through the scheduler's mutex each: most of the latency at 16
-    // subscribers.)
-    struct shared_batch {
-      std::vector<std::shared_ptr<delivery_queue>> queues;
-      std::atomic<std::size_t> next{0};
-    };
-    auto shared = std::make_shared<shared_batch>();
-    shared->queues = std::move(batch);
-    const auto executor = shared->queues.front()->executor_;
-    for (int task = 0; task < 2; ++task) {
-      boost::asio::post(executor, [shared] {
-        for (auto i = shared->next.fetch_add(1, std::memory_order_relaxed); i < shared->queues.size();
-             i = shared->next.fetch_add(1, std::memory_order_relaxed))
-          shared->queues[i]->drain();
-      });
-    }
+    // Deferred from inside the task, the drains land in that pool thread's
+    // private queue; the scheduler then wakes a second thread only once
+    // there is more than one drain to run.
+    const auto executor = batch.front()->executor_;
+    boost::asio::post(executor, [batch = std::move(batch)] {
+      for (const auto& q : batch) q->schedule_again();
+    });
   }
 }
 
