@@ -178,10 +178,14 @@ unsigned short local_port_of(const isens::initiator::initiator& ini, std::uint64
 // sent, as the capture saw it, not from the tgtadm call that asks for the
 // drop: spawning tgtadm and tgtd's handling of it are no part of recovery.
 void match_fins(const std::vector<isens::test::tcp_fin>& fins, drop_results& out) {
+  // Ports come round again (discovery sessions and reconnects use new ones
+  // all the time), so a drop's FIN is the last one to its port before the
+  // disconnect was delivered; 1 ms of slack covers the two clocks' offset.
   for (std::size_t i = 0; i < out.dropped_ports.size(); ++i) {
-    const auto fin = std::find_if(fins.begin(), fins.end(),
-                                  [&](const auto& f) { return f.destination_port == out.dropped_ports[i]; });
-    if (fin == fins.end()) {
+    const isens::test::tcp_fin* fin = nullptr;
+    for (const auto& f : fins)
+      if (f.destination_port == out.dropped_ports[i] && f.at <= out.disconnect_at[i] + 1ms) fin = &f;
+    if (fin == nullptr) {
       ++out.fins_unmatched;
       continue;
     }
