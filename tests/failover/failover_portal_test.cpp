@@ -63,6 +63,19 @@ std::vector<events::event> reconnects(test::failover_rig& rig, std::uint64_t id)
   return out;
 }
 
+// The session is back and connected through `b`: its last session_reconnect
+// and its one connection both name b's address. Returns its snapshot.
+initiator::session_info connected_through(test::failover_rig& rig, std::uint64_t id, const test::scripted_target& b) {
+  const auto back = reconnects(rig, id);
+  REQUIRE_FALSE(back.empty());
+  CHECK(back.back().portal == address_of(b));
+  const auto s = *rig.initiator().session(id);
+  CHECK(s.connected);
+  REQUIRE(s.connections.size() == 1);
+  CHECK(s.connections[0].remote_address == address_of(b));
+  return s;
+}
+
 // What SendTargets says about the scripted target: it is at `first` and `second`.
 proto::key_values two_portals(const std::string& first, const std::string& second) {
   return {{"TargetName", target_iqn}, {"TargetAddress", first + ",1"}, {"TargetAddress", second + ",2"}};
@@ -411,13 +424,9 @@ TEST_CASE("a session whose portal refuses logins is reinstated through another p
                                            {event_kind::connection_made, event_reason::recovery, std::nullopt},
                                            {event_kind::session_reconnect, event_reason::recovery, 2u}});
   const auto reconnect = rig.recorder().wait_for(event_kind::session_reconnect);
-  CHECK(reconnect.portal == address_of(b));
   CHECK(reconnect.attempt == 2u);
-  const auto s = *rig.initiator().session(id);
-  CHECK(s.connected);
+  const auto s = connected_through(rig, id, b);
   CHECK(s.isid == isid);  // reinstated, not a new session
-  REQUIRE(s.connections.size() == 1);
-  CHECK(s.connections[0].remote_address == address_of(b));
   CHECK(a_state.normal_logins == 2);  // the login, then the refused attempt
   // The one at the logon, and again after attempt 1 failed unless the
   // logon's ended after the drop (then it is fresh enough).
@@ -458,12 +467,8 @@ TEST_CASE("a session whose portal is gone is reinstated through a portal learned
                           {event_kind::session_reconnect, event_reason::recovery, 2u}});
   const auto back = reconnects(rig, id);
   REQUIRE(back.size() == 1);
-  CHECK(back[0].portal == address_of(b));
-  const auto s = *rig.initiator().session(id);
-  CHECK(s.connected);
+  const auto s = connected_through(rig, id, b);
   CHECK(s.isid == isid);
-  REQUIRE(s.connections.size() == 1);
-  CHECK(s.connections[0].remote_address == address_of(b));
   CHECK(a_state.normal_logins == 1);
   CHECK(a_state.discoveries_done == 1);
   CHECK(b_logins == 1);
@@ -484,7 +489,7 @@ TEST_CASE("a session that failed over to another portal tries that portal first 
   // A drops the session at once and refuses it from then on: it comes back through B.
   REQUIRE(rig.wait_for(event_kind::session_reconnect));
   REQUIRE(rig.settle());
-  auto back = reconnects(rig, id);
+  const auto back = reconnects(rig, id);
   REQUIRE(back.size() == 1);
   CHECK(back[0].portal == address_of(b));
   CHECK(back[0].attempt.value_or(0) == 2u);
@@ -502,14 +507,9 @@ TEST_CASE("a session that failed over to another portal tries that portal first 
                           {event_kind::session_disconnect, event_reason::peer_closed, std::nullopt},
                           {event_kind::connection_made, event_reason::recovery, std::nullopt},
                           {event_kind::session_reconnect, event_reason::recovery, 1u}});
-  back = reconnects(rig, id);
-  REQUIRE(back.size() == 2);
-  CHECK(back[1].portal == address_of(b));
-  const auto s = *rig.initiator().session(id);
-  CHECK(s.connected);
+  REQUIRE(reconnects(rig, id).size() == 2);
+  const auto s = connected_through(rig, id, b);
   CHECK(s.isid == isid);
-  REQUIRE(s.connections.size() == 1);
-  CHECK(s.connections[0].remote_address == address_of(b));
   CHECK(a_state.normal_logins == 2);  // A saw no attempt of the second recovery
   CHECK(b_state.logins == 2);
 }
@@ -546,11 +546,7 @@ TEST_CASE("a discovery that fails during a recovery is tried again in a later ro
   CHECK(steps.back() == step{event_kind::session_reconnect, event_reason::recovery, last});
   const auto back = reconnects(rig, id);
   REQUIRE(back.size() == 1);
-  CHECK(back[0].portal == address_of(b));
-  const auto s = *rig.initiator().session(id);
-  CHECK(s.connected);
-  REQUIRE(s.connections.size() == 1);
-  CHECK(s.connections[0].remote_address == address_of(b));
+  const auto s = connected_through(rig, id, b);
   CHECK(a_state.discoveries_after_drop >= 2);  // the recovery asked again after a failed discovery
   CHECK(a_state.normal_logins == static_cast<int>(last));  // the login, then every failed attempt
   CHECK(b_logins == 1);
@@ -573,11 +569,7 @@ TEST_CASE("portals learned while a round's first attempt runs are tried in that 
   const auto back = reconnects(rig, id);
   REQUIRE(back.size() == 1);
   CHECK(back[0].attempt.value_or(0) == 2u);
-  CHECK(back[0].portal == address_of(b));
-  const auto s = *rig.initiator().session(id);
-  CHECK(s.connected);
-  REQUIRE(s.connections.size() == 1);
-  CHECK(s.connections[0].remote_address == address_of(b));
+  const auto s = connected_through(rig, id, b);
   CHECK(a_state.normal_logins == 2);  // the login, then attempt 1
   CHECK(a_state.discoveries == 1);    // the logon's, fresh enough for the recovery
   CHECK(b_logins == 1);
@@ -601,11 +593,7 @@ TEST_CASE("a portal discovery names in other letters is not tried twice in a rou
   const auto back = reconnects(rig, id);
   REQUIRE(back.size() == 1);
   CHECK(back[0].attempt.value_or(0) == 2u);
-  CHECK(back[0].portal == address_of(b));
-  const auto s = *rig.initiator().session(id);
-  CHECK(s.connected);
-  REQUIRE(s.connections.size() == 1);
-  CHECK(s.connections[0].remote_address == address_of(b));
+  const auto s = connected_through(rig, id, b);
   CHECK(a_state.normal_logins == 2);  // the login, then attempt 1
   CHECK(b_logins == 1);
 }
