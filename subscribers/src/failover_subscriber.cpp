@@ -262,6 +262,9 @@ struct failover_runner {
         if (first && policy.honour_time2wait && s->reconnect_after) {
           first = false;  // the target asked for this pause (Async Message)
           if (!co_await sleep(st, *j, *s->reconnect_after)) co_return;
+          // It also keeps the session's state for Time2Retain after the
+          // pause: giving up before that would abandon what it keeps for us.
+          if (s->retain_for) deadline = std::max(deadline, clock::now() + *s->retain_for);
           continue;
         }
         first = false;

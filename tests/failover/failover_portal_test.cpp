@@ -95,15 +95,24 @@ asio::awaitable<void> refuse_as_unavailable(test::scripted_connection& c) {
 }
 
 // AsyncEvent 2 (drop connection CID 0, the first one) or 3 (drop all).
-proto::pdu will_drop(std::uint8_t event, std::uint16_t time2wait) {
+proto::pdu will_drop(std::uint8_t event, std::uint16_t time2wait, std::uint16_t time2retain = 20) {
   proto::pdu p(proto::opcode::async_message);
   p.set_final(true);
   p.set_itt(proto::reserved_tag);
   p.set_async_event(event);
   p.set_parameter1(0);
   p.set_parameter2(time2wait);
-  p.set_parameter3(20);  // Time2Retain
+  p.set_parameter3(time2retain);
   return p;
+}
+
+// Answers a discovery session with this portal only (the failover subscriber
+// learning portals at the logon).
+asio::awaitable<void> serve_discovery_of_this_portal(test::scripted_connection& c) {
+  const auto here = c.socket().local_endpoint();
+  const auto address = here.address().to_string() + ":" + std::to_string(here.port());
+  proto::key_values just_here{{"TargetName", target_iqn}, {"TargetAddress", address + ",1"}};
+  co_await serve_discovery(c, std::move(just_here));
 }
 
 // When things happened at a target announcing a drop, seen from the target.
@@ -117,11 +126,8 @@ struct drop_log {
 // `time2wait`) and is closed by the target; later connections log in and stay.
 asio::awaitable<void> drop_with_time2wait(test::scripted_connection& c, drop_log& log, std::uint8_t event,
                                           std::uint16_t time2wait) {
-  if (co_await c.login_session_type() == "Discovery") {  // the failover subscriber learning portals at the logon
-    const auto here = c.socket().local_endpoint();
-    const auto address = here.address().to_string() + ":" + std::to_string(here.port());
-    proto::key_values just_here{{"TargetName", target_iqn}, {"TargetAddress", address + ",1"}};
-    co_await serve_discovery(c, std::move(just_here));
+  if (co_await c.login_session_type() == "Discovery") {
+    co_await serve_discovery_of_this_portal(c);
     co_return;
   }
   bool first = false;
@@ -144,6 +150,46 @@ asio::awaitable<void> drop_with_time2wait(test::scripted_connection& c, drop_log
   co_await c.send(std::move(warning));
   c.socket().shutdown(asio::ip::tcp::socket::shutdown_send);  // the drop the message announced
   for (;;) (void)co_await c.receive();  // until the initiator closes its side too
+}
+
+// A target that drops the session with AsyncEvent 3 (Time2Wait `time2wait`,
+// Time2Retain `time2retain`) and is back only `back_after` later: until
+// then it refuses logins as temporarily unable to serve.
+struct late_return_state {
+  std::mutex mutex;
+  std::optional<steady::time_point> warned;  // just before the Async Message was sent
+  std::atomic<int> refused{0};
+};
+
+asio::awaitable<void> drop_and_return_late(test::scripted_connection& c, late_return_state& state,
+                                           std::uint16_t time2wait, std::uint16_t time2retain,
+                                           std::chrono::milliseconds back_after) {
+  if (co_await c.login_session_type() == "Discovery") {
+    co_await serve_discovery_of_this_portal(c);
+    co_return;
+  }
+  std::optional<steady::time_point> warned;
+  {
+    std::lock_guard lock(state.mutex);
+    warned = state.warned;
+  }
+  if (!warned) {  // the session's first connection: the one the target drops
+    co_await c.accept_login();
+    {
+      std::lock_guard lock(state.mutex);
+      state.warned = steady::now();
+    }
+    co_await c.send(will_drop(3, time2wait, time2retain));
+    c.socket().shutdown(asio::ip::tcp::socket::shutdown_send);
+    for (;;) (void)co_await c.receive();  // until the initiator closes its side too
+  }
+  if (steady::now() < *warned + back_after) {
+    ++state.refused;
+    co_await c.refuse_login(0x03, 0x01);  // target error, service unavailable: try again later
+    co_return;
+  }
+  co_await c.accept_login();
+  co_await c.serve_until_logout();
 }
 
 // What one drop-and-recover run showed.
@@ -596,4 +642,25 @@ TEST_CASE("a portal discovery names in other letters is not tried twice in a rou
   const auto s = connected_through(rig, id, b);
   CHECK(a_state.normal_logins == 2);  // the login, then attempt 1
   CHECK(b_logins == 1);
+}
+
+TEST_CASE("after an Async Message, recovery goes on for the Time2Retain it names, past give_up_after",
+          "[failover][scripted]") {
+  // Time2Wait 1 s, Time2Retain 3 s, back 2 s after the message: the policy
+  // alone would give up 0.3 s into the recovery, before the first attempt.
+  late_return_state state;
+  test::scripted_target target(
+      [&state](test::scripted_connection& c) { return drop_and_return_late(c, state, 1, 3, 2000ms); });
+  auto policy = test::quick_policy();
+  policy.give_up_after = 300ms;
+  test::failover_rig rig(policy);
+  const auto id = rig.login(to(target));
+  REQUIRE(rig.wait_for(event_kind::session_reconnect, 1, 15s));
+  REQUIRE(rig.settle());
+
+  CHECK(state.refused >= 1);  // attempts were refused past give_up_after, and recovery went on
+  const auto steps = rig.steps(id);
+  CHECK(std::none_of(steps.begin(), steps.end(), [](const step& s) { return s.kind == event_kind::logoff; }));
+  CHECK(steps.back().kind == event_kind::session_reconnect);
+  CHECK(rig.initiator().session(id)->connected);
 }

@@ -205,6 +205,7 @@ asio::awaitable<result<void>> session::reconnect(reconnect_options o) {
   parameters_ = opened->login.parameters;
   cmd_sn_ = opened->login.exp_cmd_sn;
   reconnect_after_.reset();
+  retain_for_.reset();
   state_ = state::logged_in;
   const auto* conn = opened->conn.get();
   const auto wanted = connections_wanted_;
@@ -318,6 +319,7 @@ void session::update_snapshot() {
   info.max_connections = parameters_.max_connections;
   info.default_time2wait = parameters_.default_time2wait;
   info.reconnect_after = reconnect_after_;
+  info.retain_for = retain_for_;
   info.connections_wanted = connections_wanted_;
   for (const auto& c : connections_) info.connections.push_back({c->id(), c->cid(), c->local_address(), c->remote_address()});
   info.devices = devices_;

@@ -114,6 +114,7 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
 
   void handle_data_in(protocol::pdu p);
   void handle_async_message(connection& from, const protocol::pdu& p);
+  void note_time2wait(const protocol::pdu& p);  // from AsyncEvent 2 or 3
   void answer_target_ping(connection& from, const protocol::pdu& p);
   void complete_task(std::uint32_t itt, result<protocol::pdu> outcome);
   void fail_tasks_on(std::uint64_t connection_id, const error& why);
@@ -154,6 +155,7 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   std::vector<std::shared_ptr<boost::asio::steady_timer>> window_waiters_;
   std::vector<std::shared_ptr<boost::asio::steady_timer>> recovery_waiters_;
   std::optional<std::chrono::seconds> reconnect_after_;  // Time2Wait from an Async Message
+  std::optional<std::chrono::seconds> retain_for_;       // Time2Retain from the same message
   std::size_t connections_wanted_ = 0;
   bool reinstating_ = false;  // the next login reuses the ISID with TSIH 0
   std::vector<device_info> devices_;

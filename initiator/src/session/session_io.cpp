@@ -218,6 +218,12 @@ void session::answer_target_ping(connection& from, const protocol::pdu& p) {
   from.send(std::move(reply));
 }
 
+// Parameter2 and Parameter3 of AsyncEvent 2 and 3 (RFC 7143 §11.9.1).
+void session::note_time2wait(const protocol::pdu& p) {
+  reconnect_after_ = std::chrono::seconds(p.parameter2());
+  retain_for_ = std::chrono::seconds(p.parameter3());
+}
+
 void session::handle_async_message(connection& from, const protocol::pdu& p) {
   switch (p.async_event()) {
     case 1:  // the target asks for a logout
@@ -233,13 +239,13 @@ void session::handle_async_message(connection& from, const protocol::pdu& p) {
       if (named == connections_.end()) break;  // not (or no longer) ours: nothing to drop or wait for
       // Time2Wait is the session's to honour only when this drop leaves it
       // disconnected; one lost connection of several is simply replaced.
-      if (connections_.size() == 1) reconnect_after_ = std::chrono::seconds(p.parameter2());
+      if (connections_.size() == 1) note_time2wait(p);
       const auto victim = *named;  // a copy: dropping it erases it from connections_
       drop_connection(victim, event_reason::target_requested, "the target announced it drops this connection");
       break;
     }
     case 3: {  // the target will drop every connection; reconnect after Time2Wait
-      reconnect_after_ = std::chrono::seconds(p.parameter2());
+      note_time2wait(p);
       const auto all = connections_;
       for (const auto& c : all) drop_connection(c, event_reason::target_requested, "the target announced it drops all connections");
       break;

@@ -122,6 +122,9 @@ struct session_info {
   std::uint32_t default_time2wait = 2;  ///< negotiated DefaultTime2Wait (s): wait this long before reconnecting
   /// Set while disconnected when the target named a Time2Wait (Async Message): reconnect no sooner.
   std::optional<std::chrono::seconds> reconnect_after;
+  /// With reconnect_after: the Time2Retain the target named, how long after
+  /// Time2Wait it keeps the session's state; recovery goes on at least that long.
+  std::optional<std::chrono::seconds> retain_for;
   std::size_t connections_wanted = 0;  ///< connections the caller set up (login, add, remove); recovery restores them
   std::vector<connection_info> connections;
   std::vector<device_info> devices;
