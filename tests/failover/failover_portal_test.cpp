@@ -592,7 +592,7 @@ TEST_CASE("a discovery that fails during a recovery is tried again in a later ro
   CHECK(steps.back() == step{event_kind::session_reconnect, event_reason::recovery, last});
   const auto back = reconnects(rig, id);
   REQUIRE(back.size() == 1);
-  const auto s = connected_through(rig, id, b);
+  connected_through(rig, id, b);
   CHECK(a_state.discoveries_after_drop >= 2);  // the recovery asked again after a failed discovery
   CHECK(a_state.normal_logins == static_cast<int>(last));  // the login, then every failed attempt
   CHECK(b_logins == 1);
@@ -615,7 +615,7 @@ TEST_CASE("portals learned while a round's first attempt runs are tried in that 
   const auto back = reconnects(rig, id);
   REQUIRE(back.size() == 1);
   CHECK(back[0].attempt.value_or(0) == 2u);
-  const auto s = connected_through(rig, id, b);
+  connected_through(rig, id, b);
   CHECK(a_state.normal_logins == 2);  // the login, then attempt 1
   CHECK(a_state.discoveries == 1);    // the logon's, fresh enough for the recovery
   CHECK(b_logins == 1);
@@ -639,7 +639,7 @@ TEST_CASE("a portal discovery names in other letters is not tried twice in a rou
   const auto back = reconnects(rig, id);
   REQUIRE(back.size() == 1);
   CHECK(back[0].attempt.value_or(0) == 2u);
-  const auto s = connected_through(rig, id, b);
+  connected_through(rig, id, b);
   CHECK(a_state.normal_logins == 2);  // the login, then attempt 1
   CHECK(b_logins == 1);
 }
