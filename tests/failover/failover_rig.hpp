@@ -63,14 +63,12 @@ class failover_rig {
 
   template <class T>
   std::future<T> start(boost::asio::awaitable<T> call) {
-    return boost::asio::co_spawn(io_, std::move(call), boost::asio::use_future);
+    return start_on(io_, std::move(call));
   }
 
   template <class T>
   T run(boost::asio::awaitable<T> call, std::chrono::seconds limit = std::chrono::seconds(30)) {
-    auto future = start(std::move(call));
-    if (future.wait_for(limit) != std::future_status::ready) throw std::runtime_error("facade call did not finish");
-    return future.get();
+    return run_on(io_, std::move(call), limit);
   }
 
   std::uint64_t login(initiator::login_options options) {

@@ -2,18 +2,17 @@
 // Runs an isens initiator for a test: an io_context on its own thread, a
 // bus, an event recorder, and a way to run facade calls to completion.
 
+#include "facade_calls.hpp"
+
 #include <isens/events/event_bus.hpp>
 #include <isens/initiator/initiator.hpp>
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 
 #include <chrono>
 #include <condition_variable>
 #include <future>
 #include <mutex>
-#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -101,15 +100,13 @@ class initiator_harness {
   // Starts a facade call on the initiator's thread without waiting for it.
   template <class T>
   std::future<T> start(boost::asio::awaitable<T> call) {
-    return boost::asio::co_spawn(io_, std::move(call), boost::asio::use_future);
+    return start_on(io_, std::move(call));
   }
 
   // Runs a facade call to completion on the initiator's thread.
   template <class T>
   T run(boost::asio::awaitable<T> call, std::chrono::seconds limit = std::chrono::seconds(30)) {
-    auto future = start(std::move(call));
-    if (future.wait_for(limit) != std::future_status::ready) throw std::runtime_error("facade call did not finish");
-    return future.get();
+    return run_on(io_, std::move(call), limit);
   }
 
   initiator::initiator& initiator() { return initiator_; }
