@@ -11,6 +11,8 @@
 
 #include "measure.hpp"
 
+#include "../common/command_line.hpp"
+
 #include "isens/events/event_bus.hpp"
 
 #include <boost/asio/post.hpp>
@@ -22,7 +24,6 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -68,6 +69,7 @@ struct config {
     c.latency_rounds = 2;
     return c;
   }
+
 };
 
 // A realistic event: a connection dropped, with a long IQN that does not
@@ -533,18 +535,11 @@ int run(const config& cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  config cfg;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) {
-      cfg = config::quick_run();
-    } else if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
-      std::printf("usage: bus_bench [--quick]\n  --quick  a few seconds, for CI smoke runs (rough figures)\n");
-      return 0;
-    } else {
-      std::fprintf(stderr, "bus_bench: unknown argument '%s' (see --help)\n", argv[i]);
-      return 2;
-    }
-  }
+  isens::bench::command_line<config> cli(
+      "bus_bench", "bus_bench: the event bus beside a bare boost::signals2::signal and signals2 slots posting to asio. "
+      "Prints a table, then as its last line one JSON object.",
+      config::quick_run(), "a few seconds, for CI (rough figures)");
+  const config cfg = cli.parse_or_exit(argc, argv);
   try {
     return run(cfg);
   } catch (const std::exception& ex) {

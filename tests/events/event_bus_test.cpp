@@ -191,6 +191,61 @@ TEST_CASE("a slow subscriber delays neither the publisher nor the others", "[eve
   CHECK(wait_until([&] { return slow->count() == 1000; }));
 }
 
+TEST_CASE("a subscriber that gets stuck later holds up none of the subscribers an event wakes with it",
+          "[events][bus]") {
+  // Fast at first, then stuck in one callback until released: the kind of
+  // plugin that makes a remote call on one event kind.
+  struct stuck_at : subscriber {
+    std::uint64_t seq;
+    gate* release;
+    std::atomic<std::uint64_t> count{0};
+    stuck_at(std::uint64_t s, gate* g) : seq(s), release(g) {}
+    void on_event(const event& e) override {
+      if (e.seq == seq) release->wait();
+      count.fetch_add(1);
+    }
+  };
+  constexpr std::uint64_t events = 200;
+  event_bus bus(2);
+  gate release;
+  std::vector<std::shared_ptr<recorder>> others;
+  std::vector<subscription> subs;
+  auto stuck = std::make_shared<stuck_at>(50, &release);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 7) subs.push_back(bus.subscribe(stuck));  // in the middle of every batch
+    others.push_back(std::make_shared<recorder>());
+    subs.push_back(bus.subscribe(others.back()));
+  }
+  for (std::uint64_t i = 0; i < events; ++i) {
+    bus.publish(make_event(event_kind::logon));
+    // Let the queues go idle now and then, so events wake them in batches.
+    if (i % 10 == 0) std::this_thread::sleep_for(200us);
+  }
+  for (const auto& other : others) CHECK(wait_until([&] { return other->count() == events; }));
+  CHECK(stuck->count.load() == 49);
+
+  release.open();
+  CHECK(wait_until([&] { return stuck->count.load() == events; }));
+}
+
+TEST_CASE("destroying a bus delivers the events already published", "[events][bus]") {
+  struct sleepy : subscriber {
+    std::atomic<int> count{0};
+    void on_event(const event&) override {
+      std::this_thread::sleep_for(200us);
+      count.fetch_add(1);
+    }
+  };
+  auto sink = std::make_shared<sleepy>();
+  subscription sub;
+  {
+    event_bus bus(2);
+    sub = bus.subscribe(sink);
+    for (int i = 0; i < 100; ++i) bus.publish(make_event(event_kind::logon));
+  }
+  CHECK(sink->count.load() == 100);
+}
+
 TEST_CASE("a subscriber that throws is counted and isolated, and keeps receiving", "[events][bus]") {
   struct thrower : subscriber {
     std::atomic<int> calls{0};

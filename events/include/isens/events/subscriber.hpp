@@ -10,8 +10,9 @@
 namespace isens::events {
 
 /// Receives events from the bus. Callbacks of one subscriber run one at a
-/// time, in publish order, on that subscriber's own strand; they never run
-/// while the bus holds a lock. A callback that throws is caught, counted and
+/// time, in publish order, as if on a strand of their own; they never run
+/// while the bus holds a lock, and a callback that blocks holds up no other
+/// subscriber. A callback that throws is caught, counted and
 /// logged by the bus, and the subscriber keeps receiving.
 class subscriber {
  public:

@@ -13,7 +13,7 @@ class delivery_queue;
 
 /// A live subscription; destroying it (or calling unsubscribe) ends it.
 /// Move-only. After unsubscribe returns, no new callback starts; one that
-/// is already running on the subscriber's strand is allowed to finish.
+/// is already running is allowed to finish.
 class subscription {
  public:
   subscription() = default;
