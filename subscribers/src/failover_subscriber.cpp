@@ -119,6 +119,12 @@ struct shared_state {
   // the session's own portal may still be down at its next drop.
   std::map<std::uint64_t, initiator::portal> good_portals;
   std::atomic<bool> stopped{false};
+
+  std::optional<initiator::portal> good_portal_of(std::uint64_t session_id) const {
+    const auto good = good_portals.find(session_id);
+    if (good == good_portals.end()) return std::nullopt;
+    return good->second;
+  }
   std::atomic<std::size_t> in_progress{0};
 };
 
@@ -180,8 +186,7 @@ struct failover_runner {
   // portal, then the target's learned portals; each endpoint once.
   static std::vector<initiator::portal> portals_to_try(const state& st, const initiator::session_info& s) {
     std::vector<initiator::portal> out;
-    if (const auto good = st.good_portals.find(s.session_id); good != st.good_portals.end())
-      out.push_back(good->second);
+    if (auto good = st.good_portal_of(s.session_id)) out.push_back(std::move(*good));
     add_unique(out, s.target_portal);
     if (const auto known = st.targets.find(s.target_name); known != st.targets.end())
       for (const auto& p : known->second.learned) add_unique(out, p);
@@ -300,8 +305,7 @@ struct failover_runner {
       if (clock::now() >= deadline) co_return;  // the session works; the missing connections stay missing
       if (!co_await st->limiter.acquire(s->target_name)) co_return;
       // At the portal the session came back through: its connections stay together.
-      std::optional<initiator::portal> where;
-      if (const auto good = st->good_portals.find(j->session_id); good != st->good_portals.end()) where = good->second;
+      const auto where = st->good_portal_of(j->session_id);
       const auto added = co_await st->initiator.add_connection_to_session(j->session_id, where);
       st->limiter.release(s->target_name);
       if (added) {
