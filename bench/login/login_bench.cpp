@@ -2,6 +2,7 @@
 // same private tgtd; and how long 500 sessions take to log in at once.
 //
 //   login_bench [--rounds N] [--sessions N] [--threads N] [--quick] [--no-libiscsi-storm]
+//               [--isens-only | --libiscsi-only]
 //
 // Prints a table, then as its last line one JSON object with the figures.
 // Exits 1 when any round or session failed (the JSON still comes last), 2 on
@@ -37,6 +38,9 @@ struct bench_options {
   std::size_t sessions = 500;
   unsigned threads = 1;
   bool libiscsi_storm = true;
+  // One side alone, to profile it (strace -c, callgrind): no ratio then.
+  bool run_isens = true;
+  bool run_libiscsi = true;
 };
 
 bench_options parse_options(int argc, char** argv) {
@@ -48,6 +52,10 @@ bench_options parse_options(int argc, char** argv) {
   cli.count("--sessions", &bench_options::sessions, "Sessions logging in at once in the storm");
   cli.count("--threads", &bench_options::threads, "io threads running isens's storm");
   cli.flag("--no-libiscsi-storm", [](bench_options& o) { o.libiscsi_storm = false; }, "Skip libiscsi's storm");
+  cli.flag("--isens-only", [](bench_options& o) { o.run_libiscsi = o.libiscsi_storm = false; },
+           "Run isens's side alone (to profile it; no ratio)");
+  cli.flag("--libiscsi-only", [](bench_options& o) { o.run_isens = false; },
+           "Run libiscsi's side alone (to profile it; no ratio, no isens storm)");
   return cli.parse_or_exit(argc, argv);
 }
 
@@ -82,13 +90,17 @@ asio::awaitable<void> run_rounds(isens::initiator::initiator& ini, const bench::
     const bool measured = i >= options.warmup;
     auto* isens_into = measured ? &out.isens : nullptr;
     auto* libiscsi_into = measured ? &out.libiscsi : nullptr;
-    if (i % 2 == 0) {
-      if (auto failed = co_await bench::isens_round(ini, target, isens_into)) failures.note("isens", *failed);
-      if (auto failed = bench::libiscsi_round(target, libiscsi_into)) failures.note("libiscsi", *failed);
-    } else {
-      if (auto failed = bench::libiscsi_round(target, libiscsi_into)) failures.note("libiscsi", *failed);
+    const bool isens_first = i % 2 == 0;
+    if (options.run_isens && isens_first) {
       if (auto failed = co_await bench::isens_round(ini, target, isens_into)) failures.note("isens", *failed);
     }
+    if (options.run_libiscsi) {
+      if (auto failed = bench::libiscsi_round(target, libiscsi_into)) failures.note("libiscsi", *failed);
+    }
+    if (options.run_isens && !isens_first) {
+      if (auto failed = co_await bench::isens_round(ini, target, isens_into)) failures.note("isens", *failed);
+    }
+    if (!options.run_libiscsi) continue;
     if (auto failed = bench::libiscsi_full_connect(target, measured ? &out.libiscsi_full_connect : nullptr))
       failures.note("libiscsi full connect", *failed);
   }
@@ -147,7 +159,8 @@ int main(int argc, char** argv) {
 
     failure_log failures;
     const auto rounds = measure_rounds(target, options, failures);
-    const auto isens_storm = bench::isens_storm(target, options.sessions, options.threads);
+    const auto isens_storm =
+        options.run_isens ? bench::isens_storm(target, options.sessions, options.threads) : bench::storm_result{};
     std::optional<bench::storm_result> libiscsi_storm;
     if (options.libiscsi_storm) libiscsi_storm = bench::libiscsi_storm(target, options.sessions);
 

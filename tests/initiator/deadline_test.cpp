@@ -10,6 +10,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
 
@@ -94,6 +96,54 @@ TEST_CASE("a read answered in time is untouched by the socket deadline", "[initi
   std::array<char, 1> byte{};
   CHECK(asio::read(pair.ours, asio::buffer(byte)) == 1);
   CHECK(byte[0] == 'y');
+}
+
+TEST_CASE("a restarted socket deadline fires at its new limit, later or earlier than the first",
+          "[initiator][transport]") {
+  // Reads one byte under a deadline armed with `first` and restarted with
+  // `then` after 50 ms: the next step of the same work (connect, then login).
+  const auto read_after_restart = [](socket_pair& pair, std::chrono::milliseconds first,
+                                     std::chrono::milliseconds then) -> asio::awaitable<read_outcome> {
+    const auto start = std::chrono::steady_clock::now();
+    socket_deadline deadline(pair.ours, first);
+    asio::steady_timer step(pair.ours.get_executor(), 50ms);
+    co_await step.async_wait(asio::use_awaitable);
+    deadline.restart(then);
+    std::array<char, 1> byte{};
+    auto [ec, n] = co_await asio::async_read(pair.ours, asio::buffer(byte), asio::as_tuple(asio::use_awaitable));
+    co_return read_outcome{ec, deadline.expired(), std::chrono::steady_clock::now() - start};
+  };
+
+  SECTION("later: the first limit passes without closing the socket") {
+    asio::io_context io(1);
+    socket_pair pair(io);
+    const auto outcome = run(io, read_after_restart(pair, 100ms, 300ms));
+    CHECK(outcome.error);
+    CHECK(outcome.expired);
+    CHECK(outcome.took >= 350ms);  // 50 ms + the new 300 ms, not the first 100 ms
+    CHECK(outcome.took < 5s);
+  }
+  SECTION("earlier: the new limit cuts the first one short") {
+    asio::io_context io(1);
+    socket_pair pair(io);
+    const auto outcome = run(io, read_after_restart(pair, 3000ms, 100ms));
+    CHECK(outcome.error);
+    CHECK(outcome.expired);
+    CHECK(outcome.took >= 150ms);
+    CHECK(outcome.took < 2s);
+  }
+  SECTION("disarmed after a restart: the socket is left open") {
+    asio::io_context io(1);
+    socket_pair pair(io);
+    {
+      socket_deadline deadline(pair.ours, 100ms);
+      deadline.restart(150ms);
+    }
+    asio::steady_timer pause(io, 300ms);
+    pause.wait();
+    io.run();  // lets a late expiry run, if one were (wrongly) still pending
+    CHECK(pair.ours.is_open());
+  }
 }
 
 TEST_CASE("a connect whose SYN is never answered fails with connect_timeout at the limit", "[initiator][transport]") {

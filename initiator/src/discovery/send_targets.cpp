@@ -125,9 +125,12 @@ asio::awaitable<result<std::vector<discovered_target>>> discover_within_limits(i
                                                                               discovery_options options) {
   asio::ip::tcp::socket socket(co_await asio::this_coro::executor);
   const auto& where = options.discovery_portal;
-  if (auto connected = co_await transport::tcp_connect(socket, where, context.options.connect_timeout); !connected)
+  // One deadline bounds the connect, then the discovery session.
+  transport::socket_deadline deadline(socket, context.options.connect_timeout);
+  if (auto connected = co_await transport::tcp_connect(socket, where, deadline, context.options.connect_timeout);
+      !connected)
     co_return connected.error();
-  transport::socket_deadline deadline(socket, context.options.login_timeout);
+  deadline.restart(context.options.login_timeout);
   auto found = co_await discover_on(socket, context, options);
   if (found || !deadline.expired()) co_return found;
   co_return make_error(errc::login_timeout, "discovery at " + where.to_string() + " took longer than " +

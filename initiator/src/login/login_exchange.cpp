@@ -25,15 +25,15 @@ class login_conversation {
   login_conversation(asio::ip::tcp::socket& socket, const login_request& request)
       : socket_(socket), request_(request) {}
 
-  // Sends one login request and collects the whole response text (following
-  // C-bit continuations). Sets `last_` to the final response PDU.
-  asio::awaitable<result<protocol::key_values>> exchange(login_stage csg, bool transit, login_stage nsg,
-                                                         const protocol::key_values& keys) {
-    protocol::byte_buffer text;
-    protocol::append_text(text, keys);
-    protocol::byte_buffer collected;
+  // Sends one login request with `text` (key=value pairs, see request_text)
+  // and collects the whole response text (following C-bit continuations).
+  // Sets `last_` to the final response PDU. The pairs are views of the
+  // response, valid until the next exchange.
+  asio::awaitable<result<protocol::key_value_views>> exchange(login_stage csg, bool transit, login_stage nsg,
+                                                              protocol::byte_buffer text) {
+    collected_.clear();
     for (;;) {
-      auto sent = co_await send(csg, transit, nsg, std::move(text));
+      auto sent = co_await transport::write_bytes(socket_, request_bytes(csg, transit, nsg, std::move(text)));
       if (!sent) co_return sent.error();
       auto response = co_await transport::read_pdu(socket_, {}, login_max_recv_data_segment_length);
       if (!response) co_return response.error();
@@ -47,14 +47,15 @@ class login_conversation {
         if (redirected_) co_return parse_keys(last_->data);
         co_return status.error();
       }
-      collected.insert(collected.end(), response->data.begin(), response->data.end());
       const bool more = response->continue_flag();
       last_ = std::move(*response);
+      if (!more && collected_.empty()) co_return parse_keys(last_->data);  // the usual case: one response PDU
+      collected_.insert(collected_.end(), last_->data.begin(), last_->data.end());
       if (!more) break;
       text.clear();  // an empty request asks for the rest of the text (RFC 7143 §6.2)
       transit = false;
     }
-    co_return parse_keys(collected);
+    co_return parse_keys(collected_);
   }
 
   const protocol::pdu& last() const { return *last_; }
@@ -62,13 +63,14 @@ class login_conversation {
   std::uint32_t exp_stat_sn() const noexcept { return exp_stat_sn_; }
 
  private:
-  static result<protocol::key_values> parse_keys(const protocol::byte_buffer& text) {
-    auto keys = protocol::parse_text(text);
+  static result<protocol::key_value_views> parse_keys(const protocol::byte_buffer& text) {
+    auto keys = protocol::parse_text_views(text);
     if (!keys) return make_error(errc::malformed_text, "malformed login response text: " + keys.error().what());
     return keys;
   }
 
-  asio::awaitable<result<void>> send(login_stage csg, bool transit, login_stage nsg, protocol::byte_buffer text) {
+  // The encoded Login request carrying `text`.
+  protocol::byte_buffer request_bytes(login_stage csg, bool transit, login_stage nsg, protocol::byte_buffer text) const {
     protocol::pdu p(opcode::login_request);
     p.set_transit(transit);
     p.set_csg(csg);
@@ -82,41 +84,54 @@ class login_conversation {
     p.set_cmd_sn(request_.cmd_sn);
     p.set_exp_stat_sn(exp_stat_sn_);
     p.data = std::move(text);
-    co_return co_await transport::write_bytes(socket_, protocol::encode(p, {}));
+    return protocol::encode(p, {});
   }
 
   asio::ip::tcp::socket& socket_;
   const login_request& request_;
   std::optional<protocol::pdu> last_;
+  protocol::byte_buffer collected_;  // the text of a response sent in several PDUs
   std::uint32_t exp_stat_sn_ = 0;
   bool redirected_ = false;
 };
 
-// The keys that name who logs in where; AuthMethod only when the security
-// stage is used.
-protocol::key_values identity_keys(const login_request& request, std::string_view auth_method) {
-  protocol::key_values keys{{"InitiatorName", request.initiator_name}};
-  if (!request.initiator_alias.empty()) keys.emplace_back("InitiatorAlias", request.initiator_alias);
+// `keys` as login request text.
+protocol::byte_buffer request_text(const protocol::key_values& keys) {
+  protocol::byte_buffer text;
+  protocol::append_text(text, keys);
+  return text;
+}
+
+// The text of the keys that name who logs in where, to which the first
+// request of a stage adds its own keys; AuthMethod only when the security
+// stage is used. Written straight into the text: the values are the
+// request's own strings, not worth copying into a key_values first.
+protocol::byte_buffer identity_text(const login_request& request, std::string_view auth_method) {
+  protocol::byte_buffer text;
+  text.reserve(512);  // the whole first request of a login, usually
+  protocol::append_text(text, "InitiatorName", request.initiator_name);
+  if (!request.initiator_alias.empty()) protocol::append_text(text, "InitiatorAlias", request.initiator_alias);
   if (request.type == protocol::session_type::discovery) {
-    keys.emplace_back("SessionType", "Discovery");
+    protocol::append_text(text, "SessionType", "Discovery");
   } else {
-    keys.emplace_back("SessionType", "Normal");
-    keys.emplace_back("TargetName", request.target_name);
+    protocol::append_text(text, "SessionType", "Normal");
+    protocol::append_text(text, "TargetName", request.target_name);
   }
-  if (!auth_method.empty()) keys.emplace_back("AuthMethod", std::string(auth_method));
-  return keys;
+  if (!auth_method.empty()) protocol::append_text(text, "AuthMethod", auth_method);
+  return text;
 }
 
-std::string value_or_empty(const protocol::key_values& keys, std::string_view key) {
+std::string value_or_empty(const protocol::key_value_views& keys, std::string_view key) {
   const auto* v = protocol::find_value(keys, key);
-  return v ? *v : std::string{};
+  return v ? std::string(*v) : std::string{};
 }
 
-result<login_result> redirect_result(const protocol::key_values& keys) {
+result<login_result> redirect_result(const protocol::key_value_views& keys) {
   const auto* address = protocol::find_value(keys, "TargetAddress");
   if (!address) return make_error(errc::redirect_failed, "the target redirected the login without a TargetAddress");
   auto where = parse_target_address(*address);
-  if (!where) return make_error(errc::redirect_failed, "the target redirected to an invalid address: " + *address);
+  if (!where)
+    return make_error(errc::redirect_failed, "the target redirected to an invalid address: " + std::string(*address));
   login_result out;
   out.redirect = where->address;
   return out;
@@ -130,12 +145,14 @@ asio::awaitable<result<std::string>> run_chap(login_conversation& conversation, 
   if (request.mutual_chap) target_side = protocol::chap_credentials{request.mutual_chap->user, request.mutual_chap->secret};
   protocol::chap_initiator chap({request.chap->user, request.chap->secret}, target_side);
 
-  auto challenge = co_await conversation.exchange(login_stage::security, false, login_stage::security, chap.start());
+  auto challenge =
+      co_await conversation.exchange(login_stage::security, false, login_stage::security, request_text(chap.start()));
   if (!challenge) co_return challenge.error();
-  auto answer = chap.respond(*challenge);
+  auto answer = chap.respond(protocol::to_key_values(*challenge));
   if (!answer) co_return answer.error();
 
-  auto verdict = co_await conversation.exchange(login_stage::security, true, login_stage::operational, *answer);
+  auto verdict =
+      co_await conversation.exchange(login_stage::security, true, login_stage::operational, request_text(*answer));
   if (!verdict) {
     if (verdict.error().code == make_error_code(errc::login_auth_failed))
       co_return make_error(errc::login_auth_failed,
@@ -143,7 +160,7 @@ asio::awaitable<result<std::string>> run_chap(login_conversation& conversation, 
     co_return verdict.error();
   }
   if (chap.mutual()) {
-    if (auto checked = chap.verify_target(*verdict); !checked)
+    if (auto checked = chap.verify_target(protocol::to_key_values(*verdict)); !checked)
       co_return make_error(errc::target_auth_failed, "mutual CHAP failed: the target's response does not match its secret");
   }
   co_return std::string(chap.mutual() ? "Mutual CHAP" : "CHAP");
@@ -187,7 +204,7 @@ asio::awaitable<result<login_result>> run_login(asio::ip::tcp::socket& socket, c
   const bool security_stage = use_chap || !request.skip_security_stage_without_chap;
   if (security_stage) {
     auto keys = co_await conversation.exchange(login_stage::security, !use_chap, login_stage::operational,
-                                               identity_keys(request, use_chap ? "CHAP" : "None"));
+                                               identity_text(request, use_chap ? "CHAP" : "None"));
     if (!keys) co_return use_chap ? keys.error() : with_chap_hint(keys.error());
     if (conversation.redirected()) co_return redirect_result(*keys);
     const auto auth_answer = value_or_empty(*keys, "AuthMethod");
@@ -211,21 +228,19 @@ asio::awaitable<result<login_result>> run_login(asio::ip::tcp::socket& socket, c
 
   // --- operational stage ----------------------------------------------------
   protocol::negotiator negotiator(request.preferences);
-  auto offer = negotiator.offer(request.type, request.tsih == 0);
-  if (!security_stage) {
-    auto first = identity_keys(request, "");
-    first.insert(first.end(), offer.begin(), offer.end());
-    offer = std::move(first);
-  }
+  auto text = security_stage ? protocol::byte_buffer{} : identity_text(request, "");
+  negotiator.append_offer(text, request.type, request.tsih == 0);
   for (int round = 0;; ++round) {
     if (round == 8) co_return make_error(errc::negotiation_failed, "the target did not finish negotiating in 8 rounds");
-    auto answer = co_await conversation.exchange(login_stage::operational, true, login_stage::full_feature, offer);
+    auto answer =
+        co_await conversation.exchange(login_stage::operational, true, login_stage::full_feature, std::move(text));
     if (!answer) co_return security_stage ? answer.error() : with_chap_hint(answer.error());
     if (conversation.redirected()) co_return redirect_result(*answer);
-    if (auto applied = negotiator.apply_response(*answer); !applied) co_return applied.error();
-    offer = negotiator.answers_to_target_offers();
+    if (auto applied = negotiator.apply_response_views(*answer); !applied) co_return applied.error();
+    const auto answers = negotiator.answers_to_target_offers();
     const auto& last = conversation.last();
-    if (last.transit() && last.nsg() == login_stage::full_feature && offer.empty()) break;
+    if (last.transit() && last.nsg() == login_stage::full_feature && answers.empty()) break;
+    text = request_text(answers);
   }
   if (auto finished = negotiator.finish(); !finished) co_return finished.error();
 

@@ -70,6 +70,8 @@ login_status classify_login_status(std::uint8_t status_class, std::uint8_t statu
 }
 
 result<void> check_login_status(std::uint8_t status_class, std::uint8_t status_detail) {
+  // Every login response passes here: success needs no message built.
+  if (status_class == 0) return {};
   login_status s = classify_login_status(status_class, status_detail);
   if (s.outcome == login_outcome::success) return {};
   return make_error(s.code, std::move(s.message));

@@ -88,12 +88,18 @@ class negotiator {
   /// keys (digests, MaxRecvDataSegmentLength) always. Resets earlier state.
   key_values offer(session_type type, bool leading_connection);
 
+  /// The same offer written as login text at the end of `text` (what the
+  /// login flow sends), without a key_values in between.
+  void append_offer(byte_buffer& text, session_type type, bool leading_connection);
+
   /// Applies the keys of a login/text response: answers to our offer are
   /// combined with it, keys the target offers itself are answered (see
   /// `answers_to_target_offers`). negotiation_failed names the key and value
   /// on an answer outside what was offered, a bad number or boolean, or a
   /// key sent twice.
   result<void> apply_response(const key_values& keys);
+  /// The same for a response parsed as views (parse_text_views).
+  result<void> apply_response_views(const key_value_views& keys);
 
   /// Answers owed to keys the target proposed; sending them clears the list.
   key_values answers_to_target_offers();
@@ -110,19 +116,28 @@ class negotiator {
   const operational_parameters& parameters() const noexcept { return params_; }
 
  private:
-  result<void> apply_one(const std::string& key, const std::string& value);
-  result<void> apply_answer(const std::string& key, const std::string& value);
-  result<void> answer_target_offer(const std::string& key, const std::string& value);
-  result<void> check_default_acceptable(std::string_view key);
-  bool was_seen(std::string_view key) const noexcept;
+  struct known_key;  // a key name looked up once (negotiation.cpp)
+  static known_key look_up(std::string_view key);
+
+  // Resets the state and passes each key of the offer to add(name, value).
+  template <class Add>
+  void make_offer(session_type type, bool leading_connection, Add add);
+
+  result<void> apply_one(std::string_view key, std::string_view value);
+  result<void> apply_answer(const known_key& k, std::string_view key, std::string_view value);
+  result<void> answer_target_offer(const known_key& k, std::string_view key, std::string_view value);
+  result<void> check_default_acceptable(const known_key& k);
+  // Records that the target sent `key`; false when it had sent it before.
+  bool note_seen(const known_key& k, std::string_view key);
 
   initiator_preferences prefs_;
   operational_parameters params_;
   session_type type_ = session_type::normal;
-  // Flat lists, searched linearly: a login has about fifteen keys, and
-  // tree nodes cost more than the search.
-  std::vector<std::string_view> offered_;  // keys sent that await an answer (static names)
-  std::vector<std::string> seen_;          // keys the target has sent
+  // A login has about fifteen keys, so the keys the negotiator knows are
+  // one bit each (see known_key::bit): no strings kept, no lists searched.
+  std::uint64_t offered_ = 0;  // keys sent that await an answer
+  std::uint64_t seen_ = 0;     // known keys the target has sent
+  std::vector<std::string> seen_unknown_;  // keys the target has sent that the negotiator does not know
   key_values answers_;
 };
 

@@ -1,15 +1,23 @@
 #include "protocol/text_keys.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <cstring>
 
 namespace isens::initiator::protocol {
 namespace {
 
-bool is_key_char(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-         c == '+' || c == '@' || c == '_';
-}
+// [A-Za-z0-9.+@_-], as a table: every key of every Login PDU is checked.
+constexpr auto key_chars = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c)
+    table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+               c == '+' || c == '@' || c == '_';
+  return table;
+}();
+
+bool is_key_char(char c) noexcept { return key_chars[static_cast<unsigned char>(c)]; }
 
 // A printable excerpt of untrusted text for error messages.
 std::string excerpt(std::string_view s) {
@@ -26,8 +34,17 @@ bool is_valid_key(std::string_view key) noexcept {
 }
 
 result<key_values> parse_text(byte_span text) {
-  key_values pairs;
+  auto pairs = parse_text_views(text);
+  if (!pairs) return pairs.error();
+  return to_key_values(*pairs);
+}
+
+key_values to_key_values(const key_value_views& pairs) { return key_values(pairs.begin(), pairs.end()); }
+
+result<key_value_views> parse_text_views(byte_span text) {
+  key_value_views pairs;
   const std::string_view all(reinterpret_cast<const char*>(text.data()), text.size());
+  pairs.reserve(16);  // a Login response's pairs, usually; counting them first cost more than growing
   std::size_t at = 0;
   while (at < all.size()) {
     if (all[at] == '\0') {  // extra NUL padding between or after pairs
@@ -53,16 +70,25 @@ result<key_values> parse_text(byte_span text) {
       return make_error(errc::malformed_text, "value of " + std::string(key) + " is " + std::to_string(value.size()) +
                                                   " bytes, more than " + std::to_string(max_value_length));
     }
-    pairs.emplace_back(std::string(key), std::string(value));
+    pairs.emplace_back(key, value);
   }
   return pairs;
 }
 
 void append_text(byte_buffer& out, std::string_view key, std::string_view value) {
-  out.insert(out.end(), key.begin(), key.end());
-  out.push_back('=');
-  out.insert(out.end(), value.begin(), value.end());
-  out.push_back('\0');
+  // Sized once and copied with memcpy: inserting chars into a vector of
+  // bytes would copy them one by one.
+  const std::size_t at = out.size();
+  out.resize(at + key.size() + 1 + value.size() + 1);
+  auto* p = out.data() + at;
+  const auto put = [&p](std::string_view s) {
+    if (!s.empty()) std::memcpy(p, s.data(), s.size());  // an empty view may hold nullptr
+    p += s.size();
+  };
+  put(key);
+  *p++ = '=';
+  put(value);
+  *p = '\0';
 }
 
 void append_text(byte_buffer& out, const key_values& pairs) {
@@ -75,6 +101,13 @@ void append_text(byte_buffer& out, const key_values& pairs) {
 }
 
 const std::string* find_value(const key_values& pairs, std::string_view key) noexcept {
+  for (const auto& kv : pairs) {
+    if (kv.first == key) return &kv.second;
+  }
+  return nullptr;
+}
+
+const std::string_view* find_value(const key_value_views& pairs, std::string_view key) noexcept {
   for (const auto& kv : pairs) {
     if (kv.first == key) return &kv.second;
   }

@@ -26,6 +26,12 @@ using key_value = std::pair<std::string, std::string>;
 /// A list of pairs, in wire order.
 using key_values = std::vector<key_value>;
 
+/// A pair as views into the text it was parsed from.
+using key_value_view = std::pair<std::string_view, std::string_view>;
+
+/// Pairs as views, in wire order: valid while the parsed text is.
+using key_value_views = std::vector<key_value_view>;
+
 /// Longest key name (RFC 7143 §6.1).
 inline constexpr std::size_t max_key_length = 63;
 
@@ -34,6 +40,13 @@ inline constexpr std::size_t max_value_length = 8192;
 
 /// Parses NUL-terminated key=value pairs; malformed_text names the offending pair.
 result<key_values> parse_text(byte_span text);
+
+/// The same as views into `text`: no string per key and value, for a reader
+/// done with the pairs before the text goes (the login flow).
+result<key_value_views> parse_text_views(byte_span text);
+
+/// Owned copies of `pairs`.
+key_values to_key_values(const key_value_views& pairs);
 
 /// Appends `key=value` and its NUL terminator.
 void append_text(byte_buffer& out, std::string_view key, std::string_view value);
@@ -46,6 +59,7 @@ bool is_valid_key(std::string_view key) noexcept;
 
 /// The value of the first pair named `key`, or nullptr.
 const std::string* find_value(const key_values& pairs, std::string_view key) noexcept;
+const std::string_view* find_value(const key_value_views& pairs, std::string_view key) noexcept;
 
 /// Parses a numerical value: decimal or hex ("0x"/"0X"); malformed_text on
 /// anything else, on overflow of 64 bits, and on an empty number.

@@ -5,28 +5,34 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 
 namespace isens::initiator::detail {
 
 namespace asio = boost::asio;
 using protocol::opcode;
 
-connection::connection(asio::ip::tcp::socket socket, std::uint64_t id, std::uint16_t cid,
-                       connection_settings settings, std::uint32_t exp_stat_sn, portal target_portal)
+connection::connection(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& remote, std::uint64_t id,
+                       std::uint16_t cid, connection_settings settings, std::uint32_t exp_stat_sn, portal target_portal)
     : socket_(std::move(socket)),
       id_(id),
       cid_(cid),
       settings_(settings),
       exp_stat_sn_(exp_stat_sn),
-      portal_(std::move(target_portal)) {
+      portal_(std::move(target_portal)),
+      remote_(transport::endpoint_text(remote)) {
   boost::system::error_code ec;
   if (const auto local = socket_.local_endpoint(ec); !ec) local_ = transport::endpoint_text(local);
-  if (const auto remote = socket_.remote_endpoint(ec); !ec) remote_ = transport::endpoint_text(remote);
 }
 
 void connection::start(std::weak_ptr<connection_owner> owner) {
   owner_ = owner;
-  asio::co_spawn(socket_.get_executor(), read_loop(std::move(owner)), asio::detached);
+  // Posted rather than started here: the login that attaches this connection
+  // returns to its caller first, and the reader's first read would only meet
+  // an empty socket. Whatever the target sends meanwhile waits in the socket.
+  asio::post(socket_.get_executor(), [self = shared_from_this(), owner = std::move(owner)]() mutable {
+    asio::co_spawn(self->socket_.get_executor(), self->read_loop(std::move(owner)), asio::detached);
+  });
 }
 
 void connection::send(protocol::pdu p) {

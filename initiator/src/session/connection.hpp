@@ -37,8 +37,10 @@ struct connection_settings {
 
 class connection : public std::enable_shared_from_this<connection> {
  public:
-  connection(boost::asio::ip::tcp::socket socket, std::uint64_t id, std::uint16_t cid, connection_settings settings,
-             std::uint32_t exp_stat_sn, portal target_portal);
+  // `remote` is where the socket is connected to (known from the connect:
+  // no getpeername).
+  connection(boost::asio::ip::tcp::socket socket, const boost::asio::ip::tcp::endpoint& remote, std::uint64_t id,
+             std::uint16_t cid, connection_settings settings, std::uint32_t exp_stat_sn, portal target_portal);
 
   // Starts the reader loop; PDUs and failures go to `owner` while it lives.
   void start(std::weak_ptr<connection_owner> owner);

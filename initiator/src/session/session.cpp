@@ -32,23 +32,26 @@ session::session(std::shared_ptr<initiator_context> context, std::uint64_t id, l
       executor_(context_->options.single_threaded ? context_->executor
                                                   : asio::any_io_executor(asio::make_strand(context_->executor))) {
   isid_ = options_.isid.value_or(make_isid(*context_));
+  // What never changes is written once; update_snapshot writes the rest.
+  snapshot_.session_id = id_;
+  snapshot_.initiator_name = context_->options.initiator_name;
+  snapshot_.target_name = options_.target_name;
+  snapshot_.target_portal = options_.target_portal;
   update_snapshot();
 }
 
 asio::awaitable<result<session::opened_connection>> session::open_connection(portal where, std::uint16_t cid) {
   const auto& settings = context_->options;
-  protocol::initiator_preferences preferences;
-  preferences.header_digests = options_.header_digest == digest::crc32c
-                                   ? std::vector{protocol::digest_type::crc32c}
-                                   : std::vector{protocol::digest_type::none};
-  preferences.data_digests = options_.data_digest == digest::crc32c ? std::vector{protocol::digest_type::crc32c}
-                                                                    : std::vector{protocol::digest_type::none};
-  preferences.max_connections = options_.max_connections;
+  const auto digest_type_of = [](digest d) {
+    return d == digest::crc32c ? protocol::digest_type::crc32c : protocol::digest_type::none;
+  };
 
   for (int redirects = 0; redirects <= 3; ++redirects) {
     asio::ip::tcp::socket socket(executor_);  // serial, as socket_deadline needs
-    if (auto connected = co_await transport::tcp_connect(socket, where, settings.connect_timeout); !connected)
-      co_return connected.error();
+    // One deadline bounds the connect, then the login: one timer per connection.
+    transport::socket_deadline deadline(socket, settings.connect_timeout);
+    const auto remote = co_await transport::tcp_connect(socket, where, deadline, settings.connect_timeout);
+    if (!remote) co_return remote.error();
 
     login_request request;
     request.initiator_name = settings.initiator_name;
@@ -60,10 +63,13 @@ asio::awaitable<result<session::opened_connection>> session::open_connection(por
     request.cmd_sn = cmd_sn_;
     request.chap = options_.chap;
     request.mutual_chap = options_.mutual_chap;
-    request.preferences = preferences;
+    // assign() fills the one-element lists the defaults already hold: no allocation.
+    request.preferences.header_digests.assign(1, digest_type_of(options_.header_digest));
+    request.preferences.data_digests.assign(1, digest_type_of(options_.data_digest));
+    request.preferences.max_connections = options_.max_connections;
     request.skip_security_stage_without_chap = tsih_ == 0 && !options_.isid && !reinstating_;
 
-    transport::socket_deadline deadline(socket, settings.login_timeout);
+    deadline.restart(settings.login_timeout);
     auto login = co_await run_login(socket, request);
     deadline.disarm();  // before the socket moves into its connection
     if (!login && deadline.expired())
@@ -83,7 +89,7 @@ asio::awaitable<result<session::opened_connection>> session::open_connection(por
                              login->parameters.data_digest == protocol::digest_type::crc32c};
     conn_settings.max_recv_data_segment_length = login->parameters.initiator_max_recv_data_segment_length;
     conn_settings.max_send_data_segment_length = login->parameters.target_max_recv_data_segment_length;
-    auto conn = std::make_shared<connection>(std::move(socket), context_->next_connection_id.fetch_add(1), cid,
+    auto conn = std::make_shared<connection>(std::move(socket), *remote, context_->next_connection_id.fetch_add(1), cid,
                                              conn_settings, login->exp_stat_sn, where);
     co_return opened_connection{std::move(conn), std::move(*login)};
   }
@@ -113,8 +119,8 @@ asio::awaitable<result<void>> session::login() {
   cmd_sn_ = opened->login.exp_cmd_sn;
   state_ = state::logged_in;
   const auto* conn = opened->conn.get();
-  attach(std::move(*opened), event_reason::admin_login);
-  publish(event_kind::logon, event_reason::admin_login, conn);  // publishing updates the snapshot
+  attach(std::move(*opened), event_reason::admin_login);  // connection_made updates the snapshot
+  raise(event_kind::logon, event_reason::admin_login, conn);
   co_return result<void>{};
 }
 
@@ -284,9 +290,12 @@ std::shared_ptr<connection> session::find_connection(std::uint64_t connection_id
 
 void session::publish(event_kind kind, event_reason reason, const connection* conn, std::string detail,
                       std::optional<std::uint32_t> attempt) {
-  // A subscriber that reacts to an event by reading the snapshot must see
-  // the state the event announces.
   update_snapshot();
+  raise(kind, reason, conn, std::move(detail), attempt);
+}
+
+void session::raise(event_kind kind, event_reason reason, const connection* conn, std::string detail,
+                    std::optional<std::uint32_t> attempt) {
   events::event e;
   e.kind = kind;
   e.reason = reason;
@@ -304,12 +313,11 @@ void session::publish(event_kind kind, event_reason reason, const connection* co
   context_->bus.publish(std::move(e));
 }
 
+// In place, under the lock: the strings keep their buffers, where a fresh
+// session_info would copy every name again on every event.
 void session::update_snapshot() {
-  session_info info;
-  info.session_id = id_;
-  info.initiator_name = context_->options.initiator_name;
-  info.target_name = options_.target_name;
-  info.target_portal = options_.target_portal;
+  std::lock_guard lock(snapshot_mutex_);
+  auto& info = snapshot_;
   info.isid = isid_;
   info.tsih = tsih_;
   info.connected = state_ == state::logged_in && !connections_.empty();
@@ -321,10 +329,9 @@ void session::update_snapshot() {
   info.reconnect_after = reconnect_after_;
   info.retain_for = retain_for_;
   info.connections_wanted = connections_wanted_;
+  info.connections.clear();
   for (const auto& c : connections_) info.connections.push_back({c->id(), c->cid(), c->local_address(), c->remote_address()});
   info.devices = devices_;
-  std::lock_guard lock(snapshot_mutex_);
-  snapshot_ = std::move(info);
 }
 
 session_info session::snapshot() const {

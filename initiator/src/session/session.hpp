@@ -128,8 +128,14 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   std::shared_ptr<connection> find_connection(std::uint64_t connection_id) const;
   std::shared_ptr<connection> pick_connection();
   std::uint32_t new_itt();
+  // Updates the snapshot, then raises the event: a subscriber that reacts by
+  // reading the snapshot sees the state the event announces.
   void publish(events::event_kind kind, events::event_reason reason, const connection* conn,
                std::string detail = {}, std::optional<std::uint32_t> attempt = {});
+  // Raises the event alone: for one that follows another in the same state
+  // (logon right after connection_made), whose snapshot is still current.
+  void raise(events::event_kind kind, events::event_reason reason, const connection* conn,
+             std::string detail = {}, std::optional<std::uint32_t> attempt = {});
   void update_snapshot();
 
   const std::shared_ptr<initiator_context> context_;

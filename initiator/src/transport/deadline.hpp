@@ -17,18 +17,27 @@ namespace isens::initiator::transport {
 // thread) so that the expiry and the socket's user never run at once.
 class socket_deadline {
  public:
-  socket_deadline(boost::asio::ip::tcp::socket& socket, std::chrono::steady_clock::duration limit)
-      : state_(std::make_shared<state>(socket, limit)) {
-    state_->timer.async_wait([s = state_](const boost::system::error_code& ec) {
-      if (ec || s->socket == nullptr) return;  // disarmed, or the socket's owner left
-      s->expired = true;
-      boost::system::error_code ignored;
-      s->socket->close(ignored);
-    });
+  using clock = std::chrono::steady_clock;
+
+  socket_deadline(boost::asio::ip::tcp::socket& socket, clock::duration limit)
+      : state_(std::make_shared<state>(socket, clock::now() + limit)) {
+    wait(state_);
   }
   ~socket_deadline() { disarm(); }
   socket_deadline(const socket_deadline&) = delete;
   socket_deadline& operator=(const socket_deadline&) = delete;
+
+  // Gives the socket `limit` from now instead (the next step of the same
+  // work: connect, then login). A later limit leaves the timer alone, since
+  // re-arming it is a syscall each time (Asio updates its timerfd): if it
+  // fires at the old limit, it waits again for the rest.
+  void restart(clock::duration limit) {
+    state_->limit = clock::now() + limit;
+    if (state_->limit < state_->timer.expiry()) {
+      state_->timer.expires_at(state_->limit);  // cancels the pending wait
+      wait(state_);
+    }
+  }
 
   // Stops the clock; the socket is left as it is.
   void disarm() noexcept {
@@ -42,12 +51,27 @@ class socket_deadline {
  private:
   // Shared with the timer's handler, which may run after this object is gone.
   struct state {
-    state(boost::asio::ip::tcp::socket& s, std::chrono::steady_clock::duration limit)
-        : timer(s.get_executor(), limit), socket(&s) {}
+    state(boost::asio::ip::tcp::socket& s, clock::time_point at) : timer(s.get_executor(), at), socket(&s), limit(at) {}
     boost::asio::steady_timer timer;
     boost::asio::ip::tcp::socket* socket;
+    clock::time_point limit;
     bool expired = false;
   };
+
+  static void wait(const std::shared_ptr<state>& s) {
+    s->timer.async_wait([s](const boost::system::error_code& ec) {
+      if (ec || s->socket == nullptr) return;  // disarmed or restarted, or the socket's owner left
+      if (clock::now() < s->limit) {           // restarted with a later limit
+        s->timer.expires_at(s->limit);
+        wait(s);
+        return;
+      }
+      s->expired = true;
+      boost::system::error_code ignored;
+      s->socket->close(ignored);
+    });
+  }
+
   std::shared_ptr<state> state_;
 };
 

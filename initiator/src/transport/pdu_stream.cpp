@@ -5,6 +5,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <cerrno>
+#include <charconv>
+
+#include <sys/socket.h>
+
 namespace isens::initiator::transport {
 namespace {
 
@@ -14,6 +19,28 @@ error socket_error(const boost::system::error_code& ec, const char* doing) {
   if (ec == boost::asio::error::eof) return make_error(errc::connection_closed, "the target closed the connection");
   if (ec == boost::asio::error::operation_aborted) return error{ec, std::string(doing) + " cancelled"};
   return make_error(errc::connection_closed, std::string(doing) + " failed: " + ec.message());
+}
+
+// send_now and receive_now move what the socket can take or give at once,
+// without waiting (MSG_DONTWAIT): 0 bytes and no error when it cannot. An
+// idle connection takes a whole request, and a response's body arrives with
+// its header; Asio's async operations would still post each completion,
+// which costs a handler hop and a reactor poll (a syscall) per operation.
+std::size_t send_now(boost::asio::ip::tcp::socket& socket, boost::asio::const_buffer data,
+                     boost::system::error_code& ec) {
+  const auto n = ::send(socket.native_handle(), data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n >= 0) return static_cast<std::size_t>(n);
+  if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ec.assign(errno, boost::system::system_category());
+  return 0;
+}
+
+std::size_t receive_now(boost::asio::ip::tcp::socket& socket, boost::asio::mutable_buffer data,
+                        boost::system::error_code& ec) {
+  const auto n = ::recv(socket.native_handle(), data.data(), data.size(), MSG_DONTWAIT);
+  if (n > 0) return static_cast<std::size_t>(n);
+  if (n == 0) ec = boost::asio::error::eof;
+  else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ec.assign(errno, boost::system::system_category());
+  return 0;
 }
 
 }  // namespace
@@ -30,7 +57,11 @@ boost::asio::awaitable<result<protocol::pdu>> read_pdu(boost::asio::ip::tcp::soc
 
   protocol::byte_buffer rest(layout->rest_length());
   if (!rest.empty()) {
-    std::tie(ec, n) = co_await boost::asio::async_read(socket, boost::asio::buffer(rest), use_tuple);
+    // The header came first only to say how long the body is: the body is
+    // usually there already.
+    const auto got = receive_now(socket, boost::asio::buffer(rest), ec);
+    if (!ec && got < rest.size())
+      std::tie(ec, n) = co_await boost::asio::async_read(socket, boost::asio::buffer(rest) + got, use_tuple);
     if (ec) co_return socket_error(ec, "reading a PDU body");
   }
   co_return protocol::decode_body(bhs, rest, digests, *layout);
@@ -38,7 +69,12 @@ boost::asio::awaitable<result<protocol::pdu>> read_pdu(boost::asio::ip::tcp::soc
 
 boost::asio::awaitable<result<void>> write_bytes(boost::asio::ip::tcp::socket& socket,
                                                  const protocol::byte_buffer& bytes) {
-  auto [ec, n] = co_await boost::asio::async_write(socket, boost::asio::buffer(bytes), use_tuple);
+  boost::system::error_code ec;
+  const auto sent = send_now(socket, boost::asio::buffer(bytes), ec);
+  if (!ec && sent < bytes.size()) {
+    std::size_t n = 0;
+    std::tie(ec, n) = co_await boost::asio::async_write(socket, boost::asio::buffer(bytes) + sent, use_tuple);
+  }
   if (ec) co_return socket_error(ec, "writing a PDU");
   co_return result<void>{};
 }
@@ -46,7 +82,18 @@ boost::asio::awaitable<result<void>> write_bytes(boost::asio::ip::tcp::socket& s
 std::string endpoint_text(const boost::asio::ip::tcp::endpoint& endpoint) {
   const auto address = endpoint.address();
   if (address.is_v6()) return "[" + address.to_string() + "]:" + std::to_string(endpoint.port());
-  return address.to_string() + ":" + std::to_string(endpoint.port());
+  // IPv4 by hand: address_v4::to_string goes through inet_ntop and sprintf,
+  // which cost more than the rest of a new connection's bookkeeping.
+  char text[sizeof "255.255.255.255:65535"];
+  char* at = text;
+  char* const end = text + sizeof text;
+  for (const auto byte : address.to_v4().to_bytes()) {
+    if (at != text) *at++ = '.';
+    at = std::to_chars(at, end, byte).ptr;
+  }
+  *at++ = ':';
+  at = std::to_chars(at, end, endpoint.port()).ptr;
+  return std::string(text, at);
 }
 
 }  // namespace isens::initiator::transport
