@@ -2,6 +2,7 @@
 // Prometheus does, and the body checked against the exposition format.
 #include "daemon_fixture.hpp"
 #include "exposition_parser.hpp"
+#include "loopback_connection.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -9,11 +10,8 @@
 #include <cctype>
 #include <sstream>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 namespace {
 
@@ -28,15 +26,9 @@ struct http_answer {
 
 // One HTTP/1.1 request with Connection: close; reads to EOF, bounded.
 http_answer http_get(unsigned short port, const std::string& path, const std::string& method = "GET") {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  const std::string request = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+  const loopback_connection connection(port);
+  const int fd = connection.fd();
+  connection.send_all(method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
   std::string raw;
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   for (;;) {
@@ -48,7 +40,6 @@ http_answer http_get(unsigned short port, const std::string& path, const std::st
     if (n <= 0) break;
     raw.append(chunk, static_cast<std::size_t>(n));
   }
-  ::close(fd);
 
   http_answer answer;
   const auto head_end = raw.find("\r\n\r\n");

@@ -2,17 +2,14 @@
 // that it does report broken traffic, so a clean result means something.
 #include "packet_capture.hpp"
 
+#include "loopback_connection.hpp"
 #include "subprocess.hpp"
 #include "tgtd_target.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
-#include <array>
 #include <filesystem>
 #include <thread>
 
@@ -23,16 +20,9 @@ namespace {
 
 /// Sends raw bytes to 127.0.0.1:port and closes, as a broken initiator would.
 void send_raw(unsigned short port, const std::string& bytes) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+  const isens::test::loopback_connection connection(port);
+  connection.send_all(bytes);
   std::this_thread::sleep_for(200ms);  // let the target answer before we reset
-  ::close(fd);
 }
 
 }  // namespace
@@ -105,28 +95,23 @@ TEST_CASE("packet_capture finds the FIN a target sends when it drops a connectio
 
   // Our side of a connection the target then closes: tgtd drops a client that
   // sends a malformed login, which is the FIN we look for.
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(target->port());
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t length = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) == 0);
-  const auto our_port = ntohs(addr.sin_port);
-  const timeval patience{10, 0};  // a target that never closes fails the test instead of hanging it
-  REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience) == 0);
-  const auto before = std::chrono::system_clock::now();
-  std::array<char, 48> scsi_command{};  // a SCSI Command before any login: tgtd closes the connection
-  scsi_command[0] = 0x01;
-  REQUIRE(::send(fd, scsi_command.data(), scsi_command.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(scsi_command.size()));
-  char byte = 0;
-  while (::recv(fd, &byte, 1, 0) > 0) {
-  }  // until the target's FIN arrives
-  const auto after = std::chrono::system_clock::now();
-  ::close(fd);
+  std::chrono::system_clock::time_point before;
+  std::chrono::system_clock::time_point after;
+  unsigned short our_port = 0;
+  {
+    const isens::test::loopback_connection connection(target->port());
+    our_port = connection.local_port();
+    const timeval patience{10, 0};  // a target that never closes fails the test instead of hanging it
+    REQUIRE(::setsockopt(connection.fd(), SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience) == 0);
+    before = std::chrono::system_clock::now();
+    std::string scsi_command(48, '\0');  // a SCSI Command before any login: tgtd closes the connection
+    scsi_command[0] = 0x01;
+    connection.send_all(scsi_command);
+    char byte = 0;
+    while (::recv(connection.fd(), &byte, 1, 0) > 0) {
+    }  // until the target's FIN arrives
+    after = std::chrono::system_clock::now();
+  }
 
   const auto fins = capture.fins_from(target->port());
   REQUIRE(fins.size() == 1);
