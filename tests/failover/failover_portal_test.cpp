@@ -374,6 +374,23 @@ asio::awaitable<void> serving_portal(test::scripted_connection& c, std::atomic<i
 
 // Portal B where the test can drop the session: it takes every login and
 // serves it; drop_served() closes the connection being served.
+// Portal B takes every login (counted in b_logins); portal A runs `script`
+// on a_state, which knows both ports. The two-portal setup of most tests below.
+template <class State>
+struct portal_pair {
+  using script = asio::awaitable<void> (*)(test::scripted_connection&, State&);
+  explicit portal_pair(script a_script)
+      : b([this](test::scripted_connection& c) { return serving_portal(c, b_logins); }),
+        a([this, a_script](test::scripted_connection& c) { return a_script(c, a_state); }) {
+    a_state.b_port = b.port();
+    a_state.a_port = a.port();
+  }
+  std::atomic<int> b_logins{0};
+  test::scripted_target b;
+  State a_state;
+  test::scripted_target a;
+};
+
 struct droppable_portal_state {
   std::atomic<int> logins{0};
   std::mutex mutex;                               // guards the two below
@@ -448,15 +465,10 @@ TEST_CASE("with honour_time2wait off, the reconnect does not wait the Async Mess
 
 TEST_CASE("a session whose portal refuses logins is reinstated through another portal that discovery names",
           "[failover][scripted]") {
-  std::atomic<int> b_logins{0};
-  test::scripted_target b([&b_logins](test::scripted_connection& c) { return serving_portal(c, b_logins); });
-  portal_a_state a_state;
-  a_state.b_port = b.port();
-  test::scripted_target a([&a_state](test::scripted_connection& c) { return refusing_portal(c, a_state); });
-  a_state.a_port = a.port();
+  portal_pair<portal_a_state> portals(refusing_portal);
 
   test::failover_rig rig;
-  const auto id = rig.login(to(a));
+  const auto id = rig.login(to(portals.a));
   const auto isid = rig.initiator().session(id)->isid;
   REQUIRE(rig.wait_for(event_kind::session_reconnect));
   REQUIRE(rig.settle());
@@ -471,14 +483,14 @@ TEST_CASE("a session whose portal refuses logins is reinstated through another p
                                            {event_kind::session_reconnect, event_reason::recovery, 2u}});
   const auto reconnect = rig.recorder().wait_for(event_kind::session_reconnect);
   CHECK(reconnect.attempt == 2u);
-  const auto s = connected_through(rig, id, b);
+  const auto s = connected_through(rig, id, portals.b);
   CHECK(s.isid == isid);  // reinstated, not a new session
-  CHECK(a_state.normal_logins == 2);  // the login, then the refused attempt
+  CHECK(portals.a_state.normal_logins == 2);  // the login, then the refused attempt
   // The one at the logon, and again after attempt 1 failed unless the
   // logon's ended after the drop (then it is fresh enough).
-  CHECK(a_state.discoveries >= 1);
-  CHECK(a_state.discoveries <= 2);
-  CHECK(b_logins == 1);
+  CHECK(portals.a_state.discoveries >= 1);
+  CHECK(portals.a_state.discoveries <= 2);
+  CHECK(portals.b_logins == 1);
 }
 
 TEST_CASE("a session whose portal is gone is reinstated through a portal learned while it was up",
@@ -561,15 +573,10 @@ TEST_CASE("a session that failed over to another portal tries that portal first 
 }
 
 TEST_CASE("a discovery that fails during a recovery is tried again in a later round", "[failover][scripted]") {
-  std::atomic<int> b_logins{0};
-  test::scripted_target b([&b_logins](test::scripted_connection& c) { return serving_portal(c, b_logins); });
-  flaky_discovery_state a_state;
-  a_state.b_port = b.port();
-  test::scripted_target a([&a_state](test::scripted_connection& c) { return flaky_discovery_portal(c, a_state); });
-  a_state.a_port = a.port();
+  portal_pair<flaky_discovery_state> portals(flaky_discovery_portal);
 
   test::failover_rig rig;
-  const auto id = rig.login(to(a));
+  const auto id = rig.login(to(portals.a));
   REQUIRE(rig.wait_for(event_kind::session_reconnect));
   REQUIRE(rig.settle());
 
@@ -592,22 +599,17 @@ TEST_CASE("a discovery that fails during a recovery is tried again in a later ro
   CHECK(steps.back() == step{event_kind::session_reconnect, event_reason::recovery, last});
   const auto back = reconnects(rig, id);
   REQUIRE(back.size() == 1);
-  connected_through(rig, id, b);
-  CHECK(a_state.discoveries_after_drop >= 2);  // the recovery asked again after a failed discovery
-  CHECK(a_state.normal_logins == static_cast<int>(last));  // the login, then every failed attempt
-  CHECK(b_logins == 1);
+  connected_through(rig, id, portals.b);
+  CHECK(portals.a_state.discoveries_after_drop >= 2);  // the recovery asked again after a failed discovery
+  CHECK(portals.a_state.normal_logins == static_cast<int>(last));  // the login, then every failed attempt
+  CHECK(portals.b_logins == 1);
 }
 
 TEST_CASE("portals learned while a round's first attempt runs are tried in that round", "[failover][scripted]") {
-  std::atomic<int> b_logins{0};
-  test::scripted_target b([&b_logins](test::scripted_connection& c) { return serving_portal(c, b_logins); });
-  slow_discovery_state a_state;
-  a_state.b_port = b.port();
-  test::scripted_target a([&a_state](test::scripted_connection& c) { return slow_discovery_portal(c, a_state); });
-  a_state.a_port = a.port();
+  portal_pair<slow_discovery_state> portals(slow_discovery_portal);
 
   test::failover_rig rig;
-  const auto id = rig.login(to(a));
+  const auto id = rig.login(to(portals.a));
   REQUIRE(rig.wait_for(event_kind::session_reconnect));
   REQUIRE(rig.settle());
 
@@ -615,23 +617,18 @@ TEST_CASE("portals learned while a round's first attempt runs are tried in that 
   const auto back = reconnects(rig, id);
   REQUIRE(back.size() == 1);
   CHECK(back[0].attempt.value_or(0) == 2u);
-  connected_through(rig, id, b);
-  CHECK(a_state.normal_logins == 2);  // the login, then attempt 1
-  CHECK(a_state.discoveries == 1);    // the logon's, fresh enough for the recovery
-  CHECK(b_logins == 1);
+  connected_through(rig, id, portals.b);
+  CHECK(portals.a_state.normal_logins == 2);  // the login, then attempt 1
+  CHECK(portals.a_state.discoveries == 1);    // the logon's, fresh enough for the recovery
+  CHECK(portals.b_logins == 1);
 }
 
 TEST_CASE("a portal discovery names in other letters is not tried twice in a round", "[failover][scripted]") {
-  std::atomic<int> b_logins{0};
-  test::scripted_target b([&b_logins](test::scripted_connection& c) { return serving_portal(c, b_logins); });
-  portal_a_state a_state;
-  a_state.a_named_as = "LOCALHOST";  // the session logs in at "localhost": one endpoint (DNS names ignore case)
-  a_state.b_port = b.port();
-  test::scripted_target a([&a_state](test::scripted_connection& c) { return refusing_portal(c, a_state); });
-  a_state.a_port = a.port();
+  portal_pair<portal_a_state> portals(refusing_portal);
+  portals.a_state.a_named_as = "LOCALHOST";  // the session logs in at "localhost": one endpoint (DNS names ignore case)
 
   test::failover_rig rig;
-  const auto id = rig.login(to(a, "localhost"));
+  const auto id = rig.login(to(portals.a, "localhost"));
   REQUIRE(rig.wait_for(event_kind::session_reconnect));
   REQUIRE(rig.settle());
 
@@ -639,9 +636,9 @@ TEST_CASE("a portal discovery names in other letters is not tried twice in a rou
   const auto back = reconnects(rig, id);
   REQUIRE(back.size() == 1);
   CHECK(back[0].attempt.value_or(0) == 2u);
-  connected_through(rig, id, b);
-  CHECK(a_state.normal_logins == 2);  // the login, then attempt 1
-  CHECK(b_logins == 1);
+  connected_through(rig, id, portals.b);
+  CHECK(portals.a_state.normal_logins == 2);  // the login, then attempt 1
+  CHECK(portals.b_logins == 1);
 }
 
 TEST_CASE("after an Async Message, recovery goes on for the Time2Retain it names, past give_up_after",
