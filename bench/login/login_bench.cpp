@@ -198,7 +198,8 @@ int main(int argc, char** argv) {
     report = {
         {"isens_login_us_p50", il.p50},
         {"libiscsi_login_us_p50", ll.p50},
-        {"ratio", ratio},
+        // No ratio when one side did not run (--isens-only, --libiscsi-only): 0 would read as a win.
+        {"ratio", options.run_isens && options.run_libiscsi ? nlohmann::json(ratio) : nlohmann::json(nullptr)},
         {"isens_round_us_p50", ir.p50},
         {"libiscsi_round_us_p50", lr.p50},
         {"sessions_500_login_s", isens_storm.login_all_s},

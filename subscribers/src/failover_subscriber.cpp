@@ -119,13 +119,13 @@ struct shared_state {
   // the session's own portal may still be down at its next drop.
   std::map<std::uint64_t, initiator::portal> good_portals;
   std::atomic<bool> stopped{false};
+  std::atomic<std::size_t> in_progress{0};
 
   std::optional<initiator::portal> good_portal_of(std::uint64_t session_id) const {
     const auto good = good_portals.find(session_id);
     if (good == good_portals.end()) return std::nullopt;
     return good->second;
   }
-  std::atomic<std::size_t> in_progress{0};
 };
 
 // The healing coroutines.

@@ -372,25 +372,31 @@ asio::awaitable<void> serving_portal(test::scripted_connection& c, std::atomic<i
   co_await c.serve_until_logout();
 }
 
-// Portal B where the test can drop the session: it takes every login and
-// serves it; drop_served() closes the connection being served.
 // Portal B takes every login (counted in b_logins); portal A runs `script`
-// on a_state, which knows both ports. The two-portal setup of most tests below.
+// on a_state, which knows both ports. The two-portal setup of most tests
+// below. `configure` sets the rest of a_state before A starts listening.
 template <class State>
 struct portal_pair {
   using script = asio::awaitable<void> (*)(test::scripted_connection&, State&);
-  explicit portal_pair(script a_script)
-      : b([this](test::scripted_connection& c) { return serving_portal(c, b_logins); }),
-        a([this, a_script](test::scripted_connection& c) { return a_script(c, a_state); }) {
+  explicit portal_pair(script a_script, const std::function<void(State&)>& configure = {})
+      : b([this](test::scripted_connection& c) { return serving_portal(c, b_logins); }) {
     a_state.b_port = b.port();
-    a_state.a_port = a.port();
+    if (configure) configure(a_state);
+    a_listening.emplace([this, a_script](test::scripted_connection& c) { return a_script(c, a_state); });
+    a_state.a_port = a_listening->port();
   }
+  const test::scripted_target& a() const { return *a_listening; }
+
   std::atomic<int> b_logins{0};
   test::scripted_target b;
   State a_state;
-  test::scripted_target a;
+
+ private:
+  std::optional<test::scripted_target> a_listening;
 };
 
+// Portal B where the test can drop the session: it takes every login and
+// serves it; drop_served() closes the connection being served.
 struct droppable_portal_state {
   std::atomic<int> logins{0};
   std::mutex mutex;                               // guards the two below
@@ -468,7 +474,7 @@ TEST_CASE("a session whose portal refuses logins is reinstated through another p
   portal_pair<portal_a_state> portals(refusing_portal);
 
   test::failover_rig rig;
-  const auto id = rig.login(to(portals.a));
+  const auto id = rig.login(to(portals.a()));
   const auto isid = rig.initiator().session(id)->isid;
   REQUIRE(rig.wait_for(event_kind::session_reconnect));
   REQUIRE(rig.settle());
@@ -576,7 +582,7 @@ TEST_CASE("a discovery that fails during a recovery is tried again in a later ro
   portal_pair<flaky_discovery_state> portals(flaky_discovery_portal);
 
   test::failover_rig rig;
-  const auto id = rig.login(to(portals.a));
+  const auto id = rig.login(to(portals.a()));
   REQUIRE(rig.wait_for(event_kind::session_reconnect));
   REQUIRE(rig.settle());
 
@@ -609,7 +615,7 @@ TEST_CASE("portals learned while a round's first attempt runs are tried in that 
   portal_pair<slow_discovery_state> portals(slow_discovery_portal);
 
   test::failover_rig rig;
-  const auto id = rig.login(to(portals.a));
+  const auto id = rig.login(to(portals.a()));
   REQUIRE(rig.wait_for(event_kind::session_reconnect));
   REQUIRE(rig.settle());
 
@@ -624,11 +630,11 @@ TEST_CASE("portals learned while a round's first attempt runs are tried in that 
 }
 
 TEST_CASE("a portal discovery names in other letters is not tried twice in a round", "[failover][scripted]") {
-  portal_pair<portal_a_state> portals(refusing_portal);
-  portals.a_state.a_named_as = "LOCALHOST";  // the session logs in at "localhost": one endpoint (DNS names ignore case)
+  // The session logs in at "localhost" and discovery names A "LOCALHOST": one endpoint (DNS names ignore case).
+  portal_pair<portal_a_state> portals(refusing_portal, [](portal_a_state& a) { a.a_named_as = "LOCALHOST"; });
 
   test::failover_rig rig;
-  const auto id = rig.login(to(portals.a, "localhost"));
+  const auto id = rig.login(to(portals.a(), "localhost"));
   REQUIRE(rig.wait_for(event_kind::session_reconnect));
   REQUIRE(rig.settle());
 

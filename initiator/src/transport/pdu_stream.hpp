@@ -12,6 +12,12 @@ namespace isens::initiator::transport {
 
 // Reads one PDU sent by the target. Socket errors become connection_closed;
 // framing errors keep the codec's errc.
+//
+// read_pdu and write_bytes first move what the socket takes or gives at
+// once with plain non-blocking recv/send, and wait through Asio only for the
+// rest. That is safe because a connection has one reader and one writer
+// (its read and write loops), so no other operation of the same kind is in
+// flight on the socket.
 boost::asio::awaitable<result<protocol::pdu>> read_pdu(boost::asio::ip::tcp::socket& socket,
                                                        protocol::digest_settings digests,
                                                        std::uint32_t max_recv_data_segment_length);

@@ -12,12 +12,13 @@ using asio::ip::tcp;
 asio::awaitable<result<tcp::endpoint>> tcp_connect(tcp::socket& socket, const portal& where,
                                                    const socket_deadline& deadline, std::chrono::milliseconds limit) {
   constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-  // Any step that fails once the deadline has closed the socket failed for the deadline.
-  const auto failure = [&](const char* step, const boost::system::error_code& ec) {
+  // Any step that fails once the deadline has closed the socket failed for
+  // the deadline; the message names the step ("connect to" / "connecting to").
+  const auto failure = [&](const char* step, const char* during, const boost::system::error_code& ec) {
     if (deadline.expired())
-      return make_error(errc::connect_timeout,
-                        "timed out after " + std::to_string(limit.count()) + " ms connecting to " + where.to_string());
-    return make_error(errc::connect_failed, std::string(step) + where.to_string() + ": " + ec.message());
+      return make_error(errc::connect_timeout, "timed out after " + std::to_string(limit.count()) + " ms " + during +
+                                                   " " + where.to_string());
+    return make_error(errc::connect_failed, std::string("cannot ") + step + " " + where.to_string() + ": " + ec.message());
   };
 
   // An address literal needs no resolver: Asio resolves on a background
@@ -27,16 +28,16 @@ asio::awaitable<result<tcp::endpoint>> tcp_connect(tcp::socket& socket, const po
   tcp::endpoint connected{literal, where.port};
   if (!not_literal) {
     auto [connect_ec] = co_await socket.async_connect(connected, use_tuple);
-    if (connect_ec) co_return failure("cannot connect to ", connect_ec);
+    if (connect_ec) co_return failure("connect to", "connecting to", connect_ec);
   } else {
     // The deadline cannot cut a lookup short (getaddrinfo runs to its own end
     // on Asio's resolver thread), and a closed socket would simply be opened
     // again by the connect: so look at the clock once the lookup is done.
     tcp::resolver resolver(socket.get_executor());
     auto [resolve_ec, endpoints] = co_await resolver.async_resolve(where.host, std::to_string(where.port), use_tuple);
-    if (resolve_ec || deadline.expired()) co_return failure("cannot resolve ", resolve_ec);
+    if (resolve_ec || deadline.expired()) co_return failure("resolve", "resolving", resolve_ec);
     auto [connect_ec, endpoint] = co_await asio::async_connect(socket, endpoints, use_tuple);
-    if (connect_ec) co_return failure("cannot connect to ", connect_ec);
+    if (connect_ec) co_return failure("connect to", "connecting to", connect_ec);
     connected = endpoint;
   }
   boost::system::error_code ignored;
