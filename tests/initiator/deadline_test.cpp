@@ -4,15 +4,15 @@
 #include "transport/deadline.hpp"
 #include "transport/tcp_connect.hpp"
 
+#include "loopback_socket_pair.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
 
 #include <array>
@@ -28,18 +28,9 @@ namespace {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
+using isens::test::loopback_socket_pair;
+using isens::test::run_bounded;
 using isens::initiator::transport::socket_deadline;
-
-// A connected pair of loopback sockets, both on `io`.
-struct socket_pair {
-  explicit socket_pair(asio::io_context& io) : ours(io), theirs(io) {
-    tcp::acceptor acceptor(io, {asio::ip::address_v4::loopback(), 0});
-    ours.connect(acceptor.local_endpoint());
-    acceptor.accept(theirs);
-  }
-  tcp::socket ours;
-  tcp::socket theirs;
-};
 
 struct read_outcome {
   boost::system::error_code error;
@@ -48,7 +39,7 @@ struct read_outcome {
 };
 
 // Reads one byte from `pair.ours` under a deadline of `limit`.
-asio::awaitable<read_outcome> read_one_byte(socket_pair& pair, std::chrono::milliseconds limit) {
+asio::awaitable<read_outcome> read_one_byte(loopback_socket_pair& pair, std::chrono::milliseconds limit) {
   const auto start = std::chrono::steady_clock::now();
   socket_deadline deadline(pair.ours, limit);
   std::array<char, 1> byte{};
@@ -56,23 +47,12 @@ asio::awaitable<read_outcome> read_one_byte(socket_pair& pair, std::chrono::mill
   co_return read_outcome{ec, deadline.expired(), std::chrono::steady_clock::now() - start};
 }
 
-// Runs `work` to its end, or fails the test if it is still going after 10 s
-// (a deadline that never fired would otherwise hang the suite).
-template <class T>
-T run(asio::io_context& io, asio::awaitable<T> work) {
-  auto future = asio::co_spawn(io, std::move(work), asio::use_future);
-  io.run_for(10s);
-  io.restart();
-  REQUIRE(future.wait_for(0s) == std::future_status::ready);
-  return future.get();
-}
-
 }  // namespace
 
 TEST_CASE("a read that gets nothing is ended by the socket deadline, which closes the socket", "[initiator][transport]") {
   asio::io_context io(1);
-  socket_pair pair(io);
-  const auto outcome = run(io, read_one_byte(pair, 100ms));
+  loopback_socket_pair pair(io);
+  const auto outcome = run_bounded(io, read_one_byte(pair, 100ms));
   CHECK(outcome.error);  // the pending read failed rather than hanging
   CHECK(outcome.expired);
   CHECK(outcome.took >= 100ms);
@@ -82,9 +62,9 @@ TEST_CASE("a read that gets nothing is ended by the socket deadline, which close
 
 TEST_CASE("a read answered in time is untouched by the socket deadline", "[initiator][transport]") {
   asio::io_context io(1);
-  socket_pair pair(io);
+  loopback_socket_pair pair(io);
   asio::write(pair.theirs, asio::buffer("x", 1));
-  const auto outcome = run(io, read_one_byte(pair, 200ms));
+  const auto outcome = run_bounded(io, read_one_byte(pair, 200ms));
   CHECK_FALSE(outcome.error);
   CHECK_FALSE(outcome.expired);
   // The deadline is gone with its scope: well past the limit the socket still works.
@@ -102,7 +82,7 @@ TEST_CASE("a restarted socket deadline fires at its new limit, later or earlier 
           "[initiator][transport]") {
   // Reads one byte under a deadline armed with `first` and restarted with
   // `then` after 50 ms: the next step of the same work (connect, then login).
-  const auto read_after_restart = [](socket_pair& pair, std::chrono::milliseconds first,
+  const auto read_after_restart = [](loopback_socket_pair& pair, std::chrono::milliseconds first,
                                      std::chrono::milliseconds then) -> asio::awaitable<read_outcome> {
     const auto start = std::chrono::steady_clock::now();
     socket_deadline deadline(pair.ours, first);
@@ -116,8 +96,8 @@ TEST_CASE("a restarted socket deadline fires at its new limit, later or earlier 
 
   SECTION("later: the first limit passes without closing the socket") {
     asio::io_context io(1);
-    socket_pair pair(io);
-    const auto outcome = run(io, read_after_restart(pair, 100ms, 300ms));
+    loopback_socket_pair pair(io);
+    const auto outcome = run_bounded(io, read_after_restart(pair, 100ms, 300ms));
     CHECK(outcome.error);
     CHECK(outcome.expired);
     CHECK(outcome.took >= 350ms);  // 50 ms + the new 300 ms, not the first 100 ms
@@ -125,8 +105,8 @@ TEST_CASE("a restarted socket deadline fires at its new limit, later or earlier 
   }
   SECTION("earlier: the new limit cuts the first one short") {
     asio::io_context io(1);
-    socket_pair pair(io);
-    const auto outcome = run(io, read_after_restart(pair, 3000ms, 100ms));
+    loopback_socket_pair pair(io);
+    const auto outcome = run_bounded(io, read_after_restart(pair, 3000ms, 100ms));
     CHECK(outcome.error);
     CHECK(outcome.expired);
     CHECK(outcome.took >= 150ms);
@@ -134,7 +114,7 @@ TEST_CASE("a restarted socket deadline fires at its new limit, later or earlier 
   }
   SECTION("disarmed after a restart to an earlier limit: the socket is left open") {
     asio::io_context io(1);
-    socket_pair pair(io);
+    loopback_socket_pair pair(io);
     {
       socket_deadline deadline(pair.ours, 300ms);
       deadline.restart(100ms);  // earlier: a new wait is armed, which leaving the scope must cancel
@@ -172,7 +152,7 @@ TEST_CASE("a connect whose SYN is never answered fails with connect_timeout at t
   tcp::socket socket(io);
   const isens::initiator::portal where{"127.0.0.1", port};
   const auto start = std::chrono::steady_clock::now();
-  const auto connected = run(io, isens::initiator::transport::tcp_connect(socket, where, 300ms));
+  const auto connected = run_bounded(io, isens::initiator::transport::tcp_connect(socket, where, 300ms));
   const auto took = std::chrono::steady_clock::now() - start;
   for (const int fd : fillers) ::close(fd);
   ::close(listener);

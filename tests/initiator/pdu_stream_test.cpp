@@ -6,12 +6,12 @@
 
 #include "protocol/pdu.hpp"
 
+#include "loopback_socket_pair.hpp"
+
 #include <catch2/catch.hpp>
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
-#include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
 
 #include <chrono>
@@ -21,34 +21,15 @@ namespace {
 
 namespace asio = boost::asio;
 namespace proto = isens::initiator::protocol;
-using asio::ip::tcp;
 using namespace std::chrono_literals;
-
-// A connected pair of loopback sockets; `theirs` is used blocking from a thread.
-struct socket_pair {
-  explicit socket_pair(asio::io_context& io) : ours(io), theirs(io) {
-    tcp::acceptor acceptor(io, {asio::ip::address_v4::loopback(), 0});
-    ours.connect(acceptor.local_endpoint());
-    acceptor.accept(theirs);
-  }
-  tcp::socket ours;
-  tcp::socket theirs;
-};
-
-template <class T>
-T run(asio::io_context& io, asio::awaitable<T> work) {
-  auto future = asio::co_spawn(io, std::move(work), asio::use_future);
-  io.run_for(10s);
-  io.restart();
-  REQUIRE(future.wait_for(0s) == std::future_status::ready);
-  return future.get();
-}
+using isens::test::loopback_socket_pair;
+using isens::test::run_bounded;
 
 }  // namespace
 
 TEST_CASE("a PDU whose data segment arrives after its header is read whole", "[initiator][transport]") {
   asio::io_context io(1);
-  socket_pair pair(io);
+  loopback_socket_pair pair(io);
   proto::pdu ping(proto::opcode::nop_in);
   ping.set_final(true);
   ping.data.assign(1000, 0x5a);
@@ -59,7 +40,7 @@ TEST_CASE("a PDU whose data segment arrives after its header is read whole", "[i
     std::this_thread::sleep_for(100ms);  // the reader has the header and finds no body yet
     asio::write(pair.theirs, asio::buffer(bytes.data() + proto::bhs_size, bytes.size() - proto::bhs_size));
   });
-  const auto got = run(io, isens::initiator::transport::read_pdu(pair.ours, {}, 8192));
+  const auto got = run_bounded(io, isens::initiator::transport::read_pdu(pair.ours, {}, 8192));
   target.join();
   REQUIRE(got.has_value());
   CHECK(got->op() == proto::opcode::nop_in);
@@ -68,7 +49,7 @@ TEST_CASE("a PDU whose data segment arrives after its header is read whole", "[i
 
 TEST_CASE("a write larger than the socket takes at once is sent whole", "[initiator][transport]") {
   asio::io_context io(1);
-  socket_pair pair(io);
+  loopback_socket_pair pair(io);
   proto::byte_buffer bytes(16u << 20);  // far more than a loopback socket buffers
   for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(i * 7);
 
@@ -77,7 +58,7 @@ TEST_CASE("a write larger than the socket takes at once is sent whole", "[initia
     std::this_thread::sleep_for(100ms);  // the writer has filled the socket and waits
     asio::read(pair.theirs, asio::buffer(received));
   });
-  const auto sent = run(io, isens::initiator::transport::write_bytes(pair.ours, bytes));
+  const auto sent = run_bounded(io, isens::initiator::transport::write_bytes(pair.ours, bytes));
   target.join();
   REQUIRE(sent.has_value());
   CHECK(received == bytes);
