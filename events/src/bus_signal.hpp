@@ -22,6 +22,7 @@ namespace isens::events::detail {
 using event_ptr = std::shared_ptr<const event>;
 
 class delivery_queue;
+class pool_task;
 
 struct bus_signal {
   using signal_type =
@@ -34,6 +35,7 @@ struct bus_signal {
   // Queues that were idle when the event being emitted reached them; the
   // publisher schedules their drains together once the emit is done.
   std::vector<delivery_queue*> woken;  // guarded by mutex
+  std::vector<std::shared_ptr<pool_task>> to_submit;  // guarded by mutex; scratch space, kept for its capacity
 };
 
 }  // namespace isens::events::detail

@@ -1,5 +1,7 @@
 #include "delivery_queue.hpp"
 
+#include "cpu_relax.hpp"
+
 #include <boost/asio/defer.hpp>
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -10,26 +12,14 @@
 
 namespace isens::events::detail {
 
-namespace {
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
-}  // namespace
-
 delivery_queue::delivery_queue(std::shared_ptr<subscriber> sink, event_filter filter, std::string name,
-                               std::size_t capacity, boost::asio::any_io_executor executor, bool on_bus_executor)
+                               std::size_t capacity, delivery_pool* pool, boost::asio::any_io_executor executor)
     : sink_(std::move(sink)),
       filter_(std::move(filter)),
       name_(std::move(name)),
       capacity_(capacity == 0 ? 1 : capacity),
+      pool_(pool),
       executor_(std::move(executor)),
-      on_bus_executor_(on_bus_executor),
       tail_block_(new block),
       head_block_(tail_block_) {}
 
@@ -82,27 +72,19 @@ bool delivery_queue::enqueue(const event_ptr& e) {
   return !scheduled_.load(std::memory_order_seq_cst) && !scheduled_.exchange(true, std::memory_order_acq_rel);
 }
 
-void delivery_queue::schedule_woken(std::vector<delivery_queue*>& woken) {
-  std::vector<std::shared_ptr<delivery_queue>> batch;
+void delivery_queue::schedule_woken(std::vector<delivery_queue*>& woken,
+                                    std::vector<std::shared_ptr<pool_task>>& batch) {
+  delivery_pool* pool = nullptr;
   for (auto* q : woken) {
-    if (woken.size() > 1 && q->on_bus_executor_) {
+    if (q->pool_ != nullptr) {
+      pool = q->pool_;  // one bus, one pool
       batch.push_back(q->shared_from_this());  // alive: its slot is connected, under the bus mutex
     } else {
       q->schedule();
     }
   }
   woken.clear();
-  if (batch.size() == 1) {
-    batch.front()->schedule();
-  } else if (!batch.empty()) {
-    // Deferred from inside the task, the drains land in that pool thread's
-    // private queue; the scheduler then wakes a second thread only once
-    // there is more than one drain to run.
-    const auto executor = batch.front()->executor_;
-    boost::asio::post(executor, [batch = std::move(batch)] {
-      for (const auto& q : batch) q->schedule_again();
-    });
-  }
+  if (pool != nullptr) pool->submit(batch);
 }
 
 void delivery_queue::push(const event_ptr& e) {
@@ -127,14 +109,22 @@ void delivery_queue::record_loss(std::uint64_t position) {
 }
 
 void delivery_queue::schedule() {
-  boost::asio::post(executor_, [self = shared_from_this()] { self->drain(); });
+  if (pool_ != nullptr) {
+    pool_->submit(shared_from_this());
+  } else {
+    boost::asio::post(executor_, [self = shared_from_this()] { self->drain(); });
+  }
 }
 
 void delivery_queue::schedule_again() {
-  // defer marks the drain as a continuation: a pool thread keeps it in its
-  // private queue instead of locking the shared one and waking an idle
-  // thread to run what this thread will run next anyway.
-  boost::asio::defer(executor_, [self = shared_from_this()] { self->drain(); });
+  if (pool_ != nullptr) {
+    pool_->submit(shared_from_this());
+  } else {
+    // defer marks the drain as a continuation: a pool thread keeps it in its
+    // private queue instead of locking the shared one and waking an idle
+    // thread to run what this thread will run next anyway.
+    boost::asio::defer(executor_, [self = shared_from_this()] { self->drain(); });
+  }
 }
 
 // --- consumer --------------------------------------------------------------

@@ -5,15 +5,17 @@
 // on the hot path:
 //  - the producer is the bus's emit, which runs under bus_signal::mutex, so
 //    publishers on many threads still reach a queue one at a time;
-//  - the consumer is the drain, of which at most one is posted or running
-//    at a time (the `scheduled_` flag). That rule alone makes a subscriber's
-//    callbacks run one at a time and in order, so drains are posted to the
-//    executor directly, with no asio strand (and its mutex) in between.
+//  - the consumer is the drain, of which at most one is scheduled or
+//    running at a time (the `scheduled_` flag). That rule alone makes a
+//    subscriber's callbacks run one at a time and in order, so drains go to
+//    the bus's delivery_pool (or the subscriber's own executor) directly,
+//    with no asio strand (and its mutex) in between.
 // Events sit in a linked list of fixed-size blocks that the consumer hands
 // back for reuse, so a busy queue allocates nothing per event and an idle
 // one holds a single block. Only overflow, which is rare, takes a lock.
 
 #include "bus_signal.hpp"
+#include "delivery_pool.hpp"
 
 #include "isens/events/event.hpp"
 #include "isens/events/event_filter.hpp"
@@ -33,12 +35,12 @@
 
 namespace isens::events::detail {
 
-class delivery_queue : public std::enable_shared_from_this<delivery_queue> {
+class delivery_queue final : public pool_task, public std::enable_shared_from_this<delivery_queue> {
  public:
-  // `on_bus_executor`: the executor is the bus's own, shared with other
-  // queues, so a drain can be scheduled as part of a batch.
+  // Drains run on `pool` when it is given (the bus's own threads), on
+  // `executor` otherwise.
   delivery_queue(std::shared_ptr<subscriber> sink, event_filter filter, std::string name, std::size_t capacity,
-                 boost::asio::any_io_executor executor, bool on_bus_executor);
+                 delivery_pool* pool, boost::asio::any_io_executor executor);
   ~delivery_queue();
   delivery_queue(const delivery_queue&) = delete;
   delivery_queue& operator=(const delivery_queue&) = delete;
@@ -48,11 +50,11 @@ class delivery_queue : public std::enable_shared_from_this<delivery_queue> {
   // Must only be called with bus_signal::mutex held.
   [[nodiscard]] bool enqueue(const event_ptr& e);
 
-  // Schedules a drain for every queue in `woken` and clears it. Queues on
-  // the bus's executor share one posted task, so a publish to many idle
-  // subscribers costs one hand-off (and at most one thread wake-up) rather
-  // than one per subscriber. Must be called with bus_signal::mutex held.
-  static void schedule_woken(std::vector<delivery_queue*>& woken);
+  // Schedules a drain for every queue in `woken` and clears both vectors.
+  // Queues on the bus's pool are submitted together, so a publish to many
+  // idle subscribers costs one hand-off and at most one wake-up per thread.
+  // Must be called with bus_signal::mutex held; `batch` is scratch space.
+  static void schedule_woken(std::vector<delivery_queue*>& woken, std::vector<std::shared_ptr<pool_task>>& batch);
 
   // Keeps what close() needs to disconnect. Called once, before the queue
   // is handed to its subscription.
@@ -89,6 +91,7 @@ class delivery_queue : public std::enable_shared_from_this<delivery_queue> {
 
   void schedule();          // from the publisher
   void schedule_again();    // from a drain, as its continuation
+  void run() override { drain(); }
   void drain();
   void push(const event_ptr& e);     // producer only
   event_ptr pop();                   // consumer only
@@ -104,8 +107,8 @@ class delivery_queue : public std::enable_shared_from_this<delivery_queue> {
   const event_filter filter_;
   const std::string name_;
   const std::uint64_t capacity_;
+  delivery_pool* const pool_;  // outlives every queue that uses it: the bus joins it last
   const boost::asio::any_io_executor executor_;
-  const bool on_bus_executor_;
   std::weak_ptr<bus_signal> bus_;           // set once by attach()
   boost::signals2::connection connection_;  // set once by attach(); used under bus_signal::mutex
 

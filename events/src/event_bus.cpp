@@ -1,8 +1,8 @@
 #include "isens/events/event_bus.hpp"
 
+#include "delivery_pool.hpp"
 #include "delivery_queue.hpp"
 
-#include <boost/asio/thread_pool.hpp>
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid_io.hpp>
 
@@ -13,16 +13,20 @@
 namespace isens::events {
 
 struct event_bus::owned_pool {
-  explicit owned_pool(std::size_t threads) : pool(std::max<std::size_t>(threads, 1)) {}
-  ~owned_pool() { pool.join(); }
-  boost::asio::thread_pool pool;
+  explicit owned_pool(std::size_t threads) : pool(threads) {}
+  detail::delivery_pool pool;  // its destructor runs what is queued, then joins
 };
 
 struct event_bus::core {
-  explicit core(boost::asio::any_io_executor executor)
-      : delivery_executor(std::move(executor)), boot_id(boost::uuids::to_string(boost::uuids::random_generator()())) {}
+  core(detail::delivery_pool* pool, boost::asio::any_io_executor executor)
+      : pool(pool),
+        delivery_executor(std::move(executor)),
+        boot_id(boost::uuids::to_string(boost::uuids::random_generator()())) {}
 
-  boost::asio::any_io_executor delivery_executor;
+  // Where subscribers without an executor of their own are served: the
+  // bus's own pool, or else the executor the bus was given.
+  detail::delivery_pool* const pool;
+  const boost::asio::any_io_executor delivery_executor;
   const std::string boot_id;
 
   // Shared with the delivery queues (weakly), which disconnect through it.
@@ -36,11 +40,10 @@ struct event_bus::core {
 };
 
 event_bus::event_bus(std::size_t delivery_threads)
-    : pool_(std::make_unique<owned_pool>(delivery_threads)),
-      core_(std::make_shared<core>(pool_->pool.get_executor())) {}
+    : pool_(std::make_unique<owned_pool>(delivery_threads)), core_(std::make_shared<core>(&pool_->pool, nullptr)) {}
 
 event_bus::event_bus(boost::asio::any_io_executor delivery_executor)
-    : core_(std::make_shared<core>(std::move(delivery_executor))) {}
+    : core_(std::make_shared<core>(nullptr, std::move(delivery_executor))) {}
 
 event_bus::~event_bus() {
   // Disconnect every slot so late publishes cannot reach a joined pool.
@@ -63,15 +66,15 @@ std::uint64_t event_bus::publish(event e) {
   stamped.seq = seq;
   core_->last_seq.store(seq, std::memory_order_relaxed);
   bus.signal(shared);
-  if (!bus.woken.empty()) detail::delivery_queue::schedule_woken(bus.woken);
+  if (!bus.woken.empty()) detail::delivery_queue::schedule_woken(bus.woken, bus.to_submit);
   return seq;
 }
 
 subscription event_bus::subscribe(std::shared_ptr<subscriber> sink, event_filter filter, subscription_options options) {
-  const bool on_bus_executor = !options.executor;
+  auto* pool = options.executor ? nullptr : core_->pool;
   auto executor = options.executor.value_or(core_->delivery_executor);
   auto queue = std::make_shared<detail::delivery_queue>(std::move(sink), std::move(filter), std::move(options.name),
-                                                        options.queue_capacity, std::move(executor), on_bus_executor);
+                                                        options.queue_capacity, pool, std::move(executor));
   // From here on, leaving early (an exception) closes the queue again.
   subscription handle(queue);
   {

@@ -1,10 +1,11 @@
 #pragma once
 /// The event bus: a Boost.Signals2 signal at its core, with a bounded
-/// delivery queue and a strand per subscriber.
+/// delivery queue per subscriber.
 ///
 /// publish() stamps the event (seq, boot_id, time) and emits it; each
 /// subscriber's slot only filters and enqueues, so publishing never waits for
-/// a subscriber. Delivery runs on the subscriber's strand, in seq order.
+/// a subscriber. A subscriber's callbacks run one at a time, in seq order, on
+/// the bus's delivery threads or on the executor it was subscribed with.
 
 #include "isens/events/event.hpp"
 #include "isens/events/event_filter.hpp"
