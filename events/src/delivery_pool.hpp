@@ -2,25 +2,48 @@
 // The bus's own delivery threads. They run the drains of every delivery
 // queue that uses the bus's default executor.
 //
-// Why not an asio::thread_pool (the first design): one publish to 16 idle
-// subscribers schedules 16 drains, and Asio's scheduler takes its mutex and
-// may wake a thread for each; the threads then ping-pong over that mutex.
-// Here a drain is taken from a short list under a lock held for a push or
-// a pop, and a thread with nothing to do sleeps on a futex of its own, so a
-// submitter wakes exactly the thread it picked, and only when no thread is
-// awake and free for the work.
+// Drains wait in a short list under a lock held for a push or a pop; a
+// thread with nothing to do sleeps on a futex of its own.
 //
-// Isolation: a thread runs one queue's drain at a time, and whoever leaves
-// drains waiting behind it makes sure another thread is awake for them. A
-// subscriber stuck in a callback therefore holds up only its own queue. The
-// price: a publish that wakes several idle subscribers wakes a second
-// thread too, the dearest step of a delivery on a VM. Two cheaper designs
-// were measured and dropped: waking the second thread only when a sleep
-// timer found work left behind (a blocked subscriber then delayed the
-// others by up to a millisecond), and spinning instead of sleeping (it
-// starved other threads on 2 vCPUs into millisecond tails).
+// Waking a thread is the dear part. On a VM, waking one that sleeps on
+// another CPU costs the waker 10-15 µs (an inter-processor interrupt is a
+// VM exit), and arming a timer 8 µs. Waking one on the waker's own CPU
+// costs about 1 µs, and memory is cheap to watch from another CPU. So:
+//  - A thread is always woken on the waker's CPU (wake_here: it is pinned
+//    there while it sleeps and takes its own CPUs back before its first
+//    task), so it starts with no interrupt, usually by preempting the
+//    waker.
+//  - While events flow, a watcher thread spins at SCHED_IDLE priority, so
+//    it runs only on a CPU that would otherwise idle, and any other thread
+//    that wakes there preempts it. A submitter that sees it spinning on
+//    another CPU leaves the wake-up to it: the watcher starts a thread on
+//    its CPU at once, in parallel with whatever the submitter does next.
+//  - Isolation: a drain may run a subscriber that blocks, so the drains
+//    waiting behind it need another thread. When drains wait and none has
+//    been taken for `rescue_after`, the watcher starts another thread for
+//    them. So a subscriber that blocks holds up the others woken with it
+//    by at most `rescue_after` plus a wake-up, then only itself. While the
+//    watcher is parked, a thread that leaves drains waiting behind it wakes
+//    a second one at once, as an asio::thread_pool would (10-15 µs).
+//  - The watcher steps aside (parks) when a thread it woke on its CPU has
+//    not started within `rescue_after`, or when every thread is busy: the
+//    scheduler (EEVDF) can let a SCHED_IDLE thread run on for up to a tick
+//    ahead of a queued thread that has used more than its share. It also
+//    parks `watch_for` after the pool was last active; the next thread to
+//    go to sleep wakes it again, off the delivery path.
+// Measured in bench/README.md ("bus"). Dropped after measuring: spinning
+// delivery threads at normal priority (they starved other threads on two
+// vCPUs into millisecond tails), a 1 ms sleep timer for the rescue (a
+// blocked subscriber delayed the others by up to that), a rescue timer
+// armed per batch (no cheaper than the wake-up it saves), and a watcher
+// that woke threads wherever they had slept (they landed on the
+// publisher's CPU and waited for it to sleep, 10-30 µs).
+
+#include <sched.h>
+#include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -38,52 +61,96 @@ class pool_task {
   ~pool_task() = default;
 };
 
+struct delivery_pool_options {
+  std::size_t threads = 2;
+  // How long the watcher keeps watching after the pool was last busy; zero:
+  // no watcher, every leftover drain wakes a second thread at once.
+  std::chrono::nanoseconds watch_for = std::chrono::milliseconds(1);
+  // How long waiting drains may see no progress before the watcher wakes
+  // another thread for them.
+  std::chrono::nanoseconds rescue_after = std::chrono::microseconds(20);
+};
+
 class delivery_pool {
  public:
-  explicit delivery_pool(std::size_t threads);
+  explicit delivery_pool(delivery_pool_options options);
   // Runs everything submitted (and whatever that submits), then joins.
   ~delivery_pool();
   delivery_pool(const delivery_pool&) = delete;
   delivery_pool& operator=(const delivery_pool&) = delete;
 
   void submit(std::shared_ptr<pool_task> task);
-  // Submits all of `tasks` at once (one lock, at most one wake-up per
-  // thread) and clears it.
+  // Submits all of `tasks` at once (one lock, at most one wake-up) and
+  // clears it.
   void submit(std::vector<std::shared_ptr<pool_task>>& tasks);
+  // For a task running on this pool that must run again: queued behind the
+  // others, with no wake-up, since the calling thread is about to be free.
+  void resubmit(std::shared_ptr<pool_task> task);
 
  private:
-  // A worker's state, a futex word while it sleeps.
-  enum state : std::uint32_t { busy, looking, asleep };
+  // A thread's state, a futex word while it sleeps. `pinning`: wake_here()
+  // is moving it from `asleep` to `looking` and it waits for that.
+  enum state : std::uint32_t { busy, looking, asleep, pinning };
+  // `absent`: no watcher (one thread, watch_for zero, or SCHED_IDLE refused).
+  enum watcher_state : std::uint32_t { parked, watching, absent };
   struct worker {
     std::atomic<std::uint32_t> now{looking};
+    std::atomic<bool> moved{false};  // pinned by wake_here(), to restore on waking
+    std::atomic<int> woken_on{-1};   // the CPU wake_here() pinned it to
+    std::atomic<pid_t> tid{0};       // 0 until the thread runs
+    cpu_set_t home{};                // the CPUs it started with (its own to touch)
     std::thread thread;
   };
-  // Guards the ready list; held for a push or a pop only, so waiting for it
-  // spins instead of sleeping in the kernel.
-  class spin_mutex {
+  // Guards the ready list; held for a push or a pop only, so a thread that
+  // finds it taken spins a little first, then sleeps on a futex. (Not
+  // sched_yield: that can hand the CPU to the SCHED_IDLE watcher for the
+  // rest of a scheduler tick, a millisecond.)
+  class brief_mutex {
    public:
     void lock() noexcept;
-    void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+    void unlock() noexcept;
 
    private:
-    std::atomic<bool> locked_{false};
+    enum : std::uint32_t { unlocked, locked, contended };
+    std::atomic<std::uint32_t> state_{unlocked};
   };
 
+  void start_threads();
   void stop_and_join();
   void work(worker& self);
   std::shared_ptr<pool_task> take(worker& self);
   // Returns when there may be work, or false once the pool stops.
   bool wait_for_work(worker& self);
-  // Wakes sleeping threads until `pending` waiting drains have a thread
-  // awake and free for them (or none sleeps).
-  void wake_for(std::size_t pending);
+  void push(std::shared_ptr<pool_task> task);  // under ready_mutex_
+  void start_a_thread();  // after a submit
+  void wake_one_unless_one_looks();
   bool wake(worker& w);  // false when it was not asleep
+  // True while the watcher spins on another CPU than the caller's: then it
+  // sees new drains at once and can start a thread there.
+  bool watcher_on_duty(int my_cpu) const noexcept;
+  // Wakes a sleeping thread on the caller's CPU: pinned there first, so no
+  // interrupt goes to another CPU. False when none sleeps.
+  bool wake_here();
 
-  spin_mutex ready_mutex_;
-  std::deque<std::shared_ptr<pool_task>> ready_;  // guarded by ready_mutex_
+  void watch();                  // the watcher thread's loop
+  void watch_while_active();     // spins until watch_for has passed without activity
+  void wake_watcher();
+  bool any_worker(state s) const noexcept;
+  bool starting_here(int cpu) const noexcept;  // a thread woken here has not started yet
+
+  const delivery_pool_options options_;
+  brief_mutex ready_mutex_;
+  std::deque<std::shared_ptr<pool_task>> ready_;     // guarded by ready_mutex_
   alignas(64) std::atomic<std::size_t> pending_{0};  // ready_.size(), readable without the lock
+  std::atomic<std::uint64_t> submitted_{0};          // drains submitted so far: the watcher's measure of activity
+  std::atomic<std::uint64_t> taken_{0};              // drains taken so far: its measure of progress
   std::atomic<bool> stopping_{false};
   std::vector<std::unique_ptr<worker>> workers_;
+  alignas(64) std::atomic<std::uint32_t> watcher_{parked};  // a futex word while parked
+  alignas(64) std::atomic<std::int64_t> watcher_beat_{0};  // steady-clock ns of the watcher's last look
+  std::atomic<int> watcher_cpu_{-1};                       // the CPU of that look
+  std::atomic<bool> watcher_stopping_{false};
+  std::thread watcher_thread_;
 };
 
 }  // namespace isens::events::detail

@@ -118,7 +118,7 @@ void delivery_queue::schedule() {
 
 void delivery_queue::schedule_again() {
   if (pool_ != nullptr) {
-    pool_->submit(shared_from_this());
+    pool_->resubmit(shared_from_this());
   } else {
     // defer marks the drain as a continuation: a pool thread keeps it in its
     // private queue instead of locking the shared one and waking an idle

@@ -13,7 +13,7 @@
 namespace isens::events {
 
 struct event_bus::owned_pool {
-  explicit owned_pool(std::size_t threads) : pool(threads) {}
+  explicit owned_pool(std::size_t threads) : pool(detail::delivery_pool_options{.threads = threads}) {}
   detail::delivery_pool pool;  // its destructor runs what is queued, then joins
 };
 
