@@ -154,7 +154,7 @@ void delivery_pool::wake_one_unless_one_looks() {
 bool delivery_pool::wake(worker& w) {
   std::uint32_t expected = asleep;
   if (!w.now.compare_exchange_strong(expected, looking, std::memory_order_seq_cst)) return false;
-  w.woken_on.store(-1, std::memory_order_relaxed);  // wherever the scheduler puts it
+  w.cpu.store(-1, std::memory_order_relaxed);  // wherever the scheduler puts it
   futex_wake_one(w.now);
   return true;
 }
@@ -183,7 +183,7 @@ bool delivery_pool::wake_here() {
     // in `pinning` until we are done.
     std::uint32_t expected = asleep;
     if (!w->now.compare_exchange_strong(expected, pinning, std::memory_order_seq_cst)) continue;
-    w->woken_on.store(cpu, std::memory_order_relaxed);
+    w->cpu.store(cpu, std::memory_order_relaxed);
     w->moved.store(true, std::memory_order_relaxed);
     ::sched_setaffinity(w->tid.load(std::memory_order_acquire), sizeof here, &here);  // set before it first sleeps
     w->now.store(looking, std::memory_order_seq_cst);
@@ -193,9 +193,14 @@ bool delivery_pool::wake_here() {
   return false;
 }
 
-bool delivery_pool::starting_here(int cpu) const noexcept {
-  return std::any_of(workers_.begin(), workers_.end(), [cpu](const auto& w) {
-    return w->now.load(std::memory_order_seq_cst) == looking && w->woken_on.load(std::memory_order_relaxed) == cpu;
+bool delivery_pool::held_up_on(int cpu, std::int64_t t) const noexcept {
+  // A busy thread that took its drain long ago is most likely blocked in a
+  // callback, which no CPU would help.
+  const auto recent = 4 * options_.rescue_after.count();
+  return std::any_of(workers_.begin(), workers_.end(), [&](const auto& w) {
+    if (w->cpu.load(std::memory_order_relaxed) != cpu) return false;
+    const auto now = w->now.load(std::memory_order_seq_cst);
+    return now == looking || (now == busy && t - w->took_at.load(std::memory_order_relaxed) < recent);
   });
 }
 
@@ -222,6 +227,8 @@ std::shared_ptr<pool_task> delivery_pool::take(worker& self) {
   // This thread is about to run a subscriber, which may block. (Written
   // only on a change: submitters read this word on every submit.)
   if (self.now.load(std::memory_order_relaxed) != busy) self.now.store(busy, std::memory_order_seq_cst);
+  self.cpu.store(::sched_getcpu(), std::memory_order_relaxed);
+  self.took_at.store(steady_ns(), std::memory_order_relaxed);
   std::shared_ptr<pool_task> task;
   std::size_t left = 0;
   {
@@ -322,15 +329,15 @@ void delivery_pool::watch_while_active() {
     // callback, or its thread is kept off its CPU).
     if (pending_.load(std::memory_order_seq_cst) > 0 &&
         ((!any_worker(busy) && !any_worker(looking)) || t - last_progress >= rescue_after)) {
-      const int cpu = ::sched_getcpu();
-      // A thread woken on this CPU has not started, or every thread is
-      // busy: we may be what keeps it off its CPU. The scheduler can let a
-      // SCHED_IDLE thread run on for up to a tick ahead of a queued thread
-      // that has used more than its share (EEVDF), so step aside: park.
-      if (starting_here(cpu)) return;
-      // Otherwise start a thread here; one woken elsewhere may be stuck
-      // behind a busy thread there.
-      if (!wake_here() && !any_worker(looking)) return;
+      // A thread that should be running was last seen on this CPU: we may
+      // be what keeps it off it. The scheduler (EEVDF) can let a SCHED_IDLE
+      // thread run on for up to a tick ahead of a queued thread that has
+      // used more than its share, so step aside: park (which wakes another
+      // thread for the waiting drains).
+      if (held_up_on(::sched_getcpu(), t)) return;
+      // Otherwise start another thread here for them. With none asleep,
+      // look again rescue_after later.
+      wake_here();
       last_progress = t;
     }
     if (t - last_active >= watch_for) return;

@@ -96,7 +96,8 @@ class delivery_pool {
   struct worker {
     std::atomic<std::uint32_t> now{looking};
     std::atomic<bool> moved{false};  // pinned by wake_here(), to restore on waking
-    std::atomic<int> woken_on{-1};   // the CPU wake_here() pinned it to
+    std::atomic<int> cpu{-1};        // where it was last seen: pinned by wake_here(), or taking a drain; -1: unknown
+    std::atomic<std::int64_t> took_at{0};  // steady-clock ns of its last take
     std::atomic<pid_t> tid{0};       // 0 until the thread runs
     cpu_set_t home{};                // the CPUs it started with (its own to touch)
     std::thread thread;
@@ -136,7 +137,10 @@ class delivery_pool {
   void watch_while_active();     // spins until watch_for has passed without activity
   void wake_watcher();
   bool any_worker(state s) const noexcept;
-  bool starting_here(int cpu) const noexcept;  // a thread woken here has not started yet
+  // A thread that should be running was last seen on `cpu` at time `t`:
+  // woken there and not started, or in the middle of a burst of drains.
+  // The watcher, there, may be what keeps it from running.
+  bool held_up_on(int cpu, std::int64_t t) const noexcept;
 
   const delivery_pool_options options_;
   brief_mutex ready_mutex_;
