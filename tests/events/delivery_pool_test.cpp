@@ -1,10 +1,11 @@
 // The bus's delivery threads (events/src/delivery_pool): a task that blocks
 // holds up no task submitted with it, whichever way the pool finds a second
-// thread (the spinning watcher's rescue, or an immediate wake-up); the
-// watcher's hand-off leaves no thread pinned; and the watcher stops using a
-// CPU once events stop.
+// thread (the spinning watcher's rescue, or an immediate wake-up); a thread
+// pinned to be woken on the waker's CPU gets its CPUs back before it runs a
+// task; and the watcher stops using a CPU once events stop.
 
 #include "delivery_pool.hpp"
+#include "thread_sync.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -12,17 +13,17 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 using namespace isens::events::detail;
+using isens::events::test::gate;
+using isens::events::test::wait_until;
 using namespace std::chrono_literals;
 
 namespace {
@@ -39,34 +40,6 @@ class callback_task final : public pool_task {
 std::shared_ptr<pool_task> task(std::function<void()> body) {
   return std::make_shared<callback_task>(std::move(body));
 }
-
-template <class Predicate>
-bool wait_until(Predicate done, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
-
-class gate {
- public:
-  void open() {
-    std::lock_guard lock(mutex_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  void wait() {
-    std::unique_lock lock(mutex_);
-    cv_.wait(lock, [&] { return open_; });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
 
 delivery_pool_options with_watcher() { return {.threads = 2}; }
 delivery_pool_options without_watcher() { return {.threads = 2, .watch_for = 0ns}; }
@@ -137,7 +110,7 @@ TEST_CASE("a resubmitted task runs again, and destroying the pool runs what is q
   CHECK(runs.load() == 100);
 }
 
-TEST_CASE("after the watcher's hand-off a delivery thread may again run on every CPU it started with",
+TEST_CASE("a thread woken on the waker's CPU runs its tasks free to use every CPU it started with",
           "[events][pool]") {
   cpu_set_t process_cpus;
   REQUIRE(::sched_getaffinity(0, sizeof process_cpus, &process_cpus) == 0);

@@ -1,5 +1,7 @@
 #include "isens/events/event_bus.hpp"
 
+#include "thread_sync.hpp"
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <catch2/catch.hpp>
@@ -14,40 +16,11 @@
 #include <vector>
 
 using namespace isens::events;
+using isens::events::test::gate;
+using isens::events::test::wait_until;
 using namespace std::chrono_literals;
 
 namespace {
-
-// Polls until `done` holds or a generous deadline passes (a failed wait is a
-// failed test, not a hang).
-template <class Predicate>
-bool wait_until(Predicate done, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
-
-// A one-shot gate a subscriber can block on.
-class gate {
- public:
-  void open() {
-    std::lock_guard lock(mutex_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  void wait() {
-    std::unique_lock lock(mutex_);
-    cv_.wait(lock, [&] { return open_; });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
 
 // Records what it receives; optionally blocks on the first event.
 class recorder : public subscriber {
