@@ -129,7 +129,7 @@ void delivery_queue::schedule_again() {
 
 // --- consumer --------------------------------------------------------------
 
-event_ptr delivery_queue::pop() {
+event_ptr& delivery_queue::next_slot() {
   if (head_index_ == block_size) {
     block* next = head_block_->next.load(std::memory_order_acquire);
     head_block_->next.store(nullptr, std::memory_order_relaxed);
@@ -137,7 +137,7 @@ event_ptr delivery_queue::pop() {
     head_block_ = next;
     head_index_ = 0;
   }
-  return std::move(head_block_->slots[head_index_++]);
+  return head_block_->slots[head_index_++];
 }
 
 void delivery_queue::take_losses() {
@@ -199,9 +199,17 @@ void delivery_queue::drain() {
   take_losses();
   for (auto position = consumed_; position < end; ++position) {
     report_gaps_up_to(position);
-    const auto e = pop();
-    if (closed()) continue;  // still popped, to release the event
-    call_guarded([&] { dispatch(*sink_, *e); });
+    // Read in place, not moved out: the event is released when the
+    // producer reuses this slot, on the publisher's thread, which also
+    // allocated it. Freeing it here would take the allocator's lock against
+    // the publisher on every event.
+    event_ptr& slot = next_slot();
+    if (closed()) {
+      slot.reset();
+      continue;
+    }
+    const event& e = *slot;
+    call_guarded([&] { dispatch(*sink_, e); });
     delivered_.store(delivered_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   consumed_ = end;
@@ -210,7 +218,7 @@ void delivery_queue::drain() {
   if (closed()) {
     // Release what is queued now; scheduled_ stays set, so no drain is ever
     // posted again (the executor may not outlive the subscription).
-    for (const auto last = pushed_.load(std::memory_order_acquire); consumed_ < last; ++consumed_) pop();
+    for (const auto last = pushed_.load(std::memory_order_acquire); consumed_ < last; ++consumed_) next_slot().reset();
     return;
   }
   // Events that arrived faster than we delivered them are likely to keep

@@ -12,7 +12,12 @@
 //    with no asio strand (and its mutex) in between.
 // Events sit in a linked list of fixed-size blocks that the consumer hands
 // back for reuse, so a busy queue allocates nothing per event and an idle
-// one holds a single block. Only overflow, which is rare, takes a lock.
+// one holds a single block. A delivered event stays in its slot until the
+// producer reuses the block and overwrites it, so events are freed on the
+// publisher's thread, which allocated them: freed on a delivery thread they
+// took glibc's arena lock against the publisher's next allocation. (An idle
+// queue therefore keeps up to two blocks of delivered events alive.) Only
+// overflow, which is rare, takes a lock.
 
 #include "bus_signal.hpp"
 #include "delivery_pool.hpp"
@@ -94,7 +99,7 @@ class delivery_queue final : public pool_task, public std::enable_shared_from_th
   void run() override { drain(); }
   void drain();
   void push(const event_ptr& e);     // producer only
-  event_ptr pop();                   // consumer only
+  event_ptr& next_slot();            // consumer only: the next event, left in place
   void record_loss(std::uint64_t position);
   void take_losses();                // consumer only
   void report_gaps_up_to(std::uint64_t position);
