@@ -95,7 +95,7 @@ class delivery_pool {
   enum watcher_state : std::uint32_t { parked, watching, absent };
   struct worker {
     std::atomic<std::uint32_t> now{looking};
-    std::atomic<bool> moved{false};  // pinned by wake_here(), to restore on waking
+    std::atomic<bool> moved{false};  // pinned by wake_here(): restore its CPUs before the next task
     std::atomic<int> cpu{-1};        // where it was last seen: pinned by wake_here(), or taking a drain; -1: unknown
     std::atomic<std::int64_t> took_at{0};  // steady-clock ns of its last take
     std::atomic<pid_t> tid{0};       // 0 until the thread runs
