@@ -13,7 +13,8 @@
 namespace isens::events {
 
 struct event_bus::owned_pool {
-  explicit owned_pool(std::size_t threads) : pool(detail::delivery_pool_options{.threads = threads}) {}
+  explicit owned_pool(const bus_options& options)
+      : pool(detail::delivery_pool_options{.threads = options.delivery_threads, .watch_for = options.spin_after_events}) {}
   detail::delivery_pool pool;  // its destructor runs what is queued, then joins
 };
 
@@ -39,8 +40,10 @@ struct event_bus::core {
   std::vector<std::weak_ptr<detail::delivery_queue>> queues;  // for stats
 };
 
-event_bus::event_bus(std::size_t delivery_threads)
-    : pool_(std::make_unique<owned_pool>(delivery_threads)), core_(std::make_shared<core>(&pool_->pool, nullptr)) {}
+event_bus::event_bus(std::size_t delivery_threads) : event_bus(bus_options{.delivery_threads = delivery_threads}) {}
+
+event_bus::event_bus(bus_options options)
+    : pool_(std::make_unique<owned_pool>(options)), core_(std::make_shared<core>(&pool_->pool, nullptr)) {}
 
 event_bus::event_bus(boost::asio::any_io_executor delivery_executor)
     : core_(std::make_shared<core>(nullptr, std::move(delivery_executor))) {}

@@ -23,6 +23,7 @@
 
 using namespace isens::events::detail;
 using isens::events::test::gate;
+using isens::events::test::threads_named;
 using isens::events::test::wait_until;
 using namespace std::chrono_literals;
 
@@ -43,19 +44,6 @@ std::shared_ptr<pool_task> task(std::function<void()> body) {
 
 delivery_pool_options with_watcher() { return {.threads = 2}; }
 delivery_pool_options without_watcher() { return {.threads = 2, .watch_for = 0ns}; }
-
-// The task-list entries of this process whose name is `name`.
-std::vector<pid_t> threads_named(const std::string& name) {
-  std::vector<pid_t> found;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task", ec)) {
-    std::ifstream comm(entry.path() / "comm");
-    std::string line;
-    std::getline(comm, line);
-    if (line == name) found.push_back(static_cast<pid_t>(std::stoi(entry.path().filename().string())));
-  }
-  return found;
-}
 
 // The scheduler's state letter of thread `tid` ('R' running, 'S' sleeping…).
 char thread_state(pid_t tid) {

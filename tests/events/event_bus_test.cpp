@@ -17,6 +17,7 @@
 
 using namespace isens::events;
 using isens::events::test::gate;
+using isens::events::test::threads_named;
 using isens::events::test::wait_until;
 using namespace std::chrono_literals;
 
@@ -199,6 +200,26 @@ TEST_CASE("a subscriber that gets stuck later holds up none of the subscribers a
 
   release.open();
   CHECK(wait_until([&] { return stuck->count.load() == events; }));
+}
+
+TEST_CASE("a bus told not to spin has no watcher and still serves others past a stuck subscriber",
+          "[events][bus]") {
+  event_bus bus(bus_options{.delivery_threads = 2, .spin_after_events = 0us});
+  gate release;
+  auto stuck = std::make_shared<recorder>();
+  stuck->hold_first = &release;
+  std::vector<std::shared_ptr<recorder>> others;
+  std::vector<subscription> subs;
+  subs.push_back(bus.subscribe(stuck));  // first in every batch
+  for (int i = 0; i < 8; ++i) {
+    others.push_back(std::make_shared<recorder>());
+    subs.push_back(bus.subscribe(others.back()));
+  }
+  for (int i = 0; i < 100; ++i) bus.publish(make_event(event_kind::logon));
+  for (const auto& other : others) CHECK(wait_until([&] { return other->count() == 100; }));
+  CHECK(threads_named("isens-watcher").empty());
+  release.open();
+  CHECK(wait_until([&] { return stuck->count() == 100; }));
 }
 
 TEST_CASE("destroying a bus delivers the events already published", "[events][bus]") {

@@ -14,6 +14,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -28,6 +29,18 @@ struct subscription_options {
   std::size_t queue_capacity = 4096;  ///< events waiting at most; beyond it they are counted as lost
   /// Where callbacks run (one at a time, as on a strand of it); default: the bus's delivery executor.
   std::optional<boost::asio::any_io_executor> executor;
+};
+
+/// How a bus with delivery threads of its own runs them.
+struct bus_options {
+  std::size_t delivery_threads = 2;
+  /// After the last event, how long a watcher thread keeps spinning at
+  /// SCHED_IDLE priority on an otherwise idle CPU, ready to start delivery
+  /// there and to rescue the subscribers queued behind one that blocks.
+  /// It is what makes delivery take microseconds on a VM, where waking a
+  /// thread on another CPU costs tens. Zero: no watcher; every wake-up then
+  /// goes through the kernel (see docs/design-notes.md).
+  std::chrono::microseconds spin_after_events{1000};
 };
 
 /// Counters of one live subscription, for metrics.
@@ -45,6 +58,8 @@ class event_bus {
  public:
   /// A bus delivering on its own pool of `delivery_threads` threads.
   explicit event_bus(std::size_t delivery_threads = 2);
+  /// A bus delivering on its own threads, as `options` says.
+  explicit event_bus(bus_options options);
   /// A bus delivering on an executor owned by the caller (which must outlive
   /// every delivery, e.g. by being joined after the bus is destroyed).
   explicit event_bus(boost::asio::any_io_executor delivery_executor);
