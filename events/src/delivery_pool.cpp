@@ -105,7 +105,6 @@ void delivery_pool::stop_and_join() {
 
 void delivery_pool::push(std::shared_ptr<pool_task> task) {
   ready_.push_back(std::move(task));
-  submitted_.store(submitted_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   pending_.store(ready_.size(), std::memory_order_seq_cst);
 }
 
@@ -307,14 +306,16 @@ void delivery_pool::watch_while_active() {
   const auto rescue_after = options_.rescue_after.count();
   auto last_active = steady_ns();
   auto last_progress = last_active;
-  auto seen_submitted = submitted_.load(std::memory_order_relaxed);
   auto seen_taken = taken_.load(std::memory_order_relaxed);
+  // Drains submitted so far = taken + waiting: a change in it, or in taken,
+  // is activity (read a moment apart, a take may look like one; so it is).
+  auto seen_submitted = seen_taken + pending_.load(std::memory_order_relaxed);
   while (!watcher_stopping_.load(std::memory_order_relaxed)) {
     const auto t = steady_ns();
     watcher_cpu_.store(::sched_getcpu(), std::memory_order_relaxed);
     watcher_beat_.store(t, std::memory_order_relaxed);
-    const auto submitted = submitted_.load(std::memory_order_relaxed);
     const auto taken = taken_.load(std::memory_order_relaxed);
+    const auto submitted = taken + pending_.load(std::memory_order_relaxed);
     if (taken != seen_taken) {
       seen_taken = taken;
       last_progress = t;

@@ -146,8 +146,7 @@ class delivery_pool {
   brief_mutex ready_mutex_;
   std::deque<std::shared_ptr<pool_task>> ready_;     // guarded by ready_mutex_
   alignas(64) std::atomic<std::size_t> pending_{0};  // ready_.size(), readable without the lock
-  std::atomic<std::uint64_t> submitted_{0};          // drains submitted so far: the watcher's measure of activity
-  std::atomic<std::uint64_t> taken_{0};              // drains taken so far: its measure of progress
+  std::atomic<std::uint64_t> taken_{0};              // drains taken so far: the watcher's measure of progress
   std::atomic<bool> stopping_{false};
   std::vector<std::unique_ptr<worker>> workers_;
   alignas(64) std::atomic<std::uint32_t> watcher_{parked};  // a futex word while parked

@@ -57,7 +57,7 @@ class delivery_queue final : public pool_task, public std::enable_shared_from_th
 
   // Schedules a drain for every queue in `woken` and clears both vectors.
   // Queues on the bus's pool are submitted together, so a publish to many
-  // idle subscribers costs one hand-off and at most one wake-up per thread.
+  // idle subscribers costs one hand-off and at most one wake-up.
   // Must be called with bus_signal::mutex held; `batch` is scratch space.
   static void schedule_woken(std::vector<delivery_queue*>& woken, std::vector<std::shared_ptr<pool_task>>& batch);
 
