@@ -6,7 +6,7 @@
 // added. It prints a table, then the figures as one JSON object on the last
 // line. Method and measured figures: bench/README.md.
 //
-//   bus_bench           full run (about 20 s)
+//   bus_bench           full run (about 70 s)
 //   bus_bench --quick   smoke run for CI (a few seconds; figures are rough)
 
 #include "measure.hpp"
@@ -33,10 +33,6 @@
 #include <thread>
 #include <vector>
 
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
-
 namespace {
 
 using namespace isens::events;
@@ -53,9 +49,9 @@ struct config {
   std::uint64_t signals2_emits = 4'000'000;        // per rep, divided by the slot count
   std::uint64_t throughput_deliveries = 6'000'000;  // per run, divided by the subscriber count
   std::uint64_t latency_rate = 10'000;              // offered events per second
-  std::uint64_t latency_events = 10'000;            // measured per row, over all rounds
+  std::uint64_t latency_events = 30'000;            // measured per row, over all rounds
   std::uint64_t latency_warmup = 200;               // per round, not measured
-  int latency_rounds = 5;
+  int latency_rounds = 30;                          // many short ones: the paired medians need them
   std::chrono::microseconds slow_cost = 1000us;     // what the slow subscriber spends per event
 
   static config quick_run() {
@@ -382,11 +378,6 @@ std::string rate(double per_s) {
 double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 
 int run(const config& cfg) {
-#ifdef __linux__
-  // The pacer sleeps ~100 us at a time; the default 50 us timer slack would
-  // make it release events late and in clumps.
-  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-#endif
   nlohmann::ordered_json j;
   j["bench"] = "bus";
   j["quick"] = cfg.quick;
