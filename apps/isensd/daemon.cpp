@@ -134,7 +134,7 @@ struct daemon::parts {
         registrations(prepared_state_dir(config.state_dir)),
         journal(open_journal(config)),
         metrics(std::make_shared<subscribers::metrics_registry>()),
-        bus(2),
+        bus(config.bus),
         initiator(io.get_executor(), bus, initiator_settings(config)),
         methods(initiator, registrations,
                 rpc_observer{[m = metrics](bool ok, auto took) { m->record_login(ok, took); }}),

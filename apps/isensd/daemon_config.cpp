@@ -20,6 +20,7 @@ const std::map<std::string, std::set<std::string>>& known_keys() {
         "nop_timeout_ms"}},
       {"daemon", {"state_dir", "socket", "socket_mode", "socket_group", "log_level", "journal_max_events"}},
       {"metrics", {"enabled", "listen"}},
+      {"bus", {"delivery_threads", "spin_after_events_us"}},
       {"logging", {"enabled", "format", "sink", "path", "max_size_mb", "max_files"}},
       {"plugins", {"paths"}},
       {"failover",
@@ -75,7 +76,7 @@ void apply_config_file(daemon_config& c, const std::filesystem::path& file) {
 
   for (const auto& [section, value] : root.as_table()) {
     const auto known = known_keys().find(section);
-    if (known == known_keys().end()) fail(file, section, "unknown section (known: initiator, daemon, metrics, logging, plugins, failover)");
+    if (known == known_keys().end()) fail(file, section, "unknown section (known: initiator, daemon, metrics, bus, logging, plugins, failover)");
     if (!value.is_table()) fail(file, section, "must be a table, e.g. [" + section + "]");
     for (const auto& [key, ignored] : value.as_table()) {
       if (!known->second.contains(key)) fail(file, section + "." + key, "unknown key");
@@ -116,6 +117,17 @@ void apply_config_file(daemon_config& c, const std::filesystem::path& file) {
     const auto& t = toml::find(root, "metrics");
     if (auto v = get<bool>(t, file, "metrics", "enabled")) c.metrics_enabled = *v;
     if (auto v = get<std::string>(t, file, "metrics", "listen")) c.metrics_listen = *v;
+  }
+  if (root.contains("bus")) {
+    const auto& t = toml::find(root, "bus");
+    if (auto v = get<std::int64_t>(t, file, "bus", "delivery_threads")) {
+      if (*v < 1 || *v > 64) fail(file, "bus.delivery_threads", "must be between 1 and 64");
+      c.bus.delivery_threads = static_cast<std::size_t>(*v);
+    }
+    if (auto v = get<std::int64_t>(t, file, "bus", "spin_after_events_us")) {
+      if (*v < 0 || *v > 1'000'000) fail(file, "bus.spin_after_events_us", "must be between 0 (no watcher) and 1000000");
+      c.bus.spin_after_events = std::chrono::microseconds(*v);
+    }
   }
   if (root.contains("logging")) {
     const auto& t = toml::find(root, "logging");

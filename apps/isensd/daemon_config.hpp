@@ -3,6 +3,7 @@
 // A bad file is an error that names the file, line and key; the daemon
 // never starts half-configured.
 
+#include <isens/events/event_bus.hpp>
 #include <isens/initiator/types.hpp>
 
 #include <filesystem>
@@ -49,6 +50,7 @@ struct daemon_config {
   std::string log_level = "info";
   logging_config logging;
   failover_config failover;
+  events::bus_options bus;  // [bus]: delivery threads and the watcher's spin
   bool logger_enabled = true;
   bool metrics_enabled = true;
   std::size_t journal_max_events = 100000;

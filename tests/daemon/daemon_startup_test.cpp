@@ -3,6 +3,7 @@
 // control socket (it must never run half-configured).
 #include "daemon_process.hpp"
 #include "subprocess.hpp"
+#include "thread_names.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -68,7 +69,44 @@ TEST_CASE("a bad configuration file stops isensd with a message naming the file 
     CHECK_THAT(r.errors, Catch::Contains("socket_mode"));
     CHECK_THAT(r.errors, Catch::Contains("octal"));
   }
+  SECTION("a bus without delivery threads: the key and its range") {
+    const auto r = start_with_config(dir, "[bus]\ndelivery_threads = 0\n");
+    INFO(r.errors);
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.errors, Catch::Contains("bus.delivery_threads"));
+    CHECK_THAT(r.errors, Catch::Contains("between 1 and 64"));
+  }
+  SECTION("a negative spin: the key and its range") {
+    const auto r = start_with_config(dir, "[bus]\nspin_after_events_us = -1\n");
+    INFO(r.errors);
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.errors, Catch::Contains("bus.spin_after_events_us"));
+  }
   CHECK_FALSE(std::filesystem::exists(dir.path() / "s.sock"));
+}
+
+TEST_CASE("isensd accepts the configuration file it ships", "[daemon][config]") {
+  // Flags override the file's system paths and metrics port, as the
+  // fixture's own flags do; everything else is the file's.
+  daemon_process daemon(with_args({"--config", ISENSD_SHIPPED_CONFIG}));
+  CHECK(daemon.running());
+  CHECK(daemon.stop() == std::optional<int>(0));
+}
+
+TEST_CASE("[bus] sets the daemon's delivery threads and turns its watcher off", "[daemon][config]") {
+  SECTION("defaults: two delivery threads and a watcher") {
+    daemon_process daemon;
+    CHECK(threads_named("isens-delivery", daemon.pid()).size() == 2);
+    CHECK(threads_named("isens-watcher", daemon.pid()).size() == 1);
+  }
+  SECTION("three threads, no spinning") {
+    temp_dir config_dir("isensd-bus");
+    const auto config =
+        write_file(config_dir.path(), "isensd.toml", "[bus]\ndelivery_threads = 3\nspin_after_events_us = 0\n");
+    daemon_process daemon(with_args({"--config", config.string()}));
+    CHECK(threads_named("isens-delivery", daemon.pid()).size() == 3);
+    CHECK(threads_named("isens-watcher", daemon.pid()).empty());
+  }
 }
 
 TEST_CASE("a second isensd on the same socket refuses to start and leaves the first serving", "[daemon][config]") {

@@ -5,6 +5,7 @@
 // task; and the watcher stops using a CPU once events stop.
 
 #include "delivery_pool.hpp"
+#include "thread_names.hpp"
 #include "thread_sync.hpp"
 
 #include <catch2/catch.hpp>
@@ -23,7 +24,7 @@
 
 using namespace isens::events::detail;
 using isens::events::test::gate;
-using isens::events::test::threads_named;
+using isens::test::threads_named;
 using isens::events::test::wait_until;
 using namespace std::chrono_literals;
 

@@ -1,5 +1,6 @@
 #include "isens/events/event_bus.hpp"
 
+#include "thread_names.hpp"
 #include "thread_sync.hpp"
 
 #include <boost/asio/post.hpp>
@@ -17,7 +18,7 @@
 
 using namespace isens::events;
 using isens::events::test::gate;
-using isens::events::test::threads_named;
+using isens::test::threads_named;
 using isens::events::test::wait_until;
 using namespace std::chrono_literals;
 

@@ -1,18 +1,11 @@
 #pragma once
 // Helpers for the bus and delivery-pool tests, whose subjects run on other
-// threads: bounded polling, a gate a callback can block on, and the names
-// of this process's threads.
+// threads: bounded polling and a gate a callback can block on.
 
 #include <chrono>
-#include <sys/types.h>
-
 #include <condition_variable>
-#include <filesystem>
-#include <fstream>
 #include <mutex>
-#include <string>
 #include <thread>
-#include <vector>
 
 namespace isens::events::test {
 
@@ -46,18 +39,5 @@ class gate {
   std::condition_variable cv_;
   bool open_ = false;
 };
-
-// The task-list entries of this process whose name is `name`.
-inline std::vector<pid_t> threads_named(const std::string& name) {
-  std::vector<pid_t> found;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task", ec)) {
-    std::ifstream comm(entry.path() / "comm");
-    std::string line;
-    std::getline(comm, line);
-    if (line == name) found.push_back(static_cast<pid_t>(std::stoi(entry.path().filename().string())));
-  }
-  return found;
-}
 
 }  // namespace isens::events::test
