@@ -33,54 +33,48 @@ TEST_CASE("a bad configuration file stops isensd with a message naming the file 
           "[daemon][config]") {
   temp_dir dir("isensd-badconfig");
   const auto file = (dir.path() / "isensd.toml").string();
+  // Starts isensd on `toml`, expects it to refuse, and returns its stderr.
+  auto refusal = [&](const std::string& toml) {
+    const auto r = start_with_config(dir, toml);
+    INFO(r.errors);
+    CHECK(r.exit_code != 0);
+    return r.errors;
+  };
 
   SECTION("syntax error: the file and the line") {
-    const auto r = start_with_config(dir, "[daemon]\njournal_max_events = 100\nthis is not toml\n");
-    INFO(r.errors);
-    CHECK(r.exit_code != 0);
-    CHECK_THAT(r.errors, Catch::Contains(file));
-    CHECK(names_line(r.errors, 3));
+    const auto errors = refusal("[daemon]\njournal_max_events = 100\nthis is not toml\n");
+    CHECK_THAT(errors, Catch::Contains(file));
+    CHECK(names_line(errors, 3));
   }
   SECTION("unknown key: the file and the key") {
-    const auto r = start_with_config(dir, "[daemon]\njournal_max_eventz = 100\n");
-    INFO(r.errors);
-    CHECK(r.exit_code != 0);
-    CHECK_THAT(r.errors, Catch::Contains(file));
-    CHECK_THAT(r.errors, Catch::Contains("journal_max_eventz"));
+    const auto errors = refusal("[daemon]\njournal_max_eventz = 100\n");
+    CHECK_THAT(errors, Catch::Contains(file));
+    CHECK_THAT(errors, Catch::Contains("journal_max_eventz"));
   }
   SECTION("unknown section: the file and the section") {
-    const auto r = start_with_config(dir, "[deamon]\nsocket_mode = \"0660\"\n");
-    INFO(r.errors);
-    CHECK(r.exit_code != 0);
-    CHECK_THAT(r.errors, Catch::Contains(file));
-    CHECK_THAT(r.errors, Catch::Contains("deamon"));
+    const auto errors = refusal("[deamon]\nsocket_mode = \"0660\"\n");
+    CHECK_THAT(errors, Catch::Contains(file));
+    CHECK_THAT(errors, Catch::Contains("deamon"));
   }
   SECTION("wrong type: the file and the key") {
-    const auto r = start_with_config(dir, "[daemon]\njournal_max_events = \"lots\"\n");
-    INFO(r.errors);
-    CHECK(r.exit_code != 0);
-    CHECK_THAT(r.errors, Catch::Contains(file));
-    CHECK_THAT(r.errors, Catch::Contains("journal_max_events"));
+    const auto errors = refusal("[daemon]\njournal_max_events = \"lots\"\n");
+    CHECK_THAT(errors, Catch::Contains(file));
+    CHECK_THAT(errors, Catch::Contains("journal_max_events"));
   }
   SECTION("bad value: the key and what it must be") {
-    const auto r = start_with_config(dir, "[daemon]\nsocket_mode = \"rw-rw-rw-\"\n");
-    INFO(r.errors);
-    CHECK(r.exit_code != 0);
-    CHECK_THAT(r.errors, Catch::Contains("socket_mode"));
-    CHECK_THAT(r.errors, Catch::Contains("octal"));
+    const auto errors = refusal("[daemon]\nsocket_mode = \"rw-rw-rw-\"\n");
+    CHECK_THAT(errors, Catch::Contains("socket_mode"));
+    CHECK_THAT(errors, Catch::Contains("octal"));
   }
   SECTION("a bus without delivery threads: the key and its range") {
-    const auto r = start_with_config(dir, "[bus]\ndelivery_threads = 0\n");
-    INFO(r.errors);
-    CHECK(r.exit_code != 0);
-    CHECK_THAT(r.errors, Catch::Contains("bus.delivery_threads"));
-    CHECK_THAT(r.errors, Catch::Contains("between 1 and 64"));
+    const auto errors = refusal("[bus]\ndelivery_threads = 0\n");
+    CHECK_THAT(errors, Catch::Contains("bus.delivery_threads"));
+    CHECK_THAT(errors, Catch::Contains("between 1 and 64"));
   }
   SECTION("a negative spin: the key and its range") {
-    const auto r = start_with_config(dir, "[bus]\nspin_after_events_us = -1\n");
-    INFO(r.errors);
-    CHECK(r.exit_code != 0);
-    CHECK_THAT(r.errors, Catch::Contains("bus.spin_after_events_us"));
+    const auto errors = refusal("[bus]\nspin_after_events_us = -1\n");
+    CHECK_THAT(errors, Catch::Contains("bus.spin_after_events_us"));
+    CHECK_THAT(errors, Catch::Contains("between 0"));
   }
   CHECK_FALSE(std::filesystem::exists(dir.path() / "s.sock"));
 }
