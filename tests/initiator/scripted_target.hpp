@@ -1,8 +1,8 @@
 #pragma once
 // A scripted iSCSI target for behaviour tgtd never shows (Async Messages,
-// Reject, malformed PDUs, silence, redirects). It accepts connections on a
-// free loopback port and runs a script per connection. A supplement to the
-// tgtd tests, never a replacement.
+// Reject, malformed PDUs, silence, redirects, text continued over PDUs). It
+// accepts connections on a free loopback port and runs a script per
+// connection. A supplement to the tgtd tests, never a replacement.
 
 #include "protocol/negotiation.hpp"
 #include "protocol/pdu.hpp"
@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <thread>
@@ -43,6 +44,27 @@ class scripted_connection {
   // Answers one SendTargets Text request of a discovery session with `answer`
   // (TargetName and TargetAddress keys), in one final Text response.
   boost::asio::awaitable<void> answer_send_targets(initiator::protocol::key_values answer);
+
+  // Text continued over several PDUs (C bit, RFC 7143 §6.2). The split modes
+  // cut the text mid-pair, as the RFC allows, so an initiator that parsed a
+  // part alone fails. Each follow-up request the initiator sends for the
+  // rest is checked; a wrong one throws std::runtime_error, ending the script.
+
+  // accept_login, but the answer to the first login request comes in `parts`
+  // Login Responses, C set on all but the last; `stated` replaces the echoed
+  // value of each offered key it names. Follow-ups must be empty with T=0.
+  boost::asio::awaitable<void> accept_login_in_parts(int parts, initiator::protocol::key_values stated,
+                                                     std::uint16_t tsih = 0x4242);
+  // Answers the first login request with Login Responses of `part_size`
+  // bytes, every one with C set: a login response that never ends.
+  boost::asio::awaitable<void> continue_login_forever(std::size_t part_size);
+  // answer_send_targets in `parts` Text Responses, C set on all but the last
+  // with a TTT of the target's own; follow-ups must be empty and echo it.
+  boost::asio::awaitable<void> answer_send_targets_in_parts(initiator::protocol::key_values answer, int parts);
+  // Answers one SendTargets request with Text Responses of `part_size`
+  // bytes, every one with C set: an answer that never ends.
+  boost::asio::awaitable<void> continue_send_targets_forever(std::size_t part_size);
+
   // Serves SCSI commands and NOP-Outs the way a tiny disk would until the
   // initiator sends Logout (answered) or closes.
   boost::asio::awaitable<void> serve_until_logout();
@@ -54,6 +76,17 @@ class scripted_connection {
   void stamp(initiator::protocol::pdu& p, bool advance_stat_sn);
   // The login request login_session_type() read, else the next one from the wire.
   boost::asio::awaitable<initiator::protocol::pdu> next_login_request();
+  // Reads a Text request and checks it asks SendTargets.
+  boost::asio::awaitable<initiator::protocol::pdu> receive_send_targets_request();
+  // A part count no initiator reaches: the answer never ends.
+  static constexpr int endless_parts = std::numeric_limits<int>::max();
+  // Sends an answer in `parts` PDUs: part i is `response_for(i, last)` with
+  // C set unless last. Before each further part it reads the initiator's
+  // request for the rest and hands it to `check_follow_up`, which throws
+  // when it is wrong.
+  boost::asio::awaitable<void> send_continued(
+      int parts, std::function<initiator::protocol::pdu(int part, bool last)> response_for,
+      void (*check_follow_up)(const initiator::protocol::pdu&));
   boost::asio::ip::tcp::socket socket_;
   std::optional<initiator::protocol::pdu> pending_login_;
   std::uint32_t stat_sn_ = 100;

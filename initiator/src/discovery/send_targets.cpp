@@ -2,6 +2,7 @@
 
 #include "login/login_exchange.hpp"
 #include "protocol/pdu.hpp"
+#include "protocol/text_keys.hpp"
 #include "transport/deadline.hpp"
 #include "transport/pdu_stream.hpp"
 #include "transport/tcp_connect.hpp"
@@ -74,8 +75,7 @@ asio::awaitable<result<std::vector<discovered_target>>> discover_on(asio::ip::tc
   std::uint32_t ttt = protocol::reserved_tag;
   protocol::append_text(text, "SendTargets", "All");
   protocol::byte_buffer collected;
-  for (int part = 0;; ++part) {
-    if (part == 1000) co_return make_error(errc::unexpected_pdu, "the SendTargets answer never ended");
+  for (int continuations = 0;;) {
     protocol::pdu ask(opcode::text_request);
     ask.set_final(true);
     ask.set_ttt(ttt);
@@ -83,8 +83,14 @@ asio::awaitable<result<std::vector<discovered_target>>> discover_on(asio::ip::tc
     auto answer = co_await channel.request(std::move(ask), opcode::text_response);
     if (!answer) co_return answer.error();
     ++channel.cmd_sn;
+    const bool more = answer->continue_flag();
+    if (more) ++continuations;
+    if (auto bounded = protocol::check_continued_text("the SendTargets answer", continuations,
+                                                      collected.size() + answer->data.size());
+        !bounded)
+      co_return bounded.error();
     collected.insert(collected.end(), answer->data.begin(), answer->data.end());
-    if (!answer->continue_flag()) break;
+    if (!more) break;
     ttt = answer->ttt();  // more follows: ask for it with an empty request
     text.clear();
   }

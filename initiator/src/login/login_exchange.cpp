@@ -26,13 +26,14 @@ class login_conversation {
       : socket_(socket), request_(request) {}
 
   // Sends one login request with `text` (key=value pairs, see request_text)
-  // and collects the whole response text (following C-bit continuations).
+  // and collects the whole response text (following C-bit continuations,
+  // within the bounds of check_continued_text).
   // Sets `last_` to the final response PDU. The pairs are views of the
   // response, valid until the next exchange.
   asio::awaitable<result<protocol::key_value_views>> exchange(login_stage csg, bool transit, login_stage nsg,
                                                               protocol::byte_buffer text) {
     collected_.clear();
-    for (;;) {
+    for (int continuations = 0;;) {
       auto sent = co_await transport::write_bytes(socket_, request_bytes(csg, transit, nsg, std::move(text)));
       if (!sent) co_return sent.error();
       auto response = co_await transport::read_pdu(socket_, {}, login_max_recv_data_segment_length);
@@ -50,6 +51,11 @@ class login_conversation {
       const bool more = response->continue_flag();
       last_ = std::move(*response);
       if (!more && collected_.empty()) co_return parse_keys(last_->data);  // the usual case: one response PDU
+      if (more) ++continuations;
+      if (auto bounded = protocol::check_continued_text("the login response text", continuations,
+                                                        collected_.size() + last_->data.size());
+          !bounded)
+        co_return bounded.error();
       collected_.insert(collected_.end(), last_->data.begin(), last_->data.end());
       if (!more) break;
       text.clear();  // an empty request asks for the rest of the text (RFC 7143 §6.2)

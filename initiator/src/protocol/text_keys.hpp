@@ -12,6 +12,7 @@
 #include "isens/initiator/error.hpp"
 #include "protocol/bytes.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -37,6 +38,30 @@ inline constexpr std::size_t max_key_length = 63;
 
 /// Longest value we accept (the RFC's 8192-byte minimum for text data).
 inline constexpr std::size_t max_value_length = 8192;
+
+/// Most responses with the C bit set (text continues in the next PDU, RFC
+/// 7143 §6.2) one Login or Text answer may have: a target that sets C
+/// forever must not keep the initiator asking for more.
+inline constexpr int max_text_continuations = 1000;
+
+/// Most bytes of an answer continued over PDUs: it is held whole until its
+/// last PDU (a pair may straddle two), so this bounds what a target can make
+/// the initiator hold, whatever the PDU count.
+inline constexpr std::size_t max_continued_text_bytes = 16 * 1024 * 1024;
+
+/// Checks an answer continued over PDUs against the two bounds above, given
+/// the responses with C set so far and the bytes it would hold with the
+/// newest part; unexpected_pdu names `what` ("the SendTargets answer") when
+/// it never ended or grew too long.
+inline result<void> check_continued_text(std::string_view what, int continuations, std::size_t bytes) {
+  if (continuations > max_text_continuations)
+    return make_error(errc::unexpected_pdu, std::string(what) + " never ended: still continued after " +
+                                                std::to_string(max_text_continuations) + " responses");
+  if (bytes > max_continued_text_bytes)
+    return make_error(errc::unexpected_pdu, std::string(what) + " is longer than " +
+                                                std::to_string(max_continued_text_bytes) + " bytes");
+  return {};
+}
 
 /// Parses NUL-terminated key=value pairs; malformed_text names the offending pair.
 result<key_values> parse_text(byte_span text);
