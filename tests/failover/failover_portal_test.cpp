@@ -32,17 +32,9 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-constexpr const char* target_iqn = "iqn.2026-11.test.isens:scripted";
+constexpr const char* target_iqn = test::scripted_target_iqn;
 
 std::string address_of(const test::scripted_target& target) { return "127.0.0.1:" + std::to_string(target.port()); }
-
-initiator::login_options to(const test::scripted_target& target, std::string host = "127.0.0.1") {
-  initiator::login_options o;
-  o.target_portal = {std::move(host), target.port()};
-  o.target_name = target_iqn;
-  o.enumerate_luns = false;
-  return o;
-}
 
 // Polls `done` (a condition a scripted target sets) for up to `limit`.
 template <class Pred>
@@ -208,7 +200,7 @@ drop_outcome drop_and_recover(subscribers::failover_policy policy, std::uint8_t 
   test::scripted_target target(
       [&log, event, time2wait](test::scripted_connection& c) { return drop_with_time2wait(c, log, event, time2wait); });
   test::failover_rig rig(policy);
-  const auto id = rig.login(to(target));
+  const auto id = rig.login(test::login_options_for(target));
   // Generous: under sanitizers on two busy cores a 1 s wait can take longer.
   REQUIRE(rig.wait_for(event_kind::session_reconnect, 1, 20s));
   REQUIRE(rig.settle());
@@ -474,7 +466,7 @@ TEST_CASE("a session whose portal refuses logins is reinstated through another p
   portal_pair<portal_a_state> portals(refusing_portal);
 
   test::failover_rig rig;
-  const auto id = rig.login(to(portals.a()));
+  const auto id = rig.login(test::login_options_for(portals.a()));
   const auto isid = rig.initiator().session(id)->isid;
   REQUIRE(rig.wait_for(event_kind::session_reconnect));
   REQUIRE(rig.settle());
@@ -510,7 +502,7 @@ TEST_CASE("a session whose portal is gone is reinstated through a portal learned
   a_state.a_port = a->port();
 
   test::failover_rig rig;
-  const auto id = rig.login(to(*a));
+  const auto id = rig.login(test::login_options_for(*a));
   const auto isid = rig.initiator().session(id)->isid;
   // The subscriber discovers at the logon; A must see that through first.
   REQUIRE(eventually([&] { return a_state.discoveries_done == 1; }));
@@ -548,7 +540,7 @@ TEST_CASE("a session that failed over to another portal tries that portal first 
   a_state.a_port = a.port();
 
   test::failover_rig rig;
-  const auto id = rig.login(to(a));
+  const auto id = rig.login(test::login_options_for(a));
   const auto isid = rig.initiator().session(id)->isid;
   // A drops the session at once and refuses it from then on: it comes back through B.
   REQUIRE(rig.wait_for(event_kind::session_reconnect));
@@ -582,7 +574,7 @@ TEST_CASE("a discovery that fails during a recovery is tried again in a later ro
   portal_pair<flaky_discovery_state> portals(flaky_discovery_portal);
 
   test::failover_rig rig;
-  const auto id = rig.login(to(portals.a()));
+  const auto id = rig.login(test::login_options_for(portals.a()));
   REQUIRE(rig.wait_for(event_kind::session_reconnect));
   REQUIRE(rig.settle());
 
@@ -615,7 +607,7 @@ TEST_CASE("portals learned while a round's first attempt runs are tried in that 
   portal_pair<slow_discovery_state> portals(slow_discovery_portal);
 
   test::failover_rig rig;
-  const auto id = rig.login(to(portals.a()));
+  const auto id = rig.login(test::login_options_for(portals.a()));
   REQUIRE(rig.wait_for(event_kind::session_reconnect));
   REQUIRE(rig.settle());
 
@@ -634,7 +626,7 @@ TEST_CASE("a portal discovery names in other letters is not tried twice in a rou
   portal_pair<portal_a_state> portals(refusing_portal, [](portal_a_state& a) { a.a_named_as = "LOCALHOST"; });
 
   test::failover_rig rig;
-  const auto id = rig.login(to(portals.a(), "localhost"));
+  const auto id = rig.login(test::login_options_for(portals.a(), "localhost"));
   REQUIRE(rig.wait_for(event_kind::session_reconnect));
   REQUIRE(rig.settle());
 
@@ -657,7 +649,7 @@ TEST_CASE("after an Async Message, recovery goes on for the Time2Retain it names
   auto policy = test::quick_policy();
   policy.give_up_after = 300ms;
   test::failover_rig rig(policy);
-  const auto id = rig.login(to(target));
+  const auto id = rig.login(test::login_options_for(target));
   REQUIRE(rig.wait_for(event_kind::session_reconnect, 1, 15s));
   REQUIRE(rig.settle());
 

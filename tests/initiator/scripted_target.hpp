@@ -4,6 +4,7 @@
 // accepts connections on a free loopback port and runs a script per
 // connection. A supplement to the tgtd tests, never a replacement.
 
+#include "isens/initiator/types.hpp"
 #include "protocol/negotiation.hpp"
 #include "protocol/pdu.hpp"
 
@@ -17,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace isens::test {
 
@@ -113,5 +115,18 @@ class scripted_target {
   std::atomic<int> accepted_{0};
   std::thread thread_;
 };
+
+// The name scripts use for their target (a scripted target accepts any).
+inline constexpr const char* scripted_target_iqn = "iqn.2026-11.test.isens:scripted";
+
+// Login options for `target`'s portal, reached as `host`. LUN enumeration is
+// off: scripts answer the SCSI commands they are written for, no others.
+inline initiator::login_options login_options_for(const scripted_target& target, std::string host = "127.0.0.1") {
+  initiator::login_options o;
+  o.target_portal = {std::move(host), target.port()};
+  o.target_name = scripted_target_iqn;
+  o.enumerate_luns = false;
+  return o;
+}
 
 }  // namespace isens::test

@@ -19,14 +19,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-initiator::login_options to(const test::scripted_target& target) {
-  initiator::login_options o;
-  o.target_portal = {"127.0.0.1", target.port()};
-  o.target_name = "iqn.2026-11.test.isens:scripted";
-  o.enumerate_luns = false;
-  return o;
-}
-
 proto::pdu async_message(std::uint8_t event, std::uint16_t parameter1 = 0) {
   proto::pdu p(proto::opcode::async_message);
   p.set_final(true);
@@ -52,7 +44,7 @@ TEST_CASE("an Async Message dropping the connection raises connection_lost then 
     co_await read_forever(c);
   });
   test::initiator_harness h;
-  auto id = h.run(h.initiator().login_to_target(to(target)));
+  auto id = h.run(h.initiator().login_to_target(test::login_options_for(target)));
   REQUIRE(id);
 
   const auto disconnect = h.recorder().wait_for(event_kind::session_disconnect);
@@ -82,7 +74,7 @@ TEST_CASE("an Async Message dropping one of two connections keeps the session an
     co_await read_forever(c);
   });
   test::initiator_harness h;
-  auto options = to(target);
+  auto options = test::login_options_for(target);
   options.max_connections = 2;
   auto id = h.run(h.initiator().login_to_target(options));
   REQUIRE(id);
@@ -111,7 +103,7 @@ TEST_CASE("an Async Message asking for logout makes the initiator log out", "[in
     logout_seen = true;
   });
   test::initiator_harness h;
-  REQUIRE(h.run(h.initiator().login_to_target(to(target))));
+  REQUIRE(h.run(h.initiator().login_to_target(test::login_options_for(target))));
 
   const auto logoff = h.recorder().wait_for(event_kind::logoff);
   CHECK(logoff.reason == event_reason::target_requested);
@@ -130,7 +122,7 @@ TEST_CASE("a malformed PDU in full-feature phase drops the connection as a proto
     co_await read_forever(c);
   });
   test::initiator_harness h;
-  REQUIRE(h.run(h.initiator().login_to_target(to(target))));
+  REQUIRE(h.run(h.initiator().login_to_target(test::login_options_for(target))));
 
   const auto disconnect = h.recorder().wait_for(event_kind::session_disconnect);
   CHECK(disconnect.reason == event_reason::protocol_error);
@@ -146,7 +138,7 @@ TEST_CASE("a target that stops answering is found by NOP-Out pings", "[initiator
   options.nop_interval = std::chrono::milliseconds(100);
   options.nop_timeout = std::chrono::milliseconds(200);
   test::initiator_harness h(options);
-  REQUIRE(h.run(h.initiator().login_to_target(to(target))));
+  REQUIRE(h.run(h.initiator().login_to_target(test::login_options_for(target))));
 
   const auto disconnect = h.recorder().wait_for(event_kind::session_disconnect);
   CHECK(disconnect.reason == event_reason::nop_timeout);
@@ -171,7 +163,7 @@ TEST_CASE("the target's NOP-In pings are answered with its transfer tag", "[init
     co_await c.serve_until_logout();
   });
   test::initiator_harness h;
-  auto id = h.run(h.initiator().login_to_target(to(target)));
+  auto id = h.run(h.initiator().login_to_target(test::login_options_for(target)));
   REQUIRE(id);
   for (int i = 0; i < 500 && echoed_ttt == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   CHECK(echoed_ttt == 0x1234);
@@ -191,7 +183,7 @@ TEST_CASE("a login redirect is followed to the portal the target names", "[initi
     co_await c.refuse_login(0x01, 0x01, std::move(keys));
   });
   test::initiator_harness h;
-  auto id = h.run(h.initiator().login_to_target(to(mover)));
+  auto id = h.run(h.initiator().login_to_target(test::login_options_for(mover)));
   REQUIRE(id);
   const auto snapshot = h.initiator().session(*id);
   REQUIRE(snapshot.has_value());
@@ -219,7 +211,7 @@ TEST_CASE("login failure statuses become clear errors", "[initiator][scripted]")
       co_await c.refuse_login(expected.status_class, expected.status_detail);
     });
     test::initiator_harness h;
-    auto id = h.run(h.initiator().login_to_target(to(target)));
+    auto id = h.run(h.initiator().login_to_target(test::login_options_for(target)));
     REQUIRE_FALSE(id);
     CHECK(id.error().code == make_error_code(expected.code));
     CHECK_THAT(id.error().what(), Catch::Matchers::Contains(expected.words));
@@ -233,7 +225,7 @@ TEST_CASE("a target that never answers the login hits the login timeout", "[init
   auto options = test::initiator_harness::quick_options();
   options.login_timeout = std::chrono::milliseconds(300);
   test::initiator_harness h(options);
-  auto id = h.run(h.initiator().login_to_target(to(target)));
+  auto id = h.run(h.initiator().login_to_target(test::login_options_for(target)));
   REQUIRE_FALSE(id);
   CHECK(id.error().code == make_error_code(initiator::errc::login_timeout));
   CHECK_THAT(id.error().what(), Catch::Matchers::Contains("300 ms"));
@@ -252,7 +244,7 @@ TEST_CASE("a Reject of a command fails that command, not the session", "[initiat
     co_await c.serve_until_logout();
   });
   test::initiator_harness h;
-  auto id = h.run(h.initiator().login_to_target(to(target)));
+  auto id = h.run(h.initiator().login_to_target(test::login_options_for(target)));
   REQUIRE(id);
   auto capacity = h.run(h.initiator().scsi_read_capacity(*id, 0));
   REQUIRE_FALSE(capacity.has_value());

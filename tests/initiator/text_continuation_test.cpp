@@ -18,14 +18,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-initiator::login_options to(const test::scripted_target& target) {
-  initiator::login_options o;
-  o.target_portal = {"127.0.0.1", target.port()};
-  o.target_name = "iqn.2026-11.test.isens:scripted";
-  o.enumerate_luns = false;
-  return o;
-}
-
 initiator::discovery_options discovery_at(const test::scripted_target& target) {
   initiator::discovery_options o;
   o.discovery_portal = {"127.0.0.1", target.port()};
@@ -71,7 +63,7 @@ TEST_CASE("a login response continued over three PDUs, cut mid-pair, is parsed w
     co_await c.serve_until_logout();
   });
   test::initiator_harness h;
-  auto id = h.run(h.initiator().login_to_target(to(target)));
+  auto id = h.run(h.initiator().login_to_target(test::login_options_for(target)));
   REQUIRE(id);
   const auto snapshot = h.initiator().session(*id);
   REQUIRE(snapshot.has_value());
@@ -118,7 +110,7 @@ TEST_CASE("a login response that never ends fails the login with a clear error",
     co_await c.continue_login_forever(bound.part_size);
   });
   test::initiator_harness h(with_short_login_timeout());
-  auto id = h.run(h.initiator().login_to_target(to(target)));
+  auto id = h.run(h.initiator().login_to_target(test::login_options_for(target)));
   REQUIRE_FALSE(id);
   CHECK(id.error().code == make_error_code(initiator::errc::unexpected_pdu));
   CHECK_THAT(id.error().what(), Catch::Matchers::Contains(bound.says));
