@@ -13,6 +13,9 @@ using namespace isens::initiator::protocol;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   auto keys = parse_text(byte_span(data, size));
   if (!keys) return 0;
+  // The login negotiates from views of its receive buffer.
+  const auto views = parse_text_views(byte_span(data, size));
+  if (!views) std::abort();
 
   // Whatever parses must survive a round trip through append_text.
   byte_buffer again;
@@ -24,8 +27,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   prefs.header_digests = {digest_type::crc32c, digest_type::none};
   for (bool leading : {true, false}) {
     negotiator n(prefs);
-    n.offer(session_type::normal, leading);
-    if (n.apply_response(*keys)) {
+    byte_buffer offer;
+    n.append_offer(offer, session_type::normal, leading);
+    if (n.apply_response_views(*views)) {
       (void)n.answers_to_target_offers();
       if (n.finish()) {
         const auto& p = n.parameters();

@@ -11,6 +11,21 @@ namespace {
 
 bool has_key(const key_values& kv, std::string_view key) { return find_value(kv, key) != nullptr; }
 
+// The offer as the login sends it (append_offer), parsed back for inspection.
+key_values offer(negotiator& n, session_type type, bool leading_connection) {
+  byte_buffer text;
+  n.append_offer(text, type, leading_connection);
+  auto keys = parse_text(text);
+  REQUIRE(keys.has_value());
+  return *keys;
+}
+
+// A response as the login applies it: views, here into `keys`.
+result<void> apply(negotiator& n, const key_values& keys) {
+  const key_value_views views(keys.begin(), keys.end());
+  return n.apply_response_views(views);
+}
+
 errc code_of(const result<void>& r) {
   REQUIRE_FALSE(r.has_value());
   return static_cast<errc>(r.error().code.value());
@@ -55,7 +70,7 @@ TEST_CASE("defaults are the RFC 7143 defaults", "[negotiation]") {
 
 TEST_CASE("offer: session keys only on the leading connection of a normal session", "[negotiation]") {
   negotiator n(fast_prefs());
-  const key_values lead = n.offer(session_type::normal, true);
+  const key_values lead = offer(n, session_type::normal, true);
   CHECK(*find_value(lead, "HeaderDigest") == "CRC32C,None");
   CHECK(*find_value(lead, "DataDigest") == "None");
   CHECK(*find_value(lead, "MaxRecvDataSegmentLength") == "262144");
@@ -69,37 +84,37 @@ TEST_CASE("offer: session keys only on the leading connection of a normal sessio
   CHECK(lead.size() == 14);
   CHECK(n.parameters().initiator_max_recv_data_segment_length == 262144u);
 
-  const key_values second = n.offer(session_type::normal, false);
+  const key_values second = offer(n, session_type::normal, false);
   CHECK(second.size() == 3);
   CHECK(has_key(second, "HeaderDigest"));
   CHECK(has_key(second, "MaxRecvDataSegmentLength"));
   CHECK_FALSE(has_key(second, "MaxBurstLength"));
 
-  const key_values discovery = n.offer(session_type::discovery, true);
+  const key_values discovery = offer(n, session_type::discovery, true);
   CHECK(discovery.size() == 3);
   CHECK_FALSE(has_key(discovery, "MaxConnections"));
 }
 
-TEST_CASE("apply_response combines answers by each key's result function", "[negotiation]") {
+TEST_CASE("apply_response_views combines answers by each key's result function", "[negotiation]") {
   negotiator n(fast_prefs());
-  n.offer(session_type::normal, true);
+  offer(n, session_type::normal, true);
   CHECK_FALSE(n.all_answered());
-  REQUIRE(n.apply_response({{"HeaderDigest", "CRC32C"},
-                            {"DataDigest", "None"},
-                            {"MaxConnections", "1"},
-                            {"InitialR2T", "Yes"},   // OR: target may force Yes
-                            {"ImmediateData", "No"},  // AND: target may force No
-                            {"MaxRecvDataSegmentLength", "65536"},
-                            {"MaxBurstLength", "262144"},
-                            {"FirstBurstLength", "65536"},
-                            {"DefaultTime2Wait", "5"},  // max
-                            {"DefaultTime2Retain", "0"},  // min
-                            {"MaxOutstandingR2T", "1"},
-                            {"DataPDUInOrder", "Yes"},
-                            {"DataSequenceInOrder", "Yes"},
-                            {"ErrorRecoveryLevel", "0"},
-                            {"TargetPortalGroupTag", "1"},
-                            {"TargetAlias", "disk one"}})
+  REQUIRE(apply(n, {{"HeaderDigest", "CRC32C"},
+                    {"DataDigest", "None"},
+                    {"MaxConnections", "1"},
+                    {"InitialR2T", "Yes"},   // OR: target may force Yes
+                    {"ImmediateData", "No"},  // AND: target may force No
+                    {"MaxRecvDataSegmentLength", "65536"},
+                    {"MaxBurstLength", "262144"},
+                    {"FirstBurstLength", "65536"},
+                    {"DefaultTime2Wait", "5"},  // max
+                    {"DefaultTime2Retain", "0"},  // min
+                    {"MaxOutstandingR2T", "1"},
+                    {"DataPDUInOrder", "Yes"},
+                    {"DataSequenceInOrder", "Yes"},
+                    {"ErrorRecoveryLevel", "0"},
+                    {"TargetPortalGroupTag", "1"},
+                    {"TargetAlias", "disk one"}})
               .has_value());
   CHECK(n.all_answered());
   REQUIRE(n.finish().has_value());
@@ -123,21 +138,21 @@ TEST_CASE("apply_response combines answers by each key's result function", "[neg
 
 TEST_CASE("answers outside the offer fail and name the key", "[negotiation]") {
   negotiator n(fast_prefs());
-  n.offer(session_type::normal, true);
+  offer(n, session_type::normal, true);
   SECTION("min key above offer") {
-    auto r = n.apply_response({{"MaxBurstLength", "2097152"}});
+    auto r = apply(n, {{"MaxBurstLength", "2097152"}});
     CHECK(code_of(r) == errc::negotiation_failed);
     CHECK(r.error().message.find("MaxBurstLength=2097152") != std::string::npos);
   }
   SECTION("max key below offer") {
-    CHECK(code_of(n.apply_response({{"DefaultTime2Wait", "1"}})) == errc::negotiation_failed);
+    CHECK(code_of(apply(n, {{"DefaultTime2Wait", "1"}})) == errc::negotiation_failed);
   }
   SECTION("out of range") {
-    CHECK(code_of(n.apply_response({{"ErrorRecoveryLevel", "3"}})) == errc::negotiation_failed);
-    CHECK(code_of(n.apply_response({{"MaxOutstandingR2T", "0"}})) == errc::negotiation_failed);
+    CHECK(code_of(apply(n, {{"ErrorRecoveryLevel", "3"}})) == errc::negotiation_failed);
+    CHECK(code_of(apply(n, {{"MaxOutstandingR2T", "0"}})) == errc::negotiation_failed);
   }
   SECTION("digest not offered") {
-    auto r = n.apply_response({{"DataDigest", "CRC32C"}});
+    auto r = apply(n, {{"DataDigest", "CRC32C"}});
     CHECK(code_of(r) == errc::negotiation_failed);
     CHECK(r.error().message.find("DataDigest") != std::string::npos);
   }
@@ -145,34 +160,34 @@ TEST_CASE("answers outside the offer fail and name the key", "[negotiation]") {
     initiator_preferences p = fast_prefs();
     p.immediate_data = false;
     negotiator m(p);
-    m.offer(session_type::normal, true);
-    CHECK(code_of(m.apply_response({{"ImmediateData", "Yes"}})) == errc::negotiation_failed);
+    offer(m, session_type::normal, true);
+    CHECK(code_of(apply(m, {{"ImmediateData", "Yes"}})) == errc::negotiation_failed);
   }
   SECTION("OR key turned off") {
     initiator_preferences p = fast_prefs();
     p.initial_r2t = true;
     negotiator m(p);
-    m.offer(session_type::normal, true);
-    CHECK(code_of(m.apply_response({{"InitialR2T", "No"}})) == errc::negotiation_failed);
+    offer(m, session_type::normal, true);
+    CHECK(code_of(apply(m, {{"InitialR2T", "No"}})) == errc::negotiation_failed);
   }
   SECTION("garbage values") {
-    CHECK(code_of(n.apply_response({{"InitialR2T", "maybe"}})) == errc::negotiation_failed);
-    CHECK(code_of(n.apply_response({{"MaxConnections", "lots"}})) == errc::negotiation_failed);
-    CHECK(code_of(n.apply_response({{"MaxRecvDataSegmentLength", "100"}})) == errc::negotiation_failed);
-    CHECK(code_of(n.apply_response({{"TargetPortalGroupTag", "70000"}})) == errc::negotiation_failed);
+    CHECK(code_of(apply(n, {{"InitialR2T", "maybe"}})) == errc::negotiation_failed);
+    CHECK(code_of(apply(n, {{"MaxConnections", "lots"}})) == errc::negotiation_failed);
+    CHECK(code_of(apply(n, {{"MaxRecvDataSegmentLength", "100"}})) == errc::negotiation_failed);
+    CHECK(code_of(apply(n, {{"TargetPortalGroupTag", "70000"}})) == errc::negotiation_failed);
   }
   SECTION("a key twice") {
-    REQUIRE(n.apply_response({{"MaxConnections", "1"}}).has_value());
-    CHECK(code_of(n.apply_response({{"MaxConnections", "1"}})) == errc::negotiation_failed);
+    REQUIRE(apply(n, {{"MaxConnections", "1"}}).has_value());
+    CHECK(code_of(apply(n, {{"MaxConnections", "1"}})) == errc::negotiation_failed);
   }
 }
 
 TEST_CASE("Reject, Irrelevant and NotUnderstood leave the default", "[negotiation]") {
   negotiator n(fast_prefs());
-  n.offer(session_type::normal, true);
-  REQUIRE(n.apply_response({{"HeaderDigest", "Reject"},
-                            {"FirstBurstLength", "Irrelevant"},
-                            {"MaxConnections", "NotUnderstood"}})
+  offer(n, session_type::normal, true);
+  REQUIRE(apply(n, {{"HeaderDigest", "Reject"},
+                    {"FirstBurstLength", "Irrelevant"},
+                    {"MaxConnections", "NotUnderstood"}})
               .has_value());
   CHECK(n.parameters().header_digest == digest_type::none);
   CHECK(n.parameters().first_burst_length == 65536u);
@@ -182,27 +197,27 @@ TEST_CASE("Reject, Irrelevant and NotUnderstood leave the default", "[negotiatio
     initiator_preferences p;
     p.header_digests = {digest_type::crc32c};
     negotiator m(p);
-    m.offer(session_type::normal, true);
-    CHECK(code_of(m.apply_response({{"HeaderDigest", "Reject"}})) == errc::negotiation_failed);
+    offer(m, session_type::normal, true);
+    CHECK(code_of(apply(m, {{"HeaderDigest", "Reject"}})) == errc::negotiation_failed);
     negotiator silent(p);
-    silent.offer(session_type::normal, true);
+    offer(silent, session_type::normal, true);
     CHECK(code_of(silent.finish()) == errc::negotiation_failed);  // never answered
   }
 }
 
 TEST_CASE("keys the target offers are answered", "[negotiation]") {
   negotiator n(fast_prefs());
-  n.offer(session_type::normal, false);  // no session keys offered by us
-  REQUIRE(n.apply_response({{"MaxBurstLength", "65536"},
-                            {"DefaultTime2Wait", "10"},
-                            {"ImmediateData", "Yes"},
-                            {"InitialR2T", "No"},
-                            {"OFMarker", "Yes"},
-                            {"IFMarkInt", "2048~8192"},
-                            {"X-com.vendor.Key", "1"},
-                            {"ErrorRecoveryLevel", "7"},
-                            {"AuthMethod", "None"},
-                            {"CHAP_A", "5"}})
+  offer(n, session_type::normal, false);  // no session keys offered by us
+  REQUIRE(apply(n, {{"MaxBurstLength", "65536"},
+                    {"DefaultTime2Wait", "10"},
+                    {"ImmediateData", "Yes"},
+                    {"InitialR2T", "No"},
+                    {"OFMarker", "Yes"},
+                    {"IFMarkInt", "2048~8192"},
+                    {"X-com.vendor.Key", "1"},
+                    {"ErrorRecoveryLevel", "7"},
+                    {"AuthMethod", "None"},
+                    {"CHAP_A", "5"}})
               .has_value());
   const key_values answers = n.answers_to_target_offers();
   CHECK(answers == key_values{{"MaxBurstLength", "65536"},
@@ -220,7 +235,7 @@ TEST_CASE("keys the target offers are answered", "[negotiation]") {
 
   SECTION("digest lists: first one we accept") {
     negotiator m(fast_prefs());
-    REQUIRE(m.apply_response({{"HeaderDigest", "Bogus,CRC32C,None"}, {"DataDigest", "CRC32C"}}).has_value());
+    REQUIRE(apply(m, {{"HeaderDigest", "Bogus,CRC32C,None"}, {"DataDigest", "CRC32C"}}).has_value());
     CHECK(m.answers_to_target_offers() == key_values{{"HeaderDigest", "CRC32C"}, {"DataDigest", "Reject"}});
     CHECK(m.parameters().header_digest == digest_type::crc32c);
     CHECK(m.parameters().data_digest == digest_type::none);
@@ -232,8 +247,8 @@ TEST_CASE("finish clamps FirstBurstLength to MaxBurstLength", "[negotiation]") {
   p.first_burst_length = 262144;
   p.max_burst_length = 262144;
   negotiator n(p);
-  n.offer(session_type::normal, true);
-  REQUIRE(n.apply_response({{"MaxBurstLength", "16384"}, {"FirstBurstLength", "65536"}}).has_value());
+  offer(n, session_type::normal, true);
+  REQUIRE(apply(n, {{"MaxBurstLength", "16384"}, {"FirstBurstLength", "65536"}}).has_value());
   REQUIRE(n.finish().has_value());
   CHECK(n.parameters().first_burst_length == 16384u);
 }

@@ -171,8 +171,7 @@ negotiator::known_key negotiator::look_up(std::string_view key) {
   return {};
 }
 
-template <class Add>
-void negotiator::make_offer(session_type type, bool leading_connection, Add add) {
+void negotiator::append_offer(byte_buffer& text, session_type type, bool leading_connection) {
   type_ = type;
   params_ = operational_parameters{};
   offered_ = 0;
@@ -180,42 +179,22 @@ void negotiator::make_offer(session_type type, bool leading_connection, Add add)
   seen_unknown_.clear();
   answers_.clear();
 
-  add("HeaderDigest", digest_list(prefs_.header_digests));
-  add("DataDigest", digest_list(prefs_.data_digests));
+  append_text(text, "HeaderDigest", digest_list(prefs_.header_digests));
+  append_text(text, "DataDigest", digest_list(prefs_.data_digests));
   offered_ |= header_digest_bit | data_digest_bit;
   if (type == session_type::normal && leading_connection) {
     for (std::size_t i = 0; i < numeric_keys.size(); ++i) {
-      add(numeric_keys[i].name, std::to_string(prefs_.*numeric_keys[i].pref));
+      append_text(text, numeric_keys[i].name, std::to_string(prefs_.*numeric_keys[i].pref));
       offered_ |= numeric_bit(i);
     }
     for (std::size_t i = 0; i < boolean_keys.size(); ++i) {
-      add(boolean_keys[i].name, boolean_text(prefs_.*boolean_keys[i].pref));
+      append_text(text, boolean_keys[i].name, boolean_text(prefs_.*boolean_keys[i].pref));
       offered_ |= boolean_bit(i);
     }
   }
   // Declarative: it expects no answer.
-  add("MaxRecvDataSegmentLength", std::to_string(prefs_.max_recv_data_segment_length));
+  append_text(text, "MaxRecvDataSegmentLength", std::to_string(prefs_.max_recv_data_segment_length));
   params_.initiator_max_recv_data_segment_length = prefs_.max_recv_data_segment_length;
-}
-
-key_values negotiator::offer(session_type type, bool leading_connection) {
-  key_values keys;
-  keys.reserve(3 + numeric_keys.size() + boolean_keys.size());
-  make_offer(type, leading_connection,
-             [&keys](std::string_view key, std::string_view value) { keys.emplace_back(key, value); });
-  return keys;
-}
-
-void negotiator::append_offer(byte_buffer& text, session_type type, bool leading_connection) {
-  make_offer(type, leading_connection,
-             [&text](std::string_view key, std::string_view value) { append_text(text, key, value); });
-}
-
-result<void> negotiator::apply_response(const key_values& keys) {
-  for (const auto& [key, value] : keys) {
-    if (auto r = apply_one(key, value); !r) return r;
-  }
-  return {};
 }
 
 result<void> negotiator::apply_response_views(const key_value_views& keys) {

@@ -83,22 +83,17 @@ class negotiator {
   /// A negotiator that will offer `prefs`.
   explicit negotiator(initiator_preferences prefs);
 
-  /// The keys to send in the first operational-stage request: session-wide
-  /// keys only on the leading connection of a normal session, connection
-  /// keys (digests, MaxRecvDataSegmentLength) always. Resets earlier state.
-  key_values offer(session_type type, bool leading_connection);
-
-  /// The same offer written as login text at the end of `text` (what the
-  /// login flow sends), without a key_values in between.
+  /// Appends to `text`, as login text, the keys to send in the first
+  /// operational-stage request: session-wide keys only on the leading
+  /// connection of a normal session, connection keys (digests,
+  /// MaxRecvDataSegmentLength) always. Resets earlier state.
   void append_offer(byte_buffer& text, session_type type, bool leading_connection);
 
-  /// Applies the keys of a login/text response: answers to our offer are
-  /// combined with it, keys the target offers itself are answered (see
-  /// `answers_to_target_offers`). negotiation_failed names the key and value
-  /// on an answer outside what was offered, a bad number or boolean, or a
-  /// key sent twice.
-  result<void> apply_response(const key_values& keys);
-  /// The same for a response parsed as views (parse_text_views).
+  /// Applies the keys of a login/text response, parsed as views
+  /// (parse_text_views): answers to our offer are combined with it, keys the
+  /// target offers itself are answered (see `answers_to_target_offers`).
+  /// negotiation_failed names the key and value on an answer outside what
+  /// was offered, a bad number or boolean, or a key sent twice.
   result<void> apply_response_views(const key_value_views& keys);
 
   /// Answers owed to keys the target proposed; sending them clears the list.
@@ -118,10 +113,6 @@ class negotiator {
  private:
   struct known_key;  // a key name looked up once (negotiation.cpp)
   static known_key look_up(std::string_view key);
-
-  // Resets the state and passes each key of the offer to add(name, value).
-  template <class Add>
-  void make_offer(session_type type, bool leading_connection, Add add);
 
   result<void> apply_one(std::string_view key, std::string_view value);
   result<void> apply_answer(const known_key& k, std::string_view key, std::string_view value);
