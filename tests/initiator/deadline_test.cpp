@@ -117,7 +117,9 @@ TEST_CASE("a restarted socket deadline fires at its new limit, later or earlier 
     loopback_socket_pair pair(io);
     {
       socket_deadline deadline(pair.ours, 300ms);
+      CHECK(deadline.limit() == 300ms);
       deadline.restart(100ms);  // earlier: a new wait is armed, which leaving the scope must cancel
+      CHECK(deadline.limit() == 100ms);  // what a timeout message names
     }
     asio::steady_timer pause(io, 300ms);
     pause.wait();
@@ -152,7 +154,8 @@ TEST_CASE("a connect whose SYN is never answered fails with connect_timeout at t
   tcp::socket socket(io);
   const isens::initiator::portal where{"127.0.0.1", port};
   const auto start = std::chrono::steady_clock::now();
-  const auto connected = run_bounded(io, isens::initiator::transport::tcp_connect(socket, where, 300ms));
+  const socket_deadline deadline(socket, 300ms);
+  const auto connected = run_bounded(io, isens::initiator::transport::tcp_connect(socket, where, deadline));
   const auto took = std::chrono::steady_clock::now() - start;
   for (const int fd : fillers) ::close(fd);
   ::close(listener);

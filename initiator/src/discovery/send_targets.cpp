@@ -133,8 +133,7 @@ asio::awaitable<result<std::vector<discovered_target>>> discover_within_limits(i
   const auto& where = options.discovery_portal;
   // One deadline bounds the connect, then the discovery session.
   transport::socket_deadline deadline(socket, context.options.connect_timeout);
-  if (auto connected = co_await transport::tcp_connect(socket, where, deadline, context.options.connect_timeout);
-      !connected)
+  if (auto connected = co_await transport::tcp_connect(socket, where, deadline); !connected)
     co_return connected.error();
   deadline.restart(context.options.login_timeout);
   auto found = co_await discover_on(socket, context, options);

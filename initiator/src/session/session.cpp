@@ -50,7 +50,7 @@ asio::awaitable<result<session::opened_connection>> session::open_connection(por
     asio::ip::tcp::socket socket(executor_);  // serial, as socket_deadline needs
     // One deadline bounds the connect, then the login: one timer per connection.
     transport::socket_deadline deadline(socket, settings.connect_timeout);
-    const auto remote = co_await transport::tcp_connect(socket, where, deadline, settings.connect_timeout);
+    const auto remote = co_await transport::tcp_connect(socket, where, deadline);
     if (!remote) co_return remote.error();
 
     login_request request;

@@ -20,7 +20,7 @@ class socket_deadline {
   using clock = std::chrono::steady_clock;
 
   socket_deadline(boost::asio::ip::tcp::socket& socket, clock::duration limit)
-      : state_(std::make_shared<state>(socket, clock::now() + limit)) {
+      : state_(std::make_shared<state>(socket, clock::now() + limit)), limit_(limit) {
     wait(state_);
   }
   ~socket_deadline() { disarm(); }
@@ -32,6 +32,7 @@ class socket_deadline {
   // re-arming it is a syscall each time (Asio updates its timerfd): if it
   // fires at the old limit, it waits again for the rest.
   void restart(clock::duration limit) {
+    limit_ = limit;
     state_->limit = clock::now() + limit;
     if (state_->limit < state_->timer.expiry()) {
       state_->timer.expires_at(state_->limit);  // cancels the pending wait
@@ -47,6 +48,9 @@ class socket_deadline {
 
   // True when the limit passed (and the socket was closed for it).
   bool expired() const noexcept { return state_->expired; }
+
+  // The limit it was given last (constructor or restart), for messages.
+  clock::duration limit() const noexcept { return limit_; }
 
  private:
   // Shared with the timer's handler, which may run after this object is gone.
@@ -73,6 +77,7 @@ class socket_deadline {
   }
 
   std::shared_ptr<state> state_;
+  clock::duration limit_;
 };
 
 }  // namespace isens::initiator::transport

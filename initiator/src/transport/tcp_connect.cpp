@@ -4,20 +4,24 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <chrono>
+
 namespace isens::initiator::transport {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
 asio::awaitable<result<tcp::endpoint>> tcp_connect(tcp::socket& socket, const portal& where,
-                                                   const socket_deadline& deadline, std::chrono::milliseconds limit) {
+                                                   const socket_deadline& deadline) {
   constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
   // Any step that fails once the deadline has closed the socket failed for
   // the deadline; the message names the step ("connect to" / "connecting to").
   const auto failure = [&](const char* step, const char* during, const boost::system::error_code& ec) {
-    if (deadline.expired())
-      return make_error(errc::connect_timeout, "timed out after " + std::to_string(limit.count()) + " ms " + during +
-                                                   " " + where.to_string());
+    if (deadline.expired()) {
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.limit()).count();
+      return make_error(errc::connect_timeout,
+                        "timed out after " + std::to_string(ms) + " ms " + during + " " + where.to_string());
+    }
     return make_error(errc::connect_failed, std::string("cannot ") + step + " " + where.to_string() + ": " + ec.message());
   };
 
@@ -43,12 +47,6 @@ asio::awaitable<result<tcp::endpoint>> tcp_connect(tcp::socket& socket, const po
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   co_return connected;
-}
-
-asio::awaitable<result<tcp::endpoint>> tcp_connect(tcp::socket& socket, const portal& where,
-                                                   std::chrono::milliseconds limit) {
-  const socket_deadline deadline(socket, limit);
-  co_return co_await tcp_connect(socket, where, deadline, limit);
 }
 
 }  // namespace isens::initiator::transport
