@@ -151,14 +151,18 @@ asio::awaitable<result<std::string>> run_chap(login_conversation& conversation, 
   if (request.mutual_chap) target_side = protocol::chap_credentials{request.mutual_chap->user, request.mutual_chap->secret};
   protocol::chap_initiator chap({request.chap->user, request.chap->secret}, target_side);
 
-  auto challenge =
-      co_await conversation.exchange(login_stage::security, false, login_stage::security, request_text(chap.start()));
-  if (!challenge) co_return challenge.error();
-  auto answer = chap.respond(protocol::to_key_values(*challenge));
-  if (!answer) co_return answer.error();
+  protocol::key_values answer;
+  {  // the challenge is views of the response: it must not outlive the next exchange
+    auto challenge =
+        co_await conversation.exchange(login_stage::security, false, login_stage::security, request_text(chap.start()));
+    if (!challenge) co_return challenge.error();
+    auto response = chap.respond(protocol::to_key_values(*challenge));
+    if (!response) co_return response.error();
+    answer = std::move(*response);
+  }
 
   auto verdict =
-      co_await conversation.exchange(login_stage::security, true, login_stage::operational, request_text(*answer));
+      co_await conversation.exchange(login_stage::security, true, login_stage::operational, request_text(answer));
   if (!verdict) {
     if (verdict.error().code == make_error_code(errc::login_auth_failed))
       co_return make_error(errc::login_auth_failed,
@@ -209,11 +213,14 @@ asio::awaitable<result<login_result>> run_login(asio::ip::tcp::socket& socket, c
   const bool use_chap = request.chap.has_value();
   const bool security_stage = use_chap || !request.skip_security_stage_without_chap;
   if (security_stage) {
-    auto keys = co_await conversation.exchange(login_stage::security, !use_chap, login_stage::operational,
-                                               identity_text(request, use_chap ? "CHAP" : "None"));
-    if (!keys) co_return use_chap ? keys.error() : with_chap_hint(keys.error());
-    if (conversation.redirected()) co_return redirect_result(*keys);
-    const auto auth_answer = value_or_empty(*keys, "AuthMethod");
+    std::string auth_answer;
+    {  // the keys are views of the response: they must not outlive the next exchange
+      auto keys = co_await conversation.exchange(login_stage::security, !use_chap, login_stage::operational,
+                                                 identity_text(request, use_chap ? "CHAP" : "None"));
+      if (!keys) co_return use_chap ? keys.error() : with_chap_hint(keys.error());
+      if (conversation.redirected()) co_return redirect_result(*keys);
+      auth_answer = value_or_empty(*keys, "AuthMethod");
+    }
     if (!use_chap && !auth_answer.empty() && auth_answer != "None")
       co_return make_error(errc::login_auth_failed,
                            "the target requires authentication (AuthMethod=" + auth_answer + "); give CHAP credentials");
