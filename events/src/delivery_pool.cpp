@@ -138,7 +138,7 @@ void delivery_pool::start_a_thread() {
   // starts when this thread sleeps or the scheduler preempts it for the
   // woken one, usually at once.
   if (watcher_on_duty(cpu) || any_worker(looking)) return;
-  wake_here();
+  wake_here(cpu);
 }
 
 void delivery_pool::wake_one_unless_one_looks() {
@@ -172,8 +172,7 @@ bool delivery_pool::watcher_on_duty(int my_cpu) const noexcept {
          steady_ns() - watcher_beat_.load(std::memory_order_relaxed) < watcher_fresh_ns;
 }
 
-bool delivery_pool::wake_here() {
-  const int cpu = ::sched_getcpu();
+bool delivery_pool::wake_here(int cpu) {
   cpu_set_t here;
   CPU_ZERO(&here);
   CPU_SET(cpu, &here);
@@ -312,10 +311,12 @@ void delivery_pool::watch_while_active() {
   auto seen_submitted = seen_taken + pending_.load(std::memory_order_relaxed);
   while (!watcher_stopping_.load(std::memory_order_relaxed)) {
     const auto t = steady_ns();
-    watcher_cpu_.store(::sched_getcpu(), std::memory_order_relaxed);
+    const int cpu = ::sched_getcpu();
+    watcher_cpu_.store(cpu, std::memory_order_relaxed);
     watcher_beat_.store(t, std::memory_order_relaxed);
     const auto taken = taken_.load(std::memory_order_relaxed);
-    const auto submitted = taken + pending_.load(std::memory_order_relaxed);
+    const auto waiting = pending_.load(std::memory_order_seq_cst);
+    const auto submitted = taken + waiting;
     if (taken != seen_taken) {
       seen_taken = taken;
       last_progress = t;
@@ -328,17 +329,16 @@ void delivery_pool::watch_while_active() {
     // Drains wait and nothing takes them: no thread is awake for them, or
     // none has been taken for rescue_after (a subscriber is stuck in a
     // callback, or its thread is kept off its CPU).
-    if (pending_.load(std::memory_order_seq_cst) > 0 &&
-        ((!any_worker(busy) && !any_worker(looking)) || t - last_progress >= rescue_after)) {
+    if (waiting > 0 && ((!any_worker(busy) && !any_worker(looking)) || t - last_progress >= rescue_after)) {
       // A thread that should be running was last seen on this CPU: we may
       // be what keeps it off it. The scheduler (EEVDF) can let a SCHED_IDLE
       // thread run on for up to a tick ahead of a queued thread that has
       // used more than its share, so step aside: park (which wakes another
       // thread for the waiting drains).
-      if (held_up_on(::sched_getcpu(), t)) return;
+      if (held_up_on(cpu, t)) return;
       // Otherwise start another thread here for them. With none asleep,
       // look again rescue_after later.
-      wake_here();
+      wake_here(cpu);
       last_progress = t;
     }
     if (t - last_active >= watch_for) return;

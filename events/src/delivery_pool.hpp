@@ -129,9 +129,9 @@ class delivery_pool {
   // True while the watcher spins on another CPU than the caller's: then it
   // sees new drains at once and can start a thread there.
   bool watcher_on_duty(int my_cpu) const noexcept;
-  // Wakes a sleeping thread on the caller's CPU: pinned there first, so no
-  // interrupt goes to another CPU. False when none sleeps.
-  bool wake_here();
+  // Wakes a sleeping thread on `cpu`, the caller's own: pinned there first,
+  // so no interrupt goes to another CPU. False when none sleeps.
+  bool wake_here(int cpu);
 
   void watch();                  // the watcher thread's loop
   void watch_while_active();     // spins until watch_for has passed without activity
