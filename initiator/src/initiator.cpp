@@ -6,7 +6,10 @@
 #include "session/scsi_commands.hpp"
 #include "session/session.hpp"
 
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <map>
@@ -169,6 +172,28 @@ asio::awaitable<result<std::vector<std::uint64_t>>> initiator::scsi_report_luns(
   auto s = registry_->require(session_id);
   if (!s) co_return s.error();
   co_return co_await on_session<std::vector<std::uint64_t>>(*s, [](detail::session& self) { return detail::scsi_report_luns(self); });
+}
+
+void initiator::start_io(io_request request, io_handler handler) {
+  const auto s = registry_->find(request.session_id);
+  if (!s) {
+    const auto ex = asio::get_associated_executor(handler, registry_->context->executor);
+    asio::prefer(ex, asio::execution::blocking.never).execute([handler = std::move(handler), id = request.session_id]() mutable {
+      std::move(handler)(make_error(errc::no_such_session, "no session with id " + std::to_string(id)));
+    });
+    return;
+  }
+  detail::block_io_request r;
+  r.lun = request.lun;
+  r.lba = request.lba;
+  r.direction = request.direction == io_direction::read    ? detail::data_direction::read
+                : request.direction == io_direction::write ? detail::data_direction::write
+                                                           : detail::data_direction::none;
+  r.buffer = reinterpret_cast<std::uint8_t*>(request.buffer);
+  r.length = request.length;
+  r.fua = request.options.fua;
+  // From another thread this posts; on the session's own thread it runs at once.
+  asio::dispatch(s->executor(), [s, r, handler = std::move(handler)]() mutable { s->start_block_io(r, std::move(handler)); });
 }
 
 std::vector<session_info> initiator::sessions() const {

@@ -69,36 +69,56 @@ void pdu::set_cdb(byte_span cdb) {
   std::copy_n(cdb.begin(), n, bhs.begin() + 32);
 }
 
-byte_buffer encode(const pdu& p, digest_settings digests) {
-  BOOST_ASSERT(p.data.size() <= max_data_segment_length);
+framing frame_around(const pdu& p, byte_span payload, digest_settings digests) {
+  BOOST_ASSERT(payload.size() <= max_data_segment_length);
   BOOST_ASSERT(p.ahs.size() <= max_ahs_bytes);
   const std::size_t ahs_padded = p.ahs.size() + pad4(p.ahs.size());
-  const bool data_digest = digests.data && !p.data.empty();
-  byte_buffer out;
-  out.reserve(bhs_size + ahs_padded + (digests.header ? digest_size : 0) + p.data.size() + 3 +
-              (data_digest ? digest_size : 0));
-
-  out.insert(out.end(), p.bhs.begin(), p.bhs.end());
-  out[4] = static_cast<std::uint8_t>(ahs_padded / 4);
-  store_be(out.data() + 5, 3, p.data.size());
-  out.insert(out.end(), p.ahs.begin(), p.ahs.end());
-  out.resize(bhs_size + ahs_padded, 0);
+  framing out;
+  out.head.reserve(bhs_size + ahs_padded + digest_size);
+  out.head.insert(out.head.end(), p.bhs.begin(), p.bhs.end());
+  out.head[4] = static_cast<std::uint8_t>(ahs_padded / 4);
+  store_be(out.head.data() + 5, 3, payload.size());
+  out.head.insert(out.head.end(), p.ahs.begin(), p.ahs.end());
+  out.head.resize(bhs_size + ahs_padded, 0);
   if (digests.header) {
-    const std::uint32_t crc = crc32c(out);
-    out.resize(out.size() + digest_size);
-    store_digest(out.data() + out.size() - digest_size, crc);
+    const std::uint32_t crc = crc32c(out.head);
+    out.head.resize(out.head.size() + digest_size);
+    store_digest(out.head.data() + out.head.size() - digest_size, crc);
   }
-  if (!p.data.empty()) {
-    const std::size_t data_at = out.size();
-    out.insert(out.end(), p.data.begin(), p.data.end());
-    out.resize(out.size() + pad4(p.data.size()), 0);
-    if (data_digest) {
-      const std::uint32_t crc = crc32c(byte_span(out).subspan(data_at));
-      out.resize(out.size() + digest_size);
-      store_digest(out.data() + out.size() - digest_size, crc);
+  if (!payload.empty()) {
+    const std::uint32_t padding = pad4(payload.size());
+    out.tail_length = static_cast<std::uint8_t>(padding);  // the padding bytes are already zero
+    if (digests.data) {
+      const std::uint32_t crc = crc32c(payload, byte_span(out.tail.data(), padding));
+      store_digest(out.tail.data() + padding, crc);
+      out.tail_length = static_cast<std::uint8_t>(padding + digest_size);
     }
   }
   return out;
+}
+
+byte_buffer encode(const pdu& p, digest_settings digests) {
+  auto framed = frame_around(p, p.data, digests);
+  auto out = std::move(framed.head);
+  out.reserve(out.size() + p.data.size() + framed.tail_length);
+  out.insert(out.end(), p.data.begin(), p.data.end());
+  out.insert(out.end(), framed.tail.begin(), framed.tail.begin() + framed.tail_length);
+  return out;
+}
+
+result<void> check_header_digest(std::span<const std::uint8_t, bhs_size> bhs, byte_span ahs,
+                                 const std::uint8_t* digest) {
+  const std::uint32_t want = crc32c(bhs, ahs);
+  const std::uint32_t got = load_digest(digest);
+  if (got != want) return make_error(errc::header_digest_mismatch, "header digest " + hex32(got) + ", computed " + hex32(want));
+  return {};
+}
+
+result<void> check_data_digest(byte_span data, byte_span padding, const std::uint8_t* digest) {
+  const std::uint32_t want = crc32c(data, padding);
+  const std::uint32_t got = load_digest(digest);
+  if (got != want) return make_error(errc::data_digest_mismatch, "data digest " + hex32(got) + ", computed " + hex32(want));
+  return {};
 }
 
 result<frame_layout> inspect_header(std::span<const std::uint8_t, bhs_size> bhs, digest_settings digests,
@@ -143,11 +163,7 @@ result<pdu> decode_body(std::span<const std::uint8_t, bhs_size> bhs, byte_span r
   std::size_t at = layout.ahs_length;
 
   if (layout.header_digest_length != 0) {
-    const std::uint32_t want = crc32c(bhs, ahs);
-    const std::uint32_t got = load_digest(rest.data() + at);
-    if (got != want) {
-      return make_error(errc::header_digest_mismatch, "header digest " + hex32(got) + ", computed " + hex32(want));
-    }
+    if (auto checked = check_header_digest(bhs, ahs, rest.data() + at); !checked) return checked.error();
     at += layout.header_digest_length;
   }
   if (!ahs_well_formed(ahs)) {
@@ -157,11 +173,7 @@ result<pdu> decode_body(std::span<const std::uint8_t, bhs_size> bhs, byte_span r
   const byte_span padded = rest.subspan(at, layout.data_segment_length + layout.data_padding);
   at += padded.size();
   if (layout.data_digest_length != 0) {
-    const std::uint32_t got = load_digest(rest.data() + at);
-    const std::uint32_t want = crc32c(padded);
-    if (got != want) {
-      return make_error(errc::data_digest_mismatch, "data digest " + hex32(got) + ", computed " + hex32(want));
-    }
+    if (auto checked = check_data_digest(padded, {}, rest.data() + at); !checked) return checked.error();
   }
   p.ahs.assign(ahs.begin(), ahs.end());
   p.data.assign(padded.begin(), padded.begin() + layout.data_segment_length);

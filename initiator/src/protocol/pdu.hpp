@@ -360,6 +360,29 @@ struct frame_layout {
 /// Precondition: p.data.size() <= max_data_segment_length, p.ahs.size() <= 1020.
 byte_buffer encode(const pdu& p, digest_settings digests);
 
+/// The bytes that frame a data segment kept elsewhere (a caller's buffer
+/// sent in place): `head` is the BHS (with TotalAHSLength and
+/// DataSegmentLength set for `payload`), the padded AHS and the header
+/// digest; `tail` is the padding after the payload and its data digest.
+struct framing {
+  byte_buffer head;
+  std::array<std::uint8_t, 7> tail{};
+  std::uint8_t tail_length = 0;
+};
+
+/// Frames `p` around `payload` (which replaces `p.data`); head + payload +
+/// tail is what encode() gives for the same PDU with `payload` as data.
+framing frame_around(const pdu& p, byte_span payload, digest_settings digests);
+
+/// Checks a received header digest (the 4 bytes after BHS and AHS);
+/// header_digest_mismatch when it is wrong.
+result<void> check_header_digest(std::span<const std::uint8_t, bhs_size> bhs, byte_span ahs,
+                                 const std::uint8_t* digest);
+
+/// Checks a received data digest over a data segment and its padding;
+/// data_digest_mismatch when it is wrong.
+result<void> check_data_digest(byte_span data, byte_span padding, const std::uint8_t* digest);
+
 /// Validates a received BHS and says how many bytes follow it. Errors:
 /// unknown_opcode (not an opcode `source` may send), bad_data_segment_length
 /// (longer than `max_recv_data_segment_length`, or data on an opcode that

@@ -108,6 +108,18 @@ cdb read16_cdb(std::uint64_t lba, std::uint32_t blocks) noexcept { return rw16(0
 cdb write10_cdb(std::uint32_t lba, std::uint16_t blocks) noexcept { return rw10(0x2a, lba, blocks); }
 cdb write16_cdb(std::uint64_t lba, std::uint32_t blocks) noexcept { return rw16(0x8a, lba, blocks); }
 
+cdb write16_fua_cdb(std::uint64_t lba, std::uint32_t blocks) noexcept {
+  auto c = rw16(0x8a, lba, blocks);
+  c[1] |= 0x08;  // FUA (SBC-4 §5.40)
+  return c;
+}
+
+cdb synchronize_cache10_cdb() noexcept {
+  cdb c{};
+  c[0] = 0x35;
+  return c;
+}
+
 result<standard_inquiry> parse_standard_inquiry(byte_span data) {
   if (data.size() < 36) return bad("standard INQUIRY data of " + std::to_string(data.size()) + " bytes (< 36)");
   standard_inquiry inq;

@@ -58,6 +58,10 @@ cdb read16_cdb(std::uint64_t lba, std::uint32_t blocks) noexcept;
 cdb write10_cdb(std::uint32_t lba, std::uint16_t blocks) noexcept;
 /// WRITE(16) (0x8a).
 cdb write16_cdb(std::uint64_t lba, std::uint32_t blocks) noexcept;
+/// WRITE(16) with the FUA bit: GOOD only once the blocks are on stable storage.
+cdb write16_fua_cdb(std::uint64_t lba, std::uint32_t blocks) noexcept;
+/// SYNCHRONIZE CACHE(10) of the whole logical unit (LBA 0, 0 blocks).
+cdb synchronize_cache10_cdb() noexcept;
 
 /// Standard INQUIRY data (SPC-4 §6.6.2); strings are trimmed of spaces/NULs.
 struct standard_inquiry {

@@ -1,11 +1,17 @@
 #include "session/connection.hpp"
 
 #include "protocol/serial_number.hpp"
+#include "transport/pdu_reader.hpp"
 #include "transport/pdu_stream.hpp"
+#include "transport/socket_calls.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
 
 namespace isens::initiator::detail {
 
@@ -38,8 +44,40 @@ void connection::start(std::weak_ptr<connection_owner> owner) {
 void connection::send(protocol::pdu p) {
   if (!open_) return;
   p.set_exp_stat_sn(exp_stat_sn_);
-  write_queue_.push_back(protocol::encode(p, settings_.digests));
+  outgoing out;
+  out.head = protocol::encode(p, settings_.digests);
+  write_queue_.push_back(std::move(out));
   if (!std::exchange(writing_, true)) asio::co_spawn(socket_.get_executor(), write_loop(), asio::detached);
+}
+
+void connection::send(protocol::pdu p, protocol::byte_span payload) {
+  if (!open_) return;
+  p.set_exp_stat_sn(exp_stat_sn_);
+  auto framed = protocol::frame_around(p, payload, settings_.digests);
+  outgoing out;
+  out.head = std::move(framed.head);
+  out.payload = payload;
+  out.tail = framed.tail;
+  out.tail_length = framed.tail_length;
+  out.itt = p.itt();
+  write_queue_.push_back(std::move(out));
+  if (!std::exchange(writing_, true)) asio::co_spawn(socket_.get_executor(), write_loop(), asio::detached);
+}
+
+void connection::forget_payloads(std::uint32_t itt) {
+  if (write_queue_.empty()) return;
+  // The front PDU may be partly on the wire: its rest must still go out
+  // whole, so it keeps a copy of its payload. Any other is simply dropped.
+  auto& front = write_queue_.front();
+  if (front.itt == itt && front.written > 0 && front.owned.empty() && !front.payload.empty()) {
+    front.owned.assign(front.payload.begin(), front.payload.end());
+    front.payload = front.owned;
+    front.itt = protocol::reserved_tag;
+  }
+  const auto first = front.written > 0 ? std::next(write_queue_.begin()) : write_queue_.begin();
+  write_queue_.erase(std::remove_if(first, write_queue_.end(),
+                                    [itt](const outgoing& o) { return o.itt == itt && o.owned.empty(); }),
+                     write_queue_.end());
 }
 
 void connection::close() {
@@ -76,8 +114,14 @@ void connection::note_stat_sn(const protocol::pdu& p) {
 
 asio::awaitable<void> connection::read_loop(std::weak_ptr<connection_owner> owner) {
   const auto self = shared_from_this();
+  transport::pdu_reader reader(socket_, settings_.digests, settings_.max_recv_data_segment_length);
+  const transport::data_in_placer place = [this, &owner](const protocol::pdu& header) -> result<std::uint8_t*> {
+    const auto session = owner.lock();
+    if (!session) return nullptr;
+    return session->place_data_in(*this, header);
+  };
   while (open_) {
-    auto received = co_await transport::read_pdu(socket_, settings_.digests, settings_.max_recv_data_segment_length);
+    auto received = co_await reader.read(place);
     if (!open_) co_return;
     if (!received) {
       const bool transport_failure = received.error().code == make_error_code(errc::connection_closed);
@@ -92,16 +136,56 @@ asio::awaitable<void> connection::read_loop(std::weak_ptr<connection_owner> owne
   }
 }
 
+std::size_t connection::write_some(boost::system::error_code& ec) {
+  // Up to 64 PDUs in one sendmsg (three parts each).
+  constexpr std::size_t max_pdus = 64;
+  std::array<iovec, max_pdus * 3> parts;
+  std::size_t count = 0;
+  std::size_t pdus = 0;
+  for (auto it = write_queue_.begin(); it != write_queue_.end() && pdus < max_pdus; ++it, ++pdus) {
+    std::size_t skip = it->written;
+    const auto add = [&](const std::uint8_t* data, std::size_t size) {
+      if (skip >= size) {
+        skip -= size;
+        return;
+      }
+      parts[count++] = iovec{const_cast<std::uint8_t*>(data) + skip, size - skip};
+      skip = 0;
+    };
+    add(it->head.data(), it->head.size());
+    add(it->payload.data(), it->payload.size());
+    add(it->tail.data(), it->tail_length);
+  }
+  const std::size_t sent = transport::send_now(socket_, parts.data(), count, ec);
+  std::size_t left = sent;
+  while (left > 0 && !write_queue_.empty()) {
+    auto& front = write_queue_.front();
+    const std::size_t whole = front.head.size() + front.payload.size() + front.tail_length;
+    const std::size_t take = std::min(left, whole - front.written);
+    front.written += take;
+    left -= take;
+    if (front.written == whole) write_queue_.pop_front();
+  }
+  return sent;
+}
+
 asio::awaitable<void> connection::write_loop() {
   const auto self = shared_from_this();
   while (open_ && !write_queue_.empty()) {
-    const auto written = co_await transport::write_bytes(socket_, write_queue_.front());
+    boost::system::error_code ec;
+    const auto sent = write_some(ec);
     if (!open_) break;
-    if (!written) {
-      fail(events::event_reason::peer_closed, written.error());
+    if (ec) {
+      fail(events::event_reason::peer_closed, transport::socket_error(ec, "writing a PDU"));
       break;
     }
-    write_queue_.pop_front();
+    if (sent > 0) continue;
+    auto [waited] = co_await socket_.async_wait(asio::socket_base::wait_write, asio::as_tuple(asio::use_awaitable));
+    if (!open_) break;
+    if (waited) {
+      fail(events::event_reason::peer_closed, transport::socket_error(waited, "writing a PDU"));
+      break;
+    }
   }
   writing_ = false;
 }

@@ -1,7 +1,9 @@
 #pragma once
 // One TCP connection of a session in full-feature phase: a reader loop that
-// hands every PDU to the session, and a write queue that keeps one write in
-// flight. Lives on its session's executor; never touched from elsewhere.
+// hands every PDU to the session (Data-In payloads straight to where the
+// session places them), and a write queue whose PDUs go out together, one
+// gathering sendmsg for all that is queued. Lives on its session's
+// executor; never touched from elsewhere.
 
 #include "isens/events/event.hpp"
 #include "isens/initiator/error.hpp"
@@ -11,6 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <array>
 #include <deque>
 #include <memory>
 
@@ -22,8 +25,11 @@ class connection;
 class connection_owner {
  public:
   virtual ~connection_owner() = default;
-  // A PDU arrived (ExpStatSN already advanced).
+  // A PDU arrived (ExpStatSN already advanced). A Data-In's data is not in
+  // `p.data`: it went where place_data_in said.
   virtual void on_pdu(connection& from, protocol::pdu p) = 0;
+  // Where the data of a Data-In goes (see transport::data_in_placer).
+  virtual result<std::uint8_t*> place_data_in(connection& from, const protocol::pdu& header) = 0;
   // The connection failed (not after close()): a socket error, a malformed PDU.
   virtual void on_connection_failed(connection& which, events::event_reason reason, const error& why) = 0;
 };
@@ -46,6 +52,14 @@ class connection : public std::enable_shared_from_this<connection> {
   void start(std::weak_ptr<connection_owner> owner);
   // Queues a PDU, stamping ExpStatSN.
   void send(protocol::pdu p);
+  // Queues a PDU whose data segment is `payload`, sent in place: it must
+  // stay valid until written, or until forget_payloads(itt) or close().
+  void send(protocol::pdu p, protocol::byte_span payload);
+  // The task with this ITT has ended: its queued payloads are dropped, and
+  // one being written is copied, so the caller's buffer is free at once.
+  void forget_payloads(std::uint32_t itt);
+  // PDUs queued and not yet fully written.
+  std::size_t queued() const noexcept { return write_queue_.size(); }
   // Closes the socket; no failure is reported afterwards. Idempotent.
   void close();
 
@@ -72,8 +86,22 @@ class connection : public std::enable_shared_from_this<connection> {
   std::string local_;
   std::string remote_;
   bool open_ = true;
+  // One queued PDU: head (BHS, AHS, header digest), a payload kept
+  // elsewhere or in `owned`, and the padding and data digest after it.
+  struct outgoing {
+    protocol::byte_buffer head;
+    protocol::byte_span payload;
+    protocol::byte_buffer owned;  // a payload that had to be copied (forget_payloads)
+    std::array<std::uint8_t, 7> tail{};
+    std::uint8_t tail_length = 0;
+    std::uint32_t itt = protocol::reserved_tag;  // the task a borrowed payload belongs to
+    std::size_t written = 0;                      // bytes of this PDU already sent
+  };
+  // Sends what it can of the queue at once; the number of bytes moved.
+  std::size_t write_some(boost::system::error_code& ec);
+
   bool writing_ = false;
-  std::deque<protocol::byte_buffer> write_queue_;
+  std::deque<outgoing> write_queue_;
   std::weak_ptr<connection_owner> owner_;
 };
 

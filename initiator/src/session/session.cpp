@@ -30,7 +30,9 @@ session::session(std::shared_ptr<initiator_context> context, std::uint64_t id, l
       id_(id),
       options_(std::move(options)),
       executor_(context_->options.single_threaded ? context_->executor
-                                                  : asio::any_io_executor(asio::make_strand(context_->executor))) {
+                                                  : asio::any_io_executor(asio::make_strand(context_->executor))),
+      hold_timer_(executor_),
+      busy_timer_(executor_) {
   isid_ = options_.isid.value_or(make_isid(*context_));
   // What never changes is written once; update_snapshot writes the rest.
   snapshot_.session_id = id_;
@@ -171,7 +173,7 @@ asio::awaitable<result<void>> session::logout(event_reason reason) {
   }
   while (!connections_.empty()) detach_connection(connections_.back(), reason);
   state_ = state::ended;
-  wake_recovery_waiters();
+  fail_all_commands(make_error(errc::session_not_logged_in, "session " + std::to_string(id_) + " was logged out"));
   publish(event_kind::logoff, reason, nullptr);
   co_return answer;
 }
@@ -217,8 +219,11 @@ asio::awaitable<result<void>> session::reconnect(reconnect_options o) {
   const auto wanted = connections_wanted_;
   attach(std::move(*opened), event_reason::recovery);
   connections_wanted_ = wanted;
-  publish(event_kind::session_reconnect, event_reason::recovery, conn, {}, o.attempt);
-  wake_recovery_waiters();
+  hold_timer_.cancel();
+  const auto reissued = waiting_.size();
+  publish(event_kind::session_reconnect, event_reason::recovery, conn,
+          reissued ? std::to_string(reissued) + " held commands re-issued" : std::string(), o.attempt);
+  dispatch();
   co_return result<void>{};
 }
 
@@ -228,7 +233,8 @@ asio::awaitable<result<void>> session::abandon(std::string why, std::uint32_t at
   if (state_ == state::logged_in)
     co_return make_error(errc::invalid_argument, "session " + std::to_string(id_) + " is connected; log it out instead");
   state_ = state::ended;
-  wake_recovery_waiters();
+  fail_all_commands(make_error(errc::session_not_logged_in, "recovery of session " + std::to_string(id_) +
+                                                                " was given up (recovery_failed): " + why));
   publish(event_kind::logoff, event_reason::recovery_failed, nullptr, std::move(why),
           attempts ? std::optional<std::uint32_t>(attempts) : std::nullopt);
   co_return result<void>{};
@@ -236,12 +242,11 @@ asio::awaitable<result<void>> session::abandon(std::string why, std::uint32_t at
 
 void session::abort() {
   state_ = state::ended;
-  wake_recovery_waiters();
   for (const auto& c : connections_) c->close();
   connections_.clear();
   for (auto& [itt, task] : tasks_) task->wakeup.cancel();
   for (auto& [id, timer] : ping_timers_) timer->cancel();
-  for (auto& waiter : window_waiters_) waiter->cancel();
+  fail_all_commands(make_error(errc::shutting_down, "the initiator was destroyed"));
   update_snapshot();
 }
 
@@ -254,7 +259,9 @@ void session::detach_connection(const std::shared_ptr<connection>& conn, event_r
     ping_timers_.erase(timer);
   }
   fail_tasks_on(conn->id(), make_error(errc::connection_closed, "the connection was logged out"));
+  requeue_commands_on(conn->id());
   publish(event_kind::connection_lost, reason, conn.get());  // publishing updates the snapshot
+  if (state_ == state::logged_in) dispatch();
 }
 
 void session::drop_connection(const std::shared_ptr<connection>& conn, event_reason reason, const std::string& why) {
@@ -265,10 +272,16 @@ void session::drop_connection(const std::shared_ptr<connection>& conn, event_rea
     ping_timers_.erase(timer);
   }
   fail_tasks_on(conn->id(), make_error(errc::connection_closed, why));
+  requeue_commands_on(conn->id());
   publish(event_kind::connection_lost, reason, conn.get(), why);
   if (connections_.empty() && state_ == state::logged_in) {
     state_ = state::disconnected;
-    publish(event_kind::session_disconnect, reason, conn.get(), why);
+    hold_commands(why);
+    const auto held = waiting_.size();
+    publish(event_kind::session_disconnect, reason, conn.get(),
+            held ? why + " (" + std::to_string(held) + " commands held)" : why);
+  } else if (state_ == state::logged_in) {
+    dispatch();  // what the lost connection carried goes out on the others
   }
   // Logged after publishing: stderr is synchronous, and failover should not wait for it.
   spdlog::warn("session {}: connection {} (cid {}) lost: {}", id_, conn->id(), conn->cid(), why);
@@ -335,8 +348,29 @@ void session::update_snapshot() {
 }
 
 session_info session::snapshot() const {
-  std::lock_guard lock(snapshot_mutex_);
-  return snapshot_;
+  session_info info;
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    info = snapshot_;
+  }
+  const auto value = [this](counter c) { return counters_.values[c].load(std::memory_order_relaxed); };
+  auto& io = info.io;
+  io.read_ops = value(read_ops);
+  io.read_bytes = value(read_bytes);
+  io.write_ops = value(write_ops);
+  io.write_bytes = value(write_bytes);
+  io.failed = value(failed);
+  io.held = value(held);
+  io.reissued = value(reissued);
+  io.retried = value(retried);
+  io.aborted = value(aborted);
+  io.lun_resets = value(lun_resets);
+  io.in_flight = in_flight_.load(std::memory_order_relaxed);
+  io.queued = queued_.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < io.latency_buckets.size(); ++i)
+    io.latency_buckets[i] = counters_.latency[i].load(std::memory_order_relaxed);
+  io.latency_sum_us = counters_.latency_sum_us.load(std::memory_order_relaxed);
+  return info;
 }
 
 }  // namespace isens::initiator::detail

@@ -10,11 +10,15 @@
 #include "protocol/scsi.hpp"
 #include "session/connection.hpp"
 #include "session/initiator_context.hpp"
+#include "session/scsi_task.hpp"
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -22,6 +26,16 @@
 #include <vector>
 
 namespace isens::initiator::detail {
+
+// A facade read, write or flush (initiator::start_io hands it over).
+struct block_io_request {
+  std::uint64_t lun = 0;
+  std::uint64_t lba = 0;
+  data_direction direction = data_direction::none;  // none: SYNCHRONIZE CACHE
+  std::uint8_t* buffer = nullptr;
+  std::size_t length = 0;
+  bool fua = false;
+};
 
 // A SCSI command with an optional data-in phase.
 struct scsi_request {
@@ -61,6 +75,15 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   boost::asio::awaitable<result<void>> logout(events::event_reason reason);
   // Runs a SCSI command on one of the session's connections.
   boost::asio::awaitable<result<scsi_reply>> execute(scsi_request request);
+  // Takes a command: sent at once when the CmdSN window is open, queued in
+  // order when it is not, held while the session is disconnected (up to
+  // recovery_hold). task->complete() runs once, posted, never inline.
+  void submit(std::unique_ptr<scsi_task> task);
+  // A facade read, write or flush: checked against the LUN, split into
+  // commands of at most max_transfer_bytes, `done` called once at the end.
+  void start_block_io(const block_io_request& request, boost::asio::any_completion_handler<void(result<void>)> done);
+  // Counts a finished facade command (block_io.cpp).
+  void note_block_io(const scsi_task& task, bool good);
   // Reinstates a disconnected session (same ISID, TSIH 0): connection_made,
   // session_reconnect; a failure publishes session_disconnect with the attempt.
   boost::asio::awaitable<result<void>> reconnect(reconnect_options options);
@@ -75,17 +98,18 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   // connection_owner
   void on_pdu(connection& from, protocol::pdu p) override;
   void on_connection_failed(connection& which, events::event_reason reason, const error& why) override;
+  result<std::uint8_t*> place_data_in(connection& from, const protocol::pdu& header) override;
 
  private:
   enum class state { created, logged_in, disconnected, logging_out, ended };
 
+  // A request that is not a SCSI command (NOP, Logout, Text, Task
+  // Management) waiting for its response.
   struct pending_task {
     explicit pending_task(const boost::asio::any_io_executor& executor) : wakeup(executor) {}
     boost::asio::steady_timer wakeup;
     std::uint64_t connection_id = 0;
     std::optional<result<protocol::pdu>> response;
-    protocol::byte_buffer data;        // Data-In, placed at each PDU's buffer offset
-    std::uint32_t expected_length = 0;
   };
 
   struct opened_connection {
@@ -104,15 +128,34 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   // Sends Logout (reason 0 or 1) on `via` and checks the response.
   boost::asio::awaitable<result<void>> send_logout(connection& via, std::uint8_t reason_code);
   boost::asio::awaitable<void> ping_loop(std::shared_ptr<connection> conn);
-  boost::asio::awaitable<result<void>> wait_for_window(std::chrono::milliseconds limit);
-  // Waits while the session is disconnected, up to `limit`; true when it is
-  // logged in again.
-  boost::asio::awaitable<bool> wait_for_recovery(std::chrono::milliseconds limit);
-  // Wakes every waiter of wait_for_recovery (the state changed).
-  void wake_recovery_waiters();
-  boost::asio::awaitable<result<scsi_reply>> execute_once(const scsi_request& request);
 
-  void handle_data_in(protocol::pdu p);
+  // ---- the data path (data_path.cpp) ----
+  // Sends waiting commands while the CmdSN window is open and the session logged in.
+  void dispatch();
+  // Sends one command on `via`, with its immediate and unsolicited data.
+  void send_command(std::unique_ptr<scsi_task> task, connection& via);
+  // Sends [offset, offset + length) of a write as Data-Out PDUs (one sequence).
+  void send_data_out(connection& via, const scsi_task& task, std::uint32_t ttt, std::uint32_t offset,
+                     std::uint32_t length);
+  void handle_data_in(connection& from, const protocol::pdu& p);
+  void handle_r2t(connection& from, const protocol::pdu& p);
+  void handle_scsi_response(connection& from, protocol::pdu p);
+  // Takes a command out of flight and settles it.
+  void finish(std::uint32_t itt, result<scsi_completion> outcome);
+  // Retries what is retryable (UNIT ATTENTION, BUSY), completes the rest.
+  void settle(std::unique_ptr<scsi_task> task, result<scsi_completion> outcome);
+  // Completes a task (posted) and frees it.
+  void complete(std::unique_ptr<scsi_task> task, result<scsi_completion> outcome);
+  // The commands in flight on a connection that is gone wait to be sent again.
+  void requeue_commands_on(std::uint64_t connection_id);
+  // The session went down: hold its commands (or fail them, recovery_hold 0).
+  void hold_commands(const std::string& why);
+  // Fails every command in flight or waiting.
+  void fail_all_commands(const error& why);
+  // Drops a connection that broke the protocol (a malformed data transfer).
+  void protocol_violation(connection& from, const std::string& why);
+  std::shared_ptr<connection> least_loaded_connection() const;
+
   void handle_async_message(connection& from, const protocol::pdu& p);
   void note_time2wait(const protocol::pdu& p);  // from AsyncEvent 2 or 3
   void answer_target_ping(connection& from, const protocol::pdu& p);
@@ -157,9 +200,30 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   std::vector<std::shared_ptr<connection>> connections_;
   std::set<std::uint64_t> departing_;  // connections we are logging out ourselves
   std::unordered_map<std::uint32_t, std::shared_ptr<pending_task>> tasks_;
+  // SCSI commands in flight by ITT, and those waiting (for the window, a
+  // resend, or a recovery) in submission order.
+  std::unordered_map<std::uint32_t, std::unique_ptr<scsi_task>> commands_;
+  std::deque<std::unique_ptr<scsi_task>> waiting_;
+  std::unordered_map<std::uint64_t, std::uint32_t> in_flight_on_;  // connection id -> commands in flight
+  std::uint64_t next_order_ = 0;
+  boost::asio::steady_timer hold_timer_;  // ends the hold of a disconnected session's commands
+  bool hold_expired_ = false;             // the hold passed before a recovery: new commands fail at once
+  std::string held_because_;              // why the session went down, for the hold's error
+  boost::asio::steady_timer busy_timer_;  // the pause after BUSY / TASK SET FULL
+  bool dispatch_paused_ = false;
+  // The data path's counters, written on the executor, read by snapshot().
+  struct live_counters {
+    std::array<std::atomic<std::uint64_t>, 10> values{};
+    std::array<std::atomic<std::uint64_t>, io_latency_bounds_us.size() + 1> latency{};
+    std::atomic<std::uint64_t> latency_sum_us{0};
+  };
+  enum counter : std::size_t { read_ops, read_bytes, write_ops, write_bytes, failed, held, reissued, retried, aborted, lun_resets };
+  void count(counter c, std::uint64_t n = 1) noexcept;
+  void count_latency(std::chrono::steady_clock::duration d) noexcept;
+  live_counters counters_;
+  std::atomic<std::uint64_t> in_flight_{0};
+  std::atomic<std::uint64_t> queued_{0};
   std::unordered_map<std::uint64_t, std::shared_ptr<boost::asio::steady_timer>> ping_timers_;
-  std::vector<std::shared_ptr<boost::asio::steady_timer>> window_waiters_;
-  std::vector<std::shared_ptr<boost::asio::steady_timer>> recovery_waiters_;
   std::optional<std::chrono::seconds> reconnect_after_;  // Time2Wait from an Async Message
   std::optional<std::chrono::seconds> retain_for_;       // Time2Retain from the same message
   std::size_t connections_wanted_ = 0;

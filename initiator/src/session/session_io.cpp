@@ -23,7 +23,7 @@ std::uint32_t session::new_itt() {
   // ITT 0xffffffff is reserved; skip tags still in use after a wrap.
   do {
     if (++next_itt_ == protocol::reserved_tag) next_itt_ = 1;
-  } while (tasks_.contains(next_itt_));
+  } while (tasks_.contains(next_itt_) || commands_.contains(next_itt_));
   return next_itt_;
 }
 
@@ -98,113 +98,8 @@ void session::note_window(const protocol::pdu& p) {
   if (protocol::serial_greater(exp, exp_cmd_sn_)) exp_cmd_sn_ = exp;
   if (protocol::serial_greater(max, max_cmd_sn_)) {
     max_cmd_sn_ = max;
-    for (auto& waiter : window_waiters_) waiter->cancel();
-    window_waiters_.clear();
+    if (!waiting_.empty()) dispatch();
   }
-}
-
-asio::awaitable<result<void>> session::wait_for_window(std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (protocol::serial_greater(cmd_sn_, max_cmd_sn_)) {
-    if (state_ != state::logged_in) co_return make_error(errc::session_not_logged_in, "the session is not logged in");
-    auto waiter = std::make_shared<asio::steady_timer>(executor_, deadline);
-    window_waiters_.push_back(waiter);
-    co_await waiter->async_wait(use_tuple);
-    if (std::chrono::steady_clock::now() >= deadline && protocol::serial_greater(cmd_sn_, max_cmd_sn_))
-      co_return make_error(errc::command_timeout, "the target's command window stayed closed");
-  }
-  co_return result<void>{};
-}
-
-asio::awaitable<bool> session::wait_for_recovery(std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (state_ == state::disconnected && std::chrono::steady_clock::now() < deadline) {
-    auto waiter = std::make_shared<asio::steady_timer>(executor_, deadline);
-    recovery_waiters_.push_back(waiter);
-    co_await waiter->async_wait(use_tuple);
-  }
-  co_return state_ == state::logged_in;
-}
-
-void session::wake_recovery_waiters() {
-  for (auto& waiter : recovery_waiters_) waiter->cancel();
-  recovery_waiters_.clear();
-}
-
-// A command that lost its connection is sent again: at once on another
-// connection of a session that is still logged in, or after the session is
-// recovered (within recovery_hold). The caller sees the error only when
-// recovery does not come.
-asio::awaitable<result<scsi_reply>> session::execute(scsi_request request) {
-  const auto hold = context_->options.recovery_hold;
-  for (int tries = 0;; ++tries) {
-    auto reply = co_await execute_once(request);
-    if (reply || tries == 3) co_return reply;
-    const auto code = reply.error().code;
-    const bool lost_transport =
-        code == make_error_code(errc::connection_closed) || code == make_error_code(errc::session_not_logged_in);
-    if (!lost_transport) co_return reply;
-    if (state_ == state::logged_in) continue;
-    if (state_ != state::disconnected || hold.count() == 0) co_return reply;
-    if (!co_await wait_for_recovery(hold))
-      co_return make_error(errc::session_not_logged_in, "session " + std::to_string(id_) + " was not recovered within " +
-                                                           std::to_string(hold.count()) + " ms: " + reply.error().what());
-  }
-}
-
-asio::awaitable<result<scsi_reply>> session::execute_once(const scsi_request& request) {
-  const auto limit = context_->options.command_timeout;
-  if (state_ != state::logged_in)
-    co_return make_error(errc::session_not_logged_in, "session " + std::to_string(id_) + " is not logged in");
-  if (auto window = co_await wait_for_window(limit); !window) co_return window.error();
-  const auto via = pick_connection();
-  if (!via) co_return make_error(errc::session_not_logged_in, "session " + std::to_string(id_) + " has no connection");
-  auto lun = protocol::encode_lun(request.lun);
-  if (!lun) co_return lun.error();
-
-  protocol::pdu command(opcode::scsi_command);
-  command.set_final(true);
-  command.set_read_flag(request.read_length > 0);
-  command.set_task_attr(protocol::task_attribute::simple);
-  command.set_lun(*lun);
-  command.set_expected_data_transfer_length(request.read_length);
-  command.set_cmd_sn(cmd_sn_++);
-  command.set_cdb(request.cdb);
-
-  auto task = std::make_shared<pending_task>(executor_);
-  task->expected_length = request.read_length;
-  auto answer = co_await round_trip(*via, std::move(command), limit, task);
-  if (!answer) co_return answer.error();
-
-  scsi_reply reply;
-  if (answer->op() == opcode::scsi_response) {
-    if (answer->response() != 0)
-      co_return make_error(errc::scsi_bad_status, "the target failed the command (iSCSI response " +
-                                                      std::to_string(answer->response()) + ")");
-    reply.sense = std::move(answer->data);
-  }
-  reply.status = answer->status();
-  reply.data = std::move(task->data);
-  if (answer->residual_underflow() && answer->residual_count() <= request.read_length)
-    reply.data.resize(std::min<std::size_t>(reply.data.size(), request.read_length - answer->residual_count()));
-  co_return reply;
-}
-
-void session::handle_data_in(protocol::pdu p) {
-  const auto found = tasks_.find(p.itt());
-  if (found == tasks_.end()) {
-    spdlog::debug("session {}: Data-In for unknown ITT {:#x} ignored", id_, p.itt());
-    return;
-  }
-  auto& task = *found->second;
-  const std::uint64_t end = std::uint64_t{p.buffer_offset()} + p.data.size();
-  if (end > task.expected_length) {
-    complete_task(p.itt(), make_error(errc::scsi_bad_response, "Data-In beyond the expected transfer length"));
-    return;
-  }
-  if (task.data.size() < end) task.data.resize(end);
-  std::copy(p.data.begin(), p.data.end(), task.data.begin() + p.buffer_offset());
-  if (p.has_status()) complete_task(p.itt(), std::move(p));
 }
 
 void session::answer_target_ping(connection& from, const protocol::pdu& p) {
@@ -269,8 +164,8 @@ void session::on_pdu(connection& from, protocol::pdu p) {
         answer_target_ping(from, p);
       }
       break;
-    case opcode::data_in: handle_data_in(std::move(p)); break;
-    case opcode::scsi_response:
+    case opcode::data_in: handle_data_in(from, p); break;
+    case opcode::scsi_response: handle_scsi_response(from, std::move(p)); break;
     case opcode::logout_response:
     case opcode::text_response:
     case opcode::task_mgmt_response: complete_task(p.itt(), std::move(p)); break;
@@ -278,15 +173,15 @@ void session::on_pdu(connection& from, protocol::pdu p) {
       // The data segment holds the rejected PDU's BHS; its ITT names the task.
       if (p.data.size() >= protocol::bhs_size) {
         const auto itt = protocol::load_be32(p.data.data() + 16);
-        complete_task(itt, make_error(errc::pdu_rejected,
-                                      "the target rejected the request (reason " + std::to_string(p.reject_reason()) + ")"));
+        auto why = make_error(errc::pdu_rejected,
+                              "the target rejected the request (reason " + std::to_string(p.reject_reason()) + ")");
+        if (commands_.contains(itt)) finish(itt, std::move(why));
+        else complete_task(itt, std::move(why));
       }
       break;
     }
     case opcode::async_message: handle_async_message(from, p); break;
-    case opcode::r2t:
-      spdlog::warn("session {}: R2T for ITT {:#x} ignored: isens sends no write data", id_, p.itt());
-      break;
+    case opcode::r2t: handle_r2t(from, p); break;
     default: {
       const auto conn = find_connection(from.id());
       if (conn)

@@ -1,47 +1,19 @@
 #include "transport/pdu_stream.hpp"
 
+#include "transport/socket_calls.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
-#include <cerrno>
 #include <charconv>
 
-#include <sys/socket.h>
 
 namespace isens::initiator::transport {
 namespace {
 
 constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
-
-error socket_error(const boost::system::error_code& ec, const char* doing) {
-  if (ec == boost::asio::error::eof) return make_error(errc::connection_closed, "the target closed the connection");
-  if (ec == boost::asio::error::operation_aborted) return error{ec, std::string(doing) + " cancelled"};
-  return make_error(errc::connection_closed, std::string(doing) + " failed: " + ec.message());
-}
-
-// send_now and receive_now move what the socket can take or give at once,
-// without waiting (MSG_DONTWAIT): 0 bytes and no error when it cannot. An
-// idle connection takes a whole request, and a response's body arrives with
-// its header; Asio's async operations would still post each completion,
-// which costs a handler hop and a reactor poll (a syscall) per operation.
-std::size_t send_now(boost::asio::ip::tcp::socket& socket, boost::asio::const_buffer data,
-                     boost::system::error_code& ec) {
-  const auto n = ::send(socket.native_handle(), data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  if (n >= 0) return static_cast<std::size_t>(n);
-  if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ec.assign(errno, boost::system::system_category());
-  return 0;
-}
-
-std::size_t receive_now(boost::asio::ip::tcp::socket& socket, boost::asio::mutable_buffer data,
-                        boost::system::error_code& ec) {
-  const auto n = ::recv(socket.native_handle(), data.data(), data.size(), MSG_DONTWAIT);
-  if (n > 0) return static_cast<std::size_t>(n);
-  if (n == 0) ec = boost::asio::error::eof;
-  else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ec.assign(errno, boost::system::system_category());
-  return 0;
-}
 
 }  // namespace
 
@@ -59,7 +31,7 @@ boost::asio::awaitable<result<protocol::pdu>> read_pdu(boost::asio::ip::tcp::soc
   if (!rest.empty()) {
     // The header came first only to say how long the body is: the body is
     // usually there already.
-    const auto got = receive_now(socket, boost::asio::buffer(rest), ec);
+    const auto got = receive_now(socket, rest.data(), rest.size(), ec);
     if (!ec && got < rest.size())
       std::tie(ec, n) = co_await boost::asio::async_read(socket, boost::asio::buffer(rest) + got, use_tuple);
     if (ec) co_return socket_error(ec, "reading a PDU body");
@@ -70,7 +42,8 @@ boost::asio::awaitable<result<protocol::pdu>> read_pdu(boost::asio::ip::tcp::soc
 boost::asio::awaitable<result<void>> write_bytes(boost::asio::ip::tcp::socket& socket,
                                                  const protocol::byte_buffer& bytes) {
   boost::system::error_code ec;
-  const auto sent = send_now(socket, boost::asio::buffer(bytes), ec);
+  iovec whole{const_cast<std::uint8_t*>(bytes.data()), bytes.size()};
+  const auto sent = send_now(socket, &whole, 1, ec);
   if (!ec && sent < bytes.size()) {
     std::size_t n = 0;
     std::tie(ec, n) = co_await boost::asio::async_write(socket, boost::asio::buffer(bytes) + sent, use_tuple);

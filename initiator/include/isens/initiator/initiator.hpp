@@ -12,11 +12,15 @@
 #include "isens/initiator/error.hpp"
 #include "isens/initiator/types.hpp"
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 namespace isens::initiator {
@@ -79,6 +83,53 @@ class initiator {
   /// REPORT LUNS: the LUNs of the session's target.
   boost::asio::awaitable<result<std::vector<std::uint64_t>>> scsi_report_luns(std::uint64_t session_id);
 
+  // ---- The data path ----
+  // Each call completes exactly once, through any Asio completion token
+  // (use_awaitable, use_future, a callback), with `result<void>`. It may be
+  // started from any thread; the handler runs on its associated executor
+  // (for a plain callback: the session's thread). The buffer must stay
+  // valid and untouched until then: isens reads into it and writes from it
+  // in place. Lengths are whole logical blocks of the LUN (its block size is
+  // in the session snapshot's devices). A command that loses its connection
+  // or session is held and sent again (recovery_hold); the caller sees an
+  // error only when it finally fails. A write completes only after the
+  // target's GOOD status.
+
+  /// Reads buffer.size() bytes from `lun` starting at logical block `lba`.
+  template <class CompletionToken>
+  auto async_read(std::uint64_t session_id, std::uint64_t lun, std::uint64_t lba, std::span<std::byte> buffer,
+                  CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(result<void>)>(
+        [this, session_id, lun, lba, buffer](io_handler handler) {
+          start_io(io_request{session_id, lun, lba, io_direction::read, buffer.data(), buffer.size(), {}},
+                   std::move(handler));
+        },
+        token);
+  }
+
+  /// Writes `data` to `lun` starting at logical block `lba`.
+  template <class CompletionToken>
+  auto async_write(std::uint64_t session_id, std::uint64_t lun, std::uint64_t lba, std::span<const std::byte> data,
+                   write_options options, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(result<void>)>(
+        [this, session_id, lun, lba, data, options](io_handler handler) {
+          start_io(io_request{session_id, lun, lba, io_direction::write, const_cast<std::byte*>(data.data()),
+                              data.size(), options},
+                   std::move(handler));
+        },
+        token);
+  }
+
+  /// SYNCHRONIZE CACHE of the whole LUN: every write completed before it is durable.
+  template <class CompletionToken>
+  auto async_flush(std::uint64_t session_id, std::uint64_t lun, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(result<void>)>(
+        [this, session_id, lun](io_handler handler) {
+          start_io(io_request{session_id, lun, 0, io_direction::flush, nullptr, 0, {}}, std::move(handler));
+        },
+        token);
+  }
+
   /// A snapshot of every session, ordered by session id.
   std::vector<session_info> sessions() const;
   /// One session's snapshot; errc::no_such_session when unknown.
@@ -91,6 +142,21 @@ class initiator {
   const initiator_options& options() const noexcept;
 
  private:
+  enum class io_direction : std::uint8_t { read, write, flush };
+  // One facade I/O, as the templates above hand it over.
+  struct io_request {
+    std::uint64_t session_id;
+    std::uint64_t lun;
+    std::uint64_t lba;
+    io_direction direction;
+    std::byte* buffer;  // written into for reads, read from for writes
+    std::size_t length;
+    write_options options;
+  };
+  using io_handler = boost::asio::any_completion_handler<void(result<void>)>;
+  // Hands the request to its session (from any thread); `handler` runs once.
+  void start_io(io_request request, io_handler handler);
+
   std::shared_ptr<detail::registry> registry_;
 };
 

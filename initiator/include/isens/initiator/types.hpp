@@ -5,6 +5,7 @@
 
 #include "isens/initiator/error.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -106,6 +107,37 @@ struct device_info {
   std::optional<capacity_data> capacity;  ///< absent for non-block devices
 };
 
+/// How one write is to be made durable.
+struct write_options {
+  bool fua = false;  ///< Force Unit Access: GOOD only once the blocks are on stable storage
+};
+
+/// Upper bounds (µs) of the I/O latency histogram buckets in io_counters;
+/// a last bucket counts everything slower.
+inline constexpr std::array<std::uint32_t, 12> io_latency_bounds_us{50,   100,   200,   500,    1000,   2000,
+                                                                    5000, 10000, 50000, 100000, 1000000, 10000000};
+
+/// What a session's data path has done since login (read, write, flush
+/// commands issued through the facade; enumeration commands are not counted).
+struct io_counters {
+  std::uint64_t read_ops = 0;     ///< reads completed with GOOD
+  std::uint64_t read_bytes = 0;
+  std::uint64_t write_ops = 0;    ///< writes (and flushes) completed with GOOD
+  std::uint64_t write_bytes = 0;
+  std::uint64_t failed = 0;       ///< commands completed with an error to the caller
+  std::uint64_t held = 0;         ///< commands held while the session was disconnected
+  std::uint64_t reissued = 0;     ///< commands sent again after a drop or an abort
+  std::uint64_t retried = 0;      ///< commands sent again after UNIT ATTENTION, BUSY or TASK SET FULL
+  std::uint64_t aborted = 0;      ///< ABORT TASK requests sent for commands that timed out
+  std::uint64_t lun_resets = 0;   ///< LOGICAL UNIT RESET requests sent
+  std::uint64_t in_flight = 0;    ///< commands sent and not yet answered (at snapshot time)
+  std::uint64_t queued = 0;       ///< commands waiting for the CmdSN window or a recovery (at snapshot time)
+  /// Completed commands by latency (submit to completion), one count per
+  /// bucket of io_latency_bounds_us, the last for anything slower.
+  std::array<std::uint64_t, io_latency_bounds_us.size() + 1> latency_buckets{};
+  std::uint64_t latency_sum_us = 0;  ///< sum of those latencies
+};
+
 /// A session as Get-IscsiSession shows it.
 struct session_info {
   std::uint64_t session_id = 0;  ///< UniqueSessionId
@@ -128,6 +160,7 @@ struct session_info {
   std::size_t connections_wanted = 0;  ///< connections the caller set up (login, add, remove); recovery restores them
   std::vector<connection_info> connections;
   std::vector<device_info> devices;
+  io_counters io;                ///< the data path's counters
 };
 
 /// Service-wide initiator settings.
@@ -139,9 +172,13 @@ struct initiator_options {
   std::chrono::milliseconds command_timeout{10000};  ///< a SCSI command or logout
   std::chrono::milliseconds nop_interval{5000};      ///< NOP-Out ping period; 0 turns pings off
   std::chrono::milliseconds nop_timeout{5000};       ///< a ping unanswered this long drops the connection
-  /// SCSI commands of a disconnected session wait this long for a recovery
-  /// and are then sent again; 0 fails them at once. Failover raises it.
+  /// SCSI commands of a disconnected session are held this long for a
+  /// recovery and then sent again; when it passes first they fail. 0 fails
+  /// them at once. Failover raises it to its give-up deadline.
   std::chrono::milliseconds recovery_hold{0};
+  /// Largest transfer of one SCSI command; a larger read or write is split
+  /// (the LUN's Block Limits page may lower it further).
+  std::uint32_t max_transfer_bytes = 8u << 20;
   /// True when only one thread runs the executor (an io_context run by one
   /// thread, as in isensd): sessions then use it directly instead of a strand
   /// each, which saves a hand-off and an allocation per operation.

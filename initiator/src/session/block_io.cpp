@@ -1,0 +1,165 @@
+// Facade reads, writes and flushes: checked against the LUN's size and
+// block size, split into commands of at most max_transfer_bytes, counted,
+// and turned into one result<void> for the caller.
+#include "session/session.hpp"
+
+#include "protocol/scsi_sense.hpp"
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+
+namespace isens::initiator::detail {
+
+namespace asio = boost::asio;
+using io_handler = asio::any_completion_handler<void(result<void>)>;
+
+namespace {
+
+// Runs the caller's handler on its associated executor (the session's by
+// default, where it then runs at once). Never posted from inside the
+// session's bookkeeping: the tasks complete from a posted call.
+// A refusal comes from inside the initiating call, so it is posted instead
+// (Asio's rule: a handler never runs inside the call that started it).
+void deliver(io_handler handler, const asio::any_io_executor& fallback, result<void> outcome,
+             bool from_initiation = false) {
+  const auto ex = asio::get_associated_executor(handler, fallback);
+  auto call = [handler = std::move(handler), outcome = std::move(outcome)]() mutable {
+    std::move(handler)(std::move(outcome));
+  };
+  if (from_initiation) asio::prefer(ex, asio::execution::blocking.never).execute(std::move(call));
+  else ex.execute(std::move(call));
+}
+
+// The commands of one facade call that had to be split: the caller hears
+// once, when the last ends, with the first error if any.
+struct io_join {
+  io_handler handler;
+  std::size_t remaining = 0;
+  std::optional<error> first_error;
+};
+
+std::string_view name_of(data_direction d) {
+  switch (d) {
+    case data_direction::read: return "READ(16)";
+    case data_direction::write: return "WRITE(16)";
+    default: return "SYNCHRONIZE CACHE(10)";
+  }
+}
+
+}  // namespace
+
+// One command of a facade call.
+class block_io_task final : public scsi_task {
+ public:
+  // Either `handler` (the call is one command) or `join` (it is several).
+  // (Constructed, never assigned: Boost 1.81's any_completion_handler move
+  // assignment wraps the handler in itself until the stack runs out.)
+  block_io_task(std::shared_ptr<session> owner, std::uint64_t lba, std::uint32_t blocks, io_handler handler,
+                std::shared_ptr<io_join> join)
+      : handler(std::move(handler)), join(std::move(join)), owner_(std::move(owner)), lba_(lba), blocks_(blocks) {}
+
+  io_handler handler;
+  std::shared_ptr<io_join> join;
+
+  void complete(result<scsi_completion> outcome) override {
+    auto r = judge(outcome);
+    owner_->note_block_io(*this, r.has_value());
+    if (!join) return deliver(std::move(handler), owner_->executor(), std::move(r));
+    if (!r && !join->first_error) join->first_error = r.error();
+    if (--join->remaining > 0) return;
+    deliver(std::move(join->handler), owner_->executor(),
+            join->first_error ? result<void>(*join->first_error) : result<void>{});
+  }
+
+ private:
+  // GOOD with every byte moved is success; anything else an error that says
+  // what the target answered.
+  result<void> judge(const result<scsi_completion>& outcome) const {
+    if (!outcome) return outcome.error();
+    std::string what = std::string(name_of(direction)) + " of LUN " + std::to_string(lun);
+    if (direction != data_direction::none)
+      what += ", blocks " + std::to_string(lba_) + "+" + std::to_string(blocks_);
+    const auto status = static_cast<protocol::scsi_status>(outcome->status);
+    if (status == protocol::scsi_status::good) {
+      if (outcome->transferred == length && outcome->residual_underflow == 0 && !outcome->residual_overflow) return {};
+      return make_error(errc::scsi_bad_response, what + ": the target moved " + std::to_string(outcome->transferred) +
+                                                     " of " + std::to_string(length) + " bytes");
+    }
+    what += " failed: " + std::string(protocol::to_string(status));
+    if (status != protocol::scsi_status::check_condition) return make_error(errc::scsi_bad_status, what);
+    if (const auto sense = protocol::parse_sense_segment(outcome->sense)) what += ": " + protocol::describe(*sense);
+    return make_error(errc::scsi_check_condition, what);
+  }
+
+  std::shared_ptr<session> owner_;
+  std::uint64_t lba_;
+  std::uint32_t blocks_;
+};
+
+void session::note_block_io(const scsi_task& task, bool good) {
+  count_latency(std::chrono::steady_clock::now() - task.submitted);
+  if (!good) return count(failed);
+  if (task.direction == data_direction::read) {
+    count(read_ops);
+    count(read_bytes, task.length);
+  } else {
+    count(write_ops);
+    count(write_bytes, task.length);
+  }
+}
+
+void session::start_block_io(const block_io_request& request, io_handler done) {
+  const auto refuse = [&](std::string why) {
+    count(failed);
+    deliver(std::move(done), executor_, make_error(errc::invalid_argument, std::move(why)), true);
+  };
+  const device_info* device = nullptr;
+  for (const auto& d : devices_) {
+    if (d.lun == request.lun) device = &d;
+  }
+  const std::string which = "LUN " + std::to_string(request.lun) + " of session " + std::to_string(id_);
+  if (!device || !device->capacity || device->capacity->block_size == 0)
+    return refuse(which + " is not a known block device (LUNs are enumerated at login: session_ready)");
+  const auto& capacity = *device->capacity;
+  const std::uint32_t block_size = capacity.block_size;
+
+  std::uint64_t blocks = 0;
+  if (request.direction != data_direction::none) {
+    if (request.length == 0) return refuse("a read or write of 0 bytes on " + which);
+    if (request.length % block_size != 0)
+      return refuse(std::to_string(request.length) + " bytes is not a whole number of " + std::to_string(block_size) +
+                    "-byte blocks of " + which);
+    blocks = request.length / block_size;
+    if (request.lba >= capacity.block_count || blocks > capacity.block_count - request.lba)
+      return refuse("blocks " + std::to_string(request.lba) + "+" + std::to_string(blocks) + " lie beyond the end of " +
+                    which + " (" + std::to_string(capacity.block_count) + " blocks)");
+  }
+
+  const std::uint64_t per_command =
+      std::max<std::uint64_t>(1, context_->options.max_transfer_bytes / block_size);
+  const std::uint64_t commands = blocks == 0 ? 1 : (blocks + per_command - 1) / per_command;
+  std::shared_ptr<io_join> join;
+  if (commands > 1) join = std::make_shared<io_join>(io_join{std::move(done), commands, {}});
+  const auto self = shared_from_this();
+  for (std::uint64_t i = 0; i < commands; ++i) {
+    const std::uint64_t lba = request.lba + i * per_command;
+    const auto n = static_cast<std::uint32_t>(std::min(per_command, blocks - std::min(blocks, i * per_command)));
+    auto task = join ? std::make_unique<block_io_task>(self, lba, n, io_handler{}, join)
+                     : std::make_unique<block_io_task>(self, lba, n, std::move(done), nullptr);
+    task->lun = request.lun;
+    task->direction = request.direction;
+    task->buffer = request.buffer + i * per_command * block_size;
+    task->length = n * block_size;
+    task->counted = true;
+    switch (request.direction) {
+      case data_direction::read: task->cdb = protocol::read16_cdb(lba, n); break;
+      case data_direction::write:
+        task->cdb = request.fua ? protocol::write16_fua_cdb(lba, n) : protocol::write16_cdb(lba, n);
+        break;
+      default: task->cdb = protocol::synchronize_cache10_cdb(); break;
+    }
+    submit(std::move(task));
+  }
+}
+
+}  // namespace isens::initiator::detail

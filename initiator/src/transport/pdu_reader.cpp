@@ -1,0 +1,114 @@
+#include "transport/pdu_reader.hpp"
+
+#include "transport/socket_calls.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+namespace isens::initiator::transport {
+namespace {
+
+constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+// Big enough for many small PDUs per recv; a larger PDU grows it.
+constexpr std::size_t initial_buffer = 64 * 1024;
+
+}  // namespace
+
+pdu_reader::pdu_reader(boost::asio::ip::tcp::socket& socket, protocol::digest_settings digests,
+                       std::uint32_t max_recv_data_segment_length)
+    : socket_(socket), digests_(digests), max_recv_(max_recv_data_segment_length), buffer_(initial_buffer) {}
+
+boost::asio::awaitable<result<void>> pdu_reader::fill(std::size_t n) {
+  if (buffered() >= n) co_return result<void>{};
+  if (buffer_.size() - begin_ < n) {  // move what is left to the front, growing if one PDU needs more
+    std::memmove(buffer_.data(), front(), buffered());
+    end_ -= begin_;
+    begin_ = 0;
+    if (buffer_.size() < n) buffer_.resize(n);
+  }
+  while (buffered() < n) {
+    boost::system::error_code ec;
+    const auto got = receive_now(socket_, buffer_.data() + end_, buffer_.size() - end_, ec);
+    if (ec) co_return socket_error(ec, "reading a PDU");
+    if (got > 0) {
+      end_ += got;
+      continue;
+    }
+    auto [waited] = co_await socket_.async_wait(boost::asio::socket_base::wait_read, use_tuple);
+    if (waited) co_return socket_error(waited, "reading a PDU");
+  }
+  co_return result<void>{};
+}
+
+boost::asio::awaitable<result<void>> pdu_reader::read_into(std::uint8_t* to, std::size_t length) {
+  const std::size_t from_buffer = std::min(length, buffered());
+  std::memcpy(to, front(), from_buffer);
+  begin_ += from_buffer;
+  std::size_t done = from_buffer;
+  while (done < length) {
+    boost::system::error_code ec;
+    const auto got = receive_now(socket_, to + done, length - done, ec);
+    if (ec) co_return socket_error(ec, "reading Data-In");
+    if (got > 0) {
+      done += got;
+      continue;
+    }
+    auto [waited] = co_await socket_.async_wait(boost::asio::socket_base::wait_read, use_tuple);
+    if (waited) co_return socket_error(waited, "reading Data-In");
+  }
+  co_return result<void>{};
+}
+
+boost::asio::awaitable<result<protocol::pdu>> pdu_reader::read(const data_in_placer& place) {
+  if (begin_ == end_) begin_ = end_ = 0;
+  if (auto got = co_await fill(protocol::bhs_size); !got) co_return got.error();
+  std::array<std::uint8_t, protocol::bhs_size> bhs;
+  std::memcpy(bhs.data(), front(), bhs.size());
+  auto layout = protocol::inspect_header(bhs, digests_, max_recv_);
+  if (!layout) co_return layout.error();
+
+  const bool placed = (bhs[0] & 0x3f) == static_cast<std::uint8_t>(protocol::opcode::data_in) &&
+                      layout->data_segment_length > 0 && layout->ahs_length == 0;
+  if (!placed) {
+    const std::size_t whole = protocol::bhs_size + layout->rest_length();
+    if (auto got = co_await fill(whole); !got) co_return got.error();
+    auto decoded = protocol::decode_body(bhs, protocol::byte_span(front() + protocol::bhs_size, layout->rest_length()),
+                                         digests_, *layout);
+    begin_ += whole;
+    co_return decoded;
+  }
+
+  // Data-In: check the header before trusting its fields, then place the data.
+  const std::size_t head = protocol::bhs_size + layout->header_digest_length;
+  if (auto got = co_await fill(head); !got) co_return got.error();
+  if (layout->header_digest_length != 0) {
+    if (auto ok = protocol::check_header_digest(bhs, {}, front() + protocol::bhs_size); !ok) co_return ok.error();
+  }
+  begin_ += head;
+  protocol::pdu header;
+  header.bhs = bhs;
+  auto where = place(header);
+  if (!where) co_return where.error();
+  const std::size_t length = layout->data_segment_length;
+  if (*where) {
+    if (auto got = co_await read_into(*where, length); !got) co_return got.error();
+  } else {
+    std::vector<std::uint8_t> dropped(length);
+    if (auto got = co_await read_into(dropped.data(), length); !got) co_return got.error();
+  }
+  const std::size_t trailer = layout->data_padding + layout->data_digest_length;
+  if (auto got = co_await fill(trailer); !got) co_return got.error();
+  if (layout->data_digest_length != 0 && *where) {
+    auto ok = protocol::check_data_digest(protocol::byte_span(*where, length),
+                                          protocol::byte_span(front(), layout->data_padding),
+                                          front() + layout->data_padding);
+    if (!ok) co_return ok.error();
+  }
+  begin_ += trailer;
+  co_return header;
+}
+
+}  // namespace isens::initiator::transport

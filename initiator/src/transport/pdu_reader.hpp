@@ -1,0 +1,53 @@
+#pragma once
+// Reads the PDUs of one full-feature connection through a receive buffer:
+// one recv usually brings several PDUs, so a PDU costs no system call of
+// its own. Data-In payloads go where the session says (the caller's
+// buffer, at the PDU's Buffer Offset): what the receive buffer already
+// holds is copied from it, the rest is received straight into place, so a
+// large read is never staged.
+
+#include "isens/initiator/error.hpp"
+#include "protocol/pdu.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace isens::initiator::transport {
+
+// Where the data of one Data-In PDU goes: `at` (data_segment_length bytes
+// there are the caller's to fill), or nullptr to read and drop it (a task
+// already gone). An error ends the connection (a protocol error).
+using data_in_placer = std::function<result<std::uint8_t*>(const protocol::pdu& header)>;
+
+class pdu_reader {
+ public:
+  // The socket must outlive the reader; one reader per socket.
+  pdu_reader(boost::asio::ip::tcp::socket& socket, protocol::digest_settings digests,
+             std::uint32_t max_recv_data_segment_length);
+
+  // The next PDU from the target. A Data-In with data comes back with an
+  // empty `data`: its bytes are already where `place` said. Socket errors
+  // become connection_closed; framing and digest errors keep their errc.
+  boost::asio::awaitable<result<protocol::pdu>> read(const data_in_placer& place);
+
+ private:
+  // Makes at least `n` bytes readable in the buffer.
+  boost::asio::awaitable<result<void>> fill(std::size_t n);
+  // Receives exactly `length` bytes into `to`, first from the buffer.
+  boost::asio::awaitable<result<void>> read_into(std::uint8_t* to, std::size_t length);
+  std::size_t buffered() const noexcept { return end_ - begin_; }
+  const std::uint8_t* front() const noexcept { return buffer_.data() + begin_; }
+
+  boost::asio::ip::tcp::socket& socket_;
+  const protocol::digest_settings digests_;
+  const std::uint32_t max_recv_;
+  std::vector<std::uint8_t> buffer_;
+  std::size_t begin_ = 0;  // first unread byte
+  std::size_t end_ = 0;    // one past the last received byte
+};
+
+}  // namespace isens::initiator::transport
