@@ -89,3 +89,33 @@ TEST_CASE("bad requests end in clear errors", "[initiator][tgtd][datapath]") {
   CHECK(unknown.error().code == make_error_code(initiator::errc::no_such_session));
   CHECK(ini.async_flush(*id, 1, boost::asio::use_future).get());
 }
+
+TEST_CASE("an unanswered command escalates to ABORT TASK, LU RESET, a dropped connection, and completes after recovery",
+          "[initiator][tgtd][datapath][timeout]") {
+  auto target = test::make_standard_target();
+  auto options = test::initiator_harness::quick_options();
+  options.command_timeout = std::chrono::milliseconds(200);
+  options.recovery_hold = std::chrono::milliseconds(20000);
+  test::initiator_harness h(options);
+  auto id = h.run(h.initiator().login_to_target(test::standard_login(*target)));
+  REQUIRE(id);
+  auto& ini = h.initiator();
+  const auto data = pattern(64 * 1024, 3);
+  REQUIRE(ini.async_write(*id, 1, 0, std::span<const std::byte>(data), {}, boost::asio::use_future).get());
+
+  target->pause();
+  std::vector<std::byte> back(data.size());
+  auto read = ini.async_read(*id, 1, 0, std::span<std::byte>(back), boost::asio::use_future);
+  const auto down = h.recorder().wait_for(events::event_kind::session_disconnect);
+  CHECK_THAT(down.detail, Catch::Contains("ABORT TASK and LOGICAL UNIT RESET failed"));
+  CHECK(read.wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout);  // held, not failed
+  target->resume();
+  REQUIRE(h.run(ini.reconnect_session(*id, {std::nullopt, 1})));
+  REQUIRE(read.get());
+  CHECK(back == data);
+  const auto io = ini.session(*id)->io;
+  CHECK(io.aborted == 1);
+  CHECK(io.lun_resets == 1);
+  CHECK(io.reissued >= 1);
+  CHECK(io.failed == 0);
+}

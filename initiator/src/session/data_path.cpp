@@ -88,6 +88,12 @@ std::shared_ptr<connection> session::least_loaded_connection() const {
   return best;
 }
 
+void session::enqueue_in_order(std::unique_ptr<scsi_task> task) {
+  const auto at = std::upper_bound(waiting_.begin(), waiting_.end(), task->order,
+                                   [](std::uint64_t order, const auto& t) { return order < t->order; });
+  waiting_.insert(at, std::move(task));
+}
+
 void session::dispatch() {
   // Never past MaxCmdSN (RFC 7143 §4.2.2.1): tgt would not notice, istgt
   // drops such commands silently.
@@ -100,6 +106,7 @@ void session::dispatch() {
   }
   queued_.store(waiting_.size(), std::memory_order_relaxed);
   in_flight_.store(commands_.size(), std::memory_order_relaxed);
+  watch_commands();
 }
 
 void session::send_command(std::unique_ptr<scsi_task> task, connection& via) {
@@ -267,9 +274,9 @@ void session::handle_scsi_response(connection& from, protocol::pdu p) {
   finish(p.itt(), std::move(done));
 }
 
-void session::finish(std::uint32_t itt, result<scsi_completion> outcome) {
+std::unique_ptr<scsi_task> session::take_in_flight(std::uint32_t itt) {
   auto node = commands_.extract(itt);
-  if (node.empty()) return;
+  if (node.empty()) return nullptr;
   auto task = std::move(node.mapped());
   if (auto load = in_flight_on_.find(task->connection_id); load != in_flight_on_.end() && load->second > 0) --load->second;
   // Data-Out of this write may still be queued (a target may answer before
@@ -278,7 +285,11 @@ void session::finish(std::uint32_t itt, result<scsi_completion> outcome) {
     if (const auto conn = find_connection(task->connection_id)) conn->forget_payloads(itt);
   }
   in_flight_.store(commands_.size(), std::memory_order_relaxed);
-  settle(std::move(task), std::move(outcome));
+  return task;
+}
+
+void session::finish(std::uint32_t itt, result<scsi_completion> outcome) {
+  if (auto task = take_in_flight(itt)) settle(std::move(task), std::move(outcome));
 }
 
 void session::settle(std::unique_ptr<scsi_task> task, result<scsi_completion> outcome) {
@@ -305,9 +316,7 @@ void session::settle(std::unique_ptr<scsi_task> task, result<scsi_completion> ou
       ++task->retries;
       count(retried);
       task->sends = std::min(task->sends, max_sends - 1);
-      const auto at = std::upper_bound(waiting_.begin(), waiting_.end(), task->order,
-                                       [](std::uint64_t order, const auto& t) { return order < t->order; });
-      waiting_.insert(at, std::move(task));
+      enqueue_in_order(std::move(task));
       dispatch();
       return;
     }
@@ -331,9 +340,7 @@ void session::requeue_commands_on(std::uint64_t connection_id) {
     }
     auto task = std::move(it->second);
     it = commands_.erase(it);
-    const auto at = std::upper_bound(waiting_.begin(), waiting_.end(), task->order,
-                                     [](std::uint64_t order, const auto& t) { return order < t->order; });
-    waiting_.insert(at, std::move(task));
+    enqueue_in_order(std::move(task));
   }
   in_flight_on_.erase(connection_id);
   in_flight_.store(commands_.size(), std::memory_order_relaxed);

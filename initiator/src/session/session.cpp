@@ -32,7 +32,8 @@ session::session(std::shared_ptr<initiator_context> context, std::uint64_t id, l
       executor_(context_->options.single_threaded ? context_->executor
                                                   : asio::any_io_executor(asio::make_strand(context_->executor))),
       hold_timer_(executor_),
-      busy_timer_(executor_) {
+      busy_timer_(executor_),
+      watchdog_(executor_) {
   isid_ = options_.isid.value_or(make_isid(*context_));
   // What never changes is written once; update_snapshot writes the rest.
   snapshot_.session_id = id_;
@@ -246,6 +247,7 @@ void session::abort() {
   connections_.clear();
   for (auto& [itt, task] : tasks_) task->wakeup.cancel();
   for (auto& [id, timer] : ping_timers_) timer->cancel();
+  watchdog_.cancel();
   fail_all_commands(make_error(errc::shutting_down, "the initiator was destroyed"));
   update_snapshot();
 }

@@ -140,6 +140,8 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   void handle_data_in(connection& from, const protocol::pdu& p);
   void handle_r2t(connection& from, const protocol::pdu& p);
   void handle_scsi_response(connection& from, protocol::pdu p);
+  // Takes a command out of flight (nullptr when none has this ITT).
+  std::unique_ptr<scsi_task> take_in_flight(std::uint32_t itt);
   // Takes a command out of flight and settles it.
   void finish(std::uint32_t itt, result<scsi_completion> outcome);
   // Retries what is retryable (UNIT ATTENTION, BUSY), completes the rest.
@@ -155,6 +157,22 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   // Drops a connection that broke the protocol (a malformed data transfer).
   void protocol_violation(connection& from, const std::string& why);
   std::shared_ptr<connection> least_loaded_connection() const;
+  // Puts a waiting command back in submission order.
+  void enqueue_in_order(std::unique_ptr<scsi_task> task);
+
+  // ---- command timeouts (command_timeouts.cpp) ----
+  // Keeps a timer running while commands are in flight.
+  void watch_commands();
+  // Starts the abort of every command unanswered for command_timeout.
+  void check_timeouts();
+  // ABORT TASK, then LOGICAL UNIT RESET, then dropping the connection.
+  boost::asio::awaitable<void> abort_command(std::uint32_t itt, std::uint64_t connection_id);
+  // Sends a Task Management Function Request; its response code.
+  boost::asio::awaitable<result<std::uint8_t>> task_management(connection& via, std::uint8_t function,
+                                                               std::uint64_t lun, std::uint32_t referenced_itt,
+                                                               std::uint32_t referenced_cmd_sn);
+  // Takes a command out of flight and queues it to be sent again.
+  void resend_command(std::uint32_t itt);
 
   void handle_async_message(connection& from, const protocol::pdu& p);
   void note_time2wait(const protocol::pdu& p);  // from AsyncEvent 2 or 3
@@ -210,6 +228,8 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   bool hold_expired_ = false;             // the hold passed before a recovery: new commands fail at once
   std::string held_because_;              // why the session went down, for the hold's error
   boost::asio::steady_timer busy_timer_;  // the pause after BUSY / TASK SET FULL
+  boost::asio::steady_timer watchdog_;    // looks for commands past command_timeout
+  bool watchdog_armed_ = false;
   bool dispatch_paused_ = false;
   // The data path's counters, written on the executor, read by snapshot().
   struct live_counters {
