@@ -163,28 +163,57 @@ void metrics_registry::observe(std::string_view name, const metric_labels& label
   ++s.count;
 }
 
-void metrics_registry::replace_series(std::string_view name, const std::vector<series_value>& series) {
-  std::map<label_key, metrics_registry::series> fresh;
-  std::optional<metric_type> type;
-  {
-    std::lock_guard lock(mutex_);
-    const auto* f = find_any(name);
-    if (f == nullptr) throw std::invalid_argument(quoted(name) + " is not described");
-    type = f->type;
-  }
-  if (*type == metric_type::histogram) {
-    throw std::invalid_argument(quoted(name) + ": replace_series takes counters and gauges only");
-  }
-  for (const auto& [labels, value] : series) {
-    if (*type == metric_type::counter && !(value >= 0)) {
-      throw std::invalid_argument(quoted(name) + ": a counter cannot be negative");
-    }
-    if (!fresh.emplace(make_key(name, labels, *type), metrics_registry::series{value, {}, 0, 0}).second) {
+std::pair<metric_type, std::size_t> metrics_registry::shape(std::string_view name) const {
+  std::lock_guard lock(mutex_);
+  const auto* f = find_any(name);
+  if (f == nullptr) throw std::invalid_argument(quoted(name) + " is not described");
+  return {f->type, f->bounds.size()};
+}
+
+void metrics_registry::replace_children(std::string_view name, metric_type type,
+                                        std::vector<std::pair<label_key, series>> children) {
+  std::map<label_key, series> fresh;
+  for (auto& [key, s] : children) {
+    if (!fresh.emplace(std::move(key), std::move(s)).second) {
       throw std::invalid_argument(quoted(name) + ": the same label set given twice");
     }
   }
   std::lock_guard lock(mutex_);
-  find(name, *type).children = std::move(fresh);
+  find(name, type).children = std::move(fresh);
+}
+
+void metrics_registry::replace_series(std::string_view name, const std::vector<series_value>& series) {
+  const auto type = shape(name).first;
+  if (type == metric_type::histogram) {
+    throw std::invalid_argument(quoted(name) + ": replace_series takes counters and gauges only");
+  }
+  std::vector<std::pair<label_key, metrics_registry::series>> fresh;
+  for (const auto& [labels, value] : series) {
+    if (type == metric_type::counter && !(value >= 0)) {
+      throw std::invalid_argument(quoted(name) + ": a counter cannot be negative");
+    }
+    fresh.emplace_back(make_key(name, labels, type), metrics_registry::series{value, {}, 0, 0});
+  }
+  replace_children(name, type, std::move(fresh));
+}
+
+void metrics_registry::replace_histogram_series(std::string_view name, const std::vector<histogram_value>& series) {
+  const auto [type, bounds] = shape(name);
+  if (type != metric_type::histogram) {
+    throw std::invalid_argument(quoted(name) + ": replace_histogram_series takes histograms only");
+  }
+  std::vector<std::pair<label_key, metrics_registry::series>> fresh;
+  for (const auto& h : series) {
+    if (h.buckets.size() != bounds + 1) {
+      throw std::invalid_argument(quoted(name) + ": " + std::to_string(bounds + 1) + " bucket counts expected, " +
+                                  std::to_string(h.buckets.size()) + " given");
+    }
+    if (std::isnan(h.sum)) throw std::invalid_argument(quoted(name) + ": a sum cannot be NaN");
+    metrics_registry::series s{0, {h.buckets.begin(), h.buckets.end() - 1}, h.sum, 0};
+    for (const auto n : h.buckets) s.count += n;
+    fresh.emplace_back(make_key(name, h.labels, type), std::move(s));
+  }
+  replace_children(name, type, std::move(fresh));
 }
 
 void metrics_registry::record_login(bool ok, std::chrono::duration<double> elapsed) {

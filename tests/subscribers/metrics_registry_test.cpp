@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <stdexcept>
 #include <thread>
@@ -148,6 +149,57 @@ TEST_CASE("replace_series swaps a whole family and drops vanished series", "[met
   CHECK_THROWS_AS(r.replace_series("isens_c_total", {{{}, -1}}), std::invalid_argument);
 }
 
+TEST_CASE("replace_histogram_series swaps a histogram family from per-bucket counts", "[metrics]") {
+  metrics_registry r;
+  r.describe_histogram("isens_lat_seconds", "Latency.", {0.001, 0.01});
+  // Per bucket, not cumulative; the last count is above the last bound.
+  r.replace_histogram_series("isens_lat_seconds", {{{{"s", "a"}}, {1, 2, 3}, 4.5}, {{{"s", "b"}}, {0, 0, 0}, 0}});
+  CHECK(r.render() ==
+        "# HELP isens_lat_seconds Latency.\n"
+        "# TYPE isens_lat_seconds histogram\n"
+        "isens_lat_seconds_bucket{s=\"a\",le=\"0.001\"} 1\n"
+        "isens_lat_seconds_bucket{s=\"a\",le=\"0.01\"} 3\n"
+        "isens_lat_seconds_bucket{s=\"a\",le=\"+Inf\"} 6\n"
+        "isens_lat_seconds_sum{s=\"a\"} 4.5\n"
+        "isens_lat_seconds_count{s=\"a\"} 6\n"
+        "isens_lat_seconds_bucket{s=\"b\",le=\"0.001\"} 0\n"
+        "isens_lat_seconds_bucket{s=\"b\",le=\"0.01\"} 0\n"
+        "isens_lat_seconds_bucket{s=\"b\",le=\"+Inf\"} 0\n"
+        "isens_lat_seconds_sum{s=\"b\"} 0\n"
+        "isens_lat_seconds_count{s=\"b\"} 0\n");
+  CHECK(r.observation_count("isens_lat_seconds", {{"s", "a"}}) == 6u);
+  CHECK_NOTHROW(parse_exposition(r.render()));
+
+  // The next replacement drops the vanished series and replaces, not adds.
+  r.replace_histogram_series("isens_lat_seconds", {{{{"s", "b"}}, {0, 1, 0}, 0.005}});
+  auto x = parse_exposition(r.render());
+  CHECK_FALSE(x.has("isens_lat_seconds_count", {{"s", "a"}}));
+  CHECK(x.value("isens_lat_seconds_bucket", {{"s", "b"}, {"le", "0.01"}}) == 1);
+  CHECK(x.value("isens_lat_seconds_count", {{"s", "b"}}) == 1);
+  // Observations still add to a replaced series.
+  r.observe("isens_lat_seconds", {{"s", "b"}}, 0.0005);
+  x = parse_exposition(r.render());
+  CHECK(x.value("isens_lat_seconds_bucket", {{"s", "b"}, {"le", "0.001"}}) == 1);
+  CHECK(x.value("isens_lat_seconds_count", {{"s", "b"}}) == 2);
+
+  // Misuse leaves the family as it was.
+  CHECK_THROWS_WITH(r.replace_histogram_series("isens_lat_seconds", {{{}, {1, 2}, 0}}),
+                    Catch::Contains("3 bucket counts expected, 2 given"));
+  CHECK_THROWS_WITH(r.replace_histogram_series("isens_lat_seconds", {{{{"s", "c"}}, {0, 0, 0}, 0}, {{{"s", "c"}}, {0, 0, 0}, 0}}),
+                    Catch::Contains("same label set"));
+  CHECK_THROWS_AS(r.replace_histogram_series("isens_lat_seconds", {{{{"le", "1"}}, {0, 0, 0}, 0}}),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(r.replace_histogram_series("isens_lat_seconds",
+                                             {{{}, {0, 0, 0}, std::numeric_limits<double>::quiet_NaN()}}),
+                  std::invalid_argument);
+  CHECK_THROWS_WITH(r.replace_series("isens_lat_seconds", {}), Catch::Contains("counters and gauges only"));
+  r.describe_gauge("isens_g", "G.");
+  CHECK_THROWS_WITH(r.replace_histogram_series("isens_g", {}), Catch::Contains("histograms only"));
+  CHECK_THROWS_WITH(r.replace_histogram_series("isens_nope_seconds", {}), Catch::Contains("not described"));
+  CHECK(r.observation_count("isens_lat_seconds", {{"s", "b"}}) == 2u);
+  CHECK_FALSE(r.observation_count("isens_lat_seconds", {{"s", "c"}}));
+}
+
 TEST_CASE("misuse is refused with a message naming the metric", "[metrics]") {
   metrics_registry r;
   CHECK_THROWS_WITH(r.describe_counter("events_total", "x"), Catch::Contains("\"events_total\""));
@@ -191,12 +243,23 @@ TEST_CASE("the registry counts exactly under concurrent use and renders meanwhil
       }
     });
   }
+  // Whole families replaced meanwhile, as a scrape's snapshot does.
+  r.describe_gauge("isens_depth", "Depth.");
+  r.describe_histogram("isens_copied_seconds", "Copied.", {1});
+  workers.emplace_back([&r] {
+    for (std::uint64_t i = 0; i < per_thread; ++i) {
+      r.replace_series("isens_depth", {{{{"q", "a"}}, static_cast<double>(i)}});
+      r.replace_histogram_series("isens_copied_seconds", {{{{"q", "a"}}, {i, i}, 1.5 * static_cast<double>(i)}});
+    }
+  });
   for (int i = 0; i < 50; ++i) CHECK_NOTHROW(parse_exposition(r.render()));
   for (auto& w : workers) w.join();
   const auto x = parse_exposition(r.render());
   CHECK(x.value("isens_hits_total", {{"worker", "0"}}) == 2 * per_thread);
   CHECK(x.value("isens_hits_total", {{"worker", "1"}}) == 2 * per_thread);
   CHECK(x.value("isens_lat_seconds_count") == threads * per_thread);
+  CHECK(x.value("isens_depth", {{"q", "a"}}) == per_thread - 1);
+  CHECK(x.value("isens_copied_seconds_count", {{"q", "a"}}) == 2 * (per_thread - 1));
 }
 
 TEST_CASE("the test's exposition parser rejects malformed text", "[metrics][parser]") {

@@ -43,6 +43,15 @@ class metrics_registry {
  public:
   /// One series of a counter or gauge family, for replace_series().
   using series_value = std::pair<metric_labels, double>;
+  /// One series of a histogram family, for replace_histogram_series().
+  struct histogram_value {
+    metric_labels labels;
+    /// Observations per bucket, not cumulative: one count per bound of the
+    /// family, then one for everything above the last bound (their total is
+    /// the series' _count).
+    std::vector<std::uint64_t> buckets;
+    double sum = 0;  ///< sum of the observations
+  };
 
   /// Declares a counter; repeating an identical description is a no-op.
   void describe_counter(std::string_view name, std::string_view help);
@@ -61,6 +70,10 @@ class metrics_registry {
   /// owned elsewhere (bus stats, session snapshots): a scrape never sees the
   /// family half-updated, and series that vanished (an ended subscription) go.
   void replace_series(std::string_view name, const std::vector<series_value>& series);
+  /// The same for a histogram family, from bucket counts kept elsewhere (a
+  /// session's latency histogram); `buckets` must have one entry more than
+  /// the family has bounds.
+  void replace_histogram_series(std::string_view name, const std::vector<histogram_value>& series);
 
   /// Counts a login (`isens_logins_total{result="ok|failed"}`) and its
   /// duration (`isens_login_duration_seconds`); the daemon calls it per login.
@@ -93,6 +106,10 @@ class metrics_registry {
   family& find(std::string_view name, metric_type type);
   const family* find_any(std::string_view name) const;
   static label_key make_key(std::string_view name, const metric_labels& labels, metric_type type);
+  /// The type and number of bucket bounds of a described family; throws when it is not described.
+  std::pair<metric_type, std::size_t> shape(std::string_view name) const;
+  /// Swaps in a family's new series at once; throws when a label set repeats.
+  void replace_children(std::string_view name, metric_type type, std::vector<std::pair<label_key, series>> children);
 
   mutable std::mutex mutex_;
   std::map<std::string, family, std::less<>> families_;
