@@ -54,6 +54,27 @@ json to_json(const connection_info& c) {
           {"remote_address", c.remote_address}};
 }
 
+json to_json(const io_counters& io) {
+  json buckets = json::array();
+  for (std::size_t i = 0; i < io.latency_buckets.size(); ++i) {
+    const json le = i < io_latency_bounds_us.size() ? json(io_latency_bounds_us[i]) : json("+Inf");
+    buckets.push_back({{"le", le}, {"count", io.latency_buckets[i]}});
+  }
+  return {{"read_ops", io.read_ops},
+          {"read_bytes", io.read_bytes},
+          {"write_ops", io.write_ops},
+          {"write_bytes", io.write_bytes},
+          {"failed", io.failed},
+          {"held", io.held},
+          {"reissued", io.reissued},
+          {"retried", io.retried},
+          {"aborted", io.aborted},
+          {"lun_resets", io.lun_resets},
+          {"in_flight", io.in_flight},
+          {"queued", io.queued},
+          {"latency", {{"buckets_us", std::move(buckets)}, {"sum_us", io.latency_sum_us}}}};
+}
+
 json to_json(const session_info& s) {
   json connections = json::array();
   for (const auto& c : s.connections) connections.push_back(to_json(c));
@@ -72,7 +93,8 @@ json to_json(const session_info& s) {
           {"data_digest", s.data_digest ? "CRC32C" : "None"},
           {"max_connections", s.max_connections},
           {"connections", std::move(connections)},
-          {"devices", std::move(devices)}};
+          {"devices", std::move(devices)},
+          {"io", to_json(s.io)}};
 }
 
 }  // namespace isens::initiator

@@ -22,6 +22,83 @@ constexpr std::string_view queue_depth_gauge = "isens_subscriber_queue_depth";
 constexpr std::string_view dropped_total = "isens_subscriber_dropped_events_total";
 constexpr std::string_view errors_total = "isens_subscriber_errors_total";
 
+// Per-session data-path families, labelled {session, target}; copied from
+// the session snapshots at each scrape. A family with a `write` field has a
+// series per op, "read" from `read` and "write" from `write`.
+using io_field = std::uint64_t initiator::io_counters::*;
+struct io_family {
+  std::string_view name;
+  metric_type type;
+  std::string_view help;
+  io_field read;
+  io_field write = nullptr;
+};
+constexpr io_family io_families[] = {
+    {"isens_io_ops_total", metric_type::counter, "Data-path commands completed with GOOD, by op (flushes count as writes).",
+     &initiator::io_counters::read_ops, &initiator::io_counters::write_ops},
+    {"isens_io_bytes_total", metric_type::counter, "Bytes transferred by data-path commands completed with GOOD, by op.",
+     &initiator::io_counters::read_bytes, &initiator::io_counters::write_bytes},
+    {"isens_io_errors_total", metric_type::counter, "Data-path commands completed with an error to the caller.",
+     &initiator::io_counters::failed},
+    {"isens_io_held_total", metric_type::counter, "Data-path commands held while the session was disconnected.",
+     &initiator::io_counters::held},
+    {"isens_io_reissued_total", metric_type::counter, "Data-path commands sent again after a drop or an abort.",
+     &initiator::io_counters::reissued},
+    {"isens_io_retried_total", metric_type::counter,
+     "Data-path commands sent again after UNIT ATTENTION, BUSY or TASK SET FULL.", &initiator::io_counters::retried},
+    {"isens_io_aborts_total", metric_type::counter, "ABORT TASK requests sent for data-path commands that timed out.",
+     &initiator::io_counters::aborted},
+    {"isens_io_lun_resets_total", metric_type::counter, "LOGICAL UNIT RESET requests sent.",
+     &initiator::io_counters::lun_resets},
+    {"isens_io_in_flight", metric_type::gauge, "Data-path commands sent and not yet answered.",
+     &initiator::io_counters::in_flight},
+    {"isens_io_queued", metric_type::gauge, "Data-path commands waiting for the CmdSN window or a recovery.",
+     &initiator::io_counters::queued},
+};
+constexpr std::string_view io_latency = "isens_io_latency_seconds";
+
+// io_latency_bounds_us in seconds, the base unit Prometheus names want.
+std::vector<double> io_latency_bounds() {
+  std::vector<double> bounds;
+  for (const auto us : initiator::io_latency_bounds_us) bounds.push_back(us / 1e6);
+  return bounds;
+}
+
+void io_snapshot(metrics_registry& registry, const std::vector<initiator::session_info>& sessions) {
+  registry.describe_histogram(io_latency, "Data-path command latency, from submission to completion.",
+                              io_latency_bounds());
+  std::vector<metric_labels> labels;
+  std::vector<metrics_registry::histogram_value> latency;
+  for (const auto& s : sessions) {
+    labels.push_back({{"session", std::to_string(s.session_id)}, {"target", s.target_name}});
+    const auto& buckets = s.io.latency_buckets;
+    latency.push_back({labels.back(), {buckets.begin(), buckets.end()}, static_cast<double>(s.io.latency_sum_us) / 1e6});
+  }
+  registry.replace_histogram_series(io_latency, latency);
+
+  for (const auto& f : io_families) {
+    if (f.type == metric_type::counter) {
+      registry.describe_counter(f.name, f.help);
+    } else {
+      registry.describe_gauge(f.name, f.help);
+    }
+    std::vector<metrics_registry::series_value> series;
+    for (std::size_t i = 0; i < sessions.size(); ++i) {
+      const auto& io = sessions[i].io;
+      if (f.write == nullptr) {
+        series.emplace_back(labels[i], static_cast<double>(io.*f.read));
+        continue;
+      }
+      auto by_op = labels[i];
+      by_op.emplace_back("op", "read");
+      series.emplace_back(by_op, static_cast<double>(io.*f.read));
+      by_op.back().second = "write";
+      series.emplace_back(std::move(by_op), static_cast<double>(io.*f.write));
+    }
+    registry.replace_series(f.name, series);
+  }
+}
+
 std::string label(events::event_kind kind) { return std::string(events::to_string(kind)); }
 std::string label(events::event_reason reason) { return std::string(events::to_string(reason)); }
 
@@ -74,6 +151,7 @@ void metrics_snapshot(metrics_registry& registry, const std::vector<initiator::s
   registry.replace_series(sessions_gauge, {{{{"state", "connected"}}, connected},
                                            {{{"state", "disconnected"}}, static_cast<double>(sessions.size()) - connected}});
   registry.replace_series(connections_gauge, {{{}, connections}});
+  io_snapshot(registry, sessions);
 
   // Subscription names need not be unique (the default is "subscriber"); a
   // label set may appear once per family, so same-named ones are summed.

@@ -3,11 +3,13 @@
 #include "exposition_parser.hpp"
 
 #include "isens/events/event_bus.hpp"
+#include "isens/initiator/json.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -47,11 +49,40 @@ subscription_options named(std::string name, std::size_t capacity = 4096,
   return o;
 }
 
+// Each with an id of its own, as the initiator gives them.
 isens::initiator::session_info session(bool connected, std::size_t connections) {
+  static std::uint64_t last_id = 100;
   isens::initiator::session_info s;
+  s.session_id = ++last_id;
   s.connected = connected;
   s.connections.resize(connections);
   return s;
+}
+
+// A session whose data path has done a little of everything, each counter
+// a different number so a mixed-up field shows.
+isens::initiator::session_info busy_session() {
+  auto busy = session(true, 2);
+  busy.session_id = 7;
+  busy.target_name = "iqn.2026-11.org.isens:busy";
+  auto& io = busy.io;
+  io.read_ops = 10;
+  io.read_bytes = 40960;
+  io.write_ops = 3;
+  io.write_bytes = 12288;
+  io.failed = 1;
+  io.held = 2;
+  io.reissued = 4;
+  io.retried = 5;
+  io.aborted = 6;
+  io.lun_resets = 11;
+  io.in_flight = 8;
+  io.queued = 9;
+  io.latency_buckets.front() = 2;  // <= 50 µs
+  io.latency_buckets[4] = 10;      // <= 1 ms
+  io.latency_buckets.back() = 1;   // > 10 s
+  io.latency_sum_us = 12'000'300;
+  return busy;
 }
 
 subscription_stats stats(std::string name, std::uint64_t lost, std::uint64_t errors, std::size_t depth) {
@@ -145,6 +176,66 @@ TEST_CASE("metrics_snapshot sets session and subscription families from snapshot
   CHECK(x.value("isens_subscriber_dropped_events_total", {{"subscriber", "subscriber"}}) == 6);
 }
 
+TEST_CASE("metrics_snapshot exposes each session's io counters, labelled by session and target", "[metrics]") {
+  using isens::initiator::io_latency_bounds_us;
+  const auto busy = busy_session();
+  auto idle = session(false, 0);
+  idle.session_id = 8;
+  idle.target_name = "iqn.2026-11.org.isens:idle";
+
+  metrics_registry registry;
+  metrics_snapshot(registry, {busy, idle}, {});
+  auto x = parse_exposition(registry.render());
+  const std::map<std::string, std::string> b{{"session", "7"}, {"target", "iqn.2026-11.org.isens:busy"}};
+  const auto with = [](auto labels, std::string name, std::string value) {
+    labels.emplace(std::move(name), std::move(value));
+    return labels;
+  };
+  CHECK(x.value("isens_io_ops_total", with(b, "op", "read")) == 10);
+  CHECK(x.value("isens_io_ops_total", with(b, "op", "write")) == 3);
+  CHECK(x.value("isens_io_bytes_total", with(b, "op", "read")) == 40960);
+  CHECK(x.value("isens_io_bytes_total", with(b, "op", "write")) == 12288);
+  CHECK(x.value("isens_io_errors_total", b) == 1);
+  CHECK(x.value("isens_io_held_total", b) == 2);
+  CHECK(x.value("isens_io_reissued_total", b) == 4);
+  CHECK(x.value("isens_io_retried_total", b) == 5);
+  CHECK(x.value("isens_io_aborts_total", b) == 6);
+  CHECK(x.value("isens_io_lun_resets_total", b) == 11);
+  CHECK(x.value("isens_io_in_flight", b) == 8);
+  CHECK(x.value("isens_io_queued", b) == 9);
+  // The latency histogram in seconds, cumulative on the wire.
+  CHECK(x.value("isens_io_latency_seconds_bucket", with(b, "le", "5e-05")) == 2);
+  CHECK(x.value("isens_io_latency_seconds_bucket", with(b, "le", "5e-04")) == 2);  // the shortest form
+  CHECK(x.value("isens_io_latency_seconds_bucket", with(b, "le", "0.001")) == 12);
+  CHECK(x.value("isens_io_latency_seconds_bucket", with(b, "le", "10")) == 12);
+  CHECK(x.value("isens_io_latency_seconds_bucket", with(b, "le", "+Inf")) == 13);
+  CHECK(x.value("isens_io_latency_seconds_count", b) == 13);
+  CHECK(x.value("isens_io_latency_seconds_sum", b) == Approx(12.0003));
+  std::size_t bucket_lines = 0;
+  for (const auto& sample : x.samples) {
+    if (sample.name == "isens_io_latency_seconds_bucket" && sample.labels.at("session") == "7") ++bucket_lines;
+  }
+  CHECK(bucket_lines == io_latency_bounds_us.size() + 1);
+  // A session that did nothing has every series, at 0.
+  const std::map<std::string, std::string> i{{"session", "8"}, {"target", "iqn.2026-11.org.isens:idle"}};
+  CHECK(x.value("isens_io_ops_total", with(i, "op", "read")) == 0);
+  CHECK(x.value("isens_io_errors_total", i) == 0);
+  CHECK(x.value("isens_io_in_flight", i) == 0);
+  CHECK(x.value("isens_io_latency_seconds_count", i) == 0);
+  CHECK(x.types.at("isens_io_ops_total") == "counter");
+  CHECK(x.types.at("isens_io_aborts_total") == "counter");
+  CHECK(x.types.at("isens_io_in_flight") == "gauge");
+  CHECK(x.types.at("isens_io_latency_seconds") == "histogram");
+
+  // A session that ended takes its series with it.
+  metrics_snapshot(registry, {idle}, {});
+  x = parse_exposition(registry.render());
+  CHECK_FALSE(x.has("isens_io_ops_total", with(b, "op", "read")));
+  CHECK_FALSE(x.has("isens_io_queued", b));
+  CHECK_FALSE(x.has("isens_io_latency_seconds_count", b));
+  CHECK(x.has("isens_io_queued", i));
+}
+
 TEST_CASE("metrics_snapshot takes a real bus's stats beside the subscriber's counters", "[metrics]") {
   auto registry = std::make_shared<metrics_registry>();
   event_bus bus;
@@ -159,4 +250,23 @@ TEST_CASE("metrics_snapshot takes a real bus's stats beside the subscriber's cou
   CHECK(x.value("isens_events_total", {{"kind", "logon"}}) == 1);
   CHECK(x.value("isens_logins_total", {{"result", "ok"}}) == 1);
   CHECK(x.value("isens_sessions", {{"state", "connected"}}) == 1);
+}
+
+TEST_CASE("a session's JSON (the sessions RPC, isensctl sessions --json) has the same io counters", "[metrics][json]") {
+  using isens::initiator::io_latency_bounds_us;
+  using json = nlohmann::ordered_json;
+  const auto j = isens::initiator::to_json(busy_session());
+  auto io = j.at("io");
+  const auto latency = io.at("latency");
+  io.erase("latency");
+  CHECK(io == json{{"read_ops", 10}, {"read_bytes", 40960}, {"write_ops", 3}, {"write_bytes", 12288}, {"failed", 1},
+                   {"held", 2}, {"reissued", 4}, {"retried", 5}, {"aborted", 6}, {"lun_resets", 11},
+                   {"in_flight", 8}, {"queued", 9}});
+  const auto& buckets = latency.at("buckets_us");
+  REQUIRE(buckets.size() == io_latency_bounds_us.size() + 1);
+  CHECK(buckets.front() == json{{"le", 50}, {"count", 2}});
+  CHECK(buckets[4] == json{{"le", 1000}, {"count", 10}});  // per bucket, not cumulative
+  CHECK(buckets[5].at("count") == 0);
+  CHECK(buckets.back() == json{{"le", "+Inf"}, {"count", 1}});
+  CHECK(latency.at("sum_us") == 12'000'300);
 }

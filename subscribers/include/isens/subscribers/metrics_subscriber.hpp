@@ -37,9 +37,12 @@ class metrics_subscriber final : public events::subscriber {
 };
 
 /// Sets the scrape-time families from snapshots: `isens_sessions{state}`,
-/// `isens_connections`, and per subscriber name `isens_subscriber_queue_depth`,
+/// `isens_connections`; per session (labels `session`, `target`) its data
+/// path's `isens_io_*` counters, gauges and `isens_io_latency_seconds`
+/// histogram; and per subscriber name `isens_subscriber_queue_depth`,
 /// `isens_subscriber_dropped_events_total`, `isens_subscriber_errors_total`
-/// (subscriptions sharing a name are summed; names that are gone disappear).
+/// (subscriptions sharing a name are summed; names and sessions that are
+/// gone disappear).
 void metrics_snapshot(metrics_registry& registry, const std::vector<initiator::session_info>& sessions,
                       const std::vector<events::subscription_stats>& subscriptions);
 
