@@ -1,13 +1,19 @@
 #include "scripted_target.hpp"
 
+#include "protocol/scsi.hpp"
 #include "protocol/text_keys.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <utility>
 
@@ -35,7 +41,8 @@ void scripted_connection::stamp(proto::pdu& p, bool advance_stat_sn) {
   p.set_stat_sn(stat_sn_);
   if (advance_stat_sn) ++stat_sn_;
   p.set_exp_cmd_sn(exp_cmd_sn_);
-  p.set_max_cmd_sn(exp_cmd_sn_ + 16);
+  p.set_max_cmd_sn(exp_cmd_sn_ + static_cast<std::uint32_t>(window_));
+  max_cmd_sn_sent_ = p.max_cmd_sn();
 }
 
 asio::awaitable<void> scripted_connection::send(proto::pdu p, bool advance_stat_sn) {
@@ -259,26 +266,16 @@ asio::awaitable<void> scripted_connection::continue_send_targets_forever(std::si
 }
 
 asio::awaitable<void> scripted_connection::serve_until_logout() {
+  co_await serve([this](const proto::pdu& command) { return send(scsi_response_for(command, 0)); });
+}
+
+asio::awaitable<void> scripted_connection::serve(
+    const std::function<asio::awaitable<void>(const proto::pdu& command)>& on_command) {
   for (;;) {
     auto request = co_await receive();
     switch (request.op()) {
-      case opcode::nop_out: {
-        if (request.itt() == proto::reserved_tag) break;  // an answer to our own ping
-        proto::pdu answer(opcode::nop_in);
-        answer.set_final(true);
-        answer.set_itt(request.itt());
-        answer.set_ttt(proto::reserved_tag);
-        co_await send(std::move(answer));
-        break;
-      }
-      case opcode::scsi_command: {
-        proto::pdu answer(opcode::scsi_response);
-        answer.set_final(true);
-        answer.set_itt(request.itt());
-        answer.set_status(0);
-        co_await send(std::move(answer));
-        break;
-      }
+      case opcode::nop_out: co_await answer_nop(request); break;
+      case opcode::scsi_command: co_await on_command(request); break;
       case opcode::logout_request: {
         proto::pdu answer(opcode::logout_response);
         answer.set_final(true);
@@ -289,6 +286,261 @@ asio::awaitable<void> scripted_connection::serve_until_logout() {
       default: break;
     }
   }
+}
+
+proto::byte_buffer scripted_disk::read(std::uint64_t offset, std::size_t length) const {
+  std::lock_guard lock(mutex_);
+  const std::uint64_t from = std::min<std::uint64_t>(offset, bytes_.size());
+  const std::uint64_t to = std::min<std::uint64_t>(from + length, bytes_.size());
+  return proto::byte_buffer(bytes_.begin() + static_cast<std::ptrdiff_t>(from),
+                            bytes_.begin() + static_cast<std::ptrdiff_t>(to));
+}
+
+void scripted_disk::write(std::uint64_t offset, proto::byte_span data) {
+  std::lock_guard lock(mutex_);
+  if (offset >= bytes_.size()) return;
+  const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), bytes_.size() - offset));
+  std::copy_n(data.begin(), n, bytes_.begin() + static_cast<std::ptrdiff_t>(offset));
+}
+
+void script_gate::open() {
+  std::lock_guard lock(mutex_);
+  open_ = true;
+  // The timer belongs to the target's thread: cancelled there. It lives
+  // until the wait ends, which only this cancel brings about.
+  if (const auto timer = std::exchange(waiting_, nullptr))
+    asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+}
+
+asio::awaitable<void> script_gate::wait() {
+  asio::steady_timer timer(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+  {
+    std::lock_guard lock(mutex_);
+    if (open_) co_return;
+    waiting_ = &timer;
+  }
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+proto::pdu data_in_for(const proto::pdu& command, proto::byte_span data, std::uint32_t offset,
+                       std::uint32_t data_sn) {
+  proto::pdu p(opcode::data_in);
+  p.set_lun(command.lun());
+  p.set_itt(command.itt());
+  p.set_ttt(proto::reserved_tag);
+  p.set_data_sn(data_sn);
+  p.set_buffer_offset(offset);
+  p.data.assign(data.begin(), data.end());
+  return p;
+}
+
+proto::pdu scsi_response_for(const proto::pdu& command, std::uint8_t status, proto::byte_span sense) {
+  proto::pdu p(opcode::scsi_response);
+  p.set_final(true);
+  p.set_itt(command.itt());
+  p.set_status(status);
+  if (!sense.empty()) {
+    p.data.resize(2);
+    proto::store_be(p.data.data(), 2, sense.size());
+    p.data.insert(p.data.end(), sense.begin(), sense.end());
+  }
+  return p;
+}
+
+proto::byte_buffer fixed_sense(std::uint8_t key, std::uint8_t asc, std::uint8_t ascq) {
+  proto::byte_buffer sense(18, 0);
+  sense[0] = 0x70;
+  sense[2] = key;
+  sense[7] = 10;  // additional sense length: bytes 8-17
+  sense[12] = asc;
+  sense[13] = ascq;
+  return sense;
+}
+
+namespace {
+
+// SCSI opcodes and status bytes the disk knows.
+constexpr std::uint8_t op_test_unit_ready = 0x00, op_inquiry = 0x12, op_read_capacity10 = 0x25,
+                       op_synchronize_cache10 = 0x35, op_read16 = 0x88, op_write16 = 0x8a,
+                       op_service_action_in16 = 0x9e, op_report_luns = 0xa0;
+constexpr std::uint8_t status_good = 0x00, status_check_condition = 0x02;
+// The Target Transfer Tag of the disk's R2Ts.
+constexpr std::uint32_t write_ttt = 0x7777;
+
+// What a read of `what` with allocation length `allocation` returns.
+proto::byte_buffer at_most(proto::byte_buffer what, std::size_t allocation) {
+  if (what.size() > allocation) what.resize(allocation);
+  return what;
+}
+
+// The data an enumeration command (or TEST UNIT READY) asks of `disk`;
+// nothing for a command it is not.
+std::optional<proto::byte_buffer> enumeration_data(std::span<const std::uint8_t, 16> cdb, const scripted_disk& disk) {
+  switch (cdb[0]) {
+    case op_test_unit_ready: return proto::byte_buffer{};
+    case op_report_luns: {
+      proto::byte_buffer d(16, 0);  // one LUN, 0
+      d[3] = 8;
+      return at_most(std::move(d), proto::load_be32(&cdb[6]));
+    }
+    case op_inquiry: {
+      const std::size_t allocation = proto::load_be16(&cdb[3]);
+      if ((cdb[1] & 0x01) == 0) {  // standard data: a disk
+        proto::byte_buffer d(36, ' ');
+        std::fill_n(d.begin(), 8, std::uint8_t{0});
+        d[2] = 0x05;  // SPC-3
+        d[3] = 0x02;
+        d[4] = 31;
+        std::memcpy(&d[8], "ISENS   SCRIPTED DISK   0001", 28);
+        return at_most(std::move(d), allocation);
+      }
+      if (cdb[2] == proto::vpd_unit_serial_number) {
+        proto::byte_buffer d{0, proto::vpd_unit_serial_number, 0, 9};
+        for (const char c : std::string_view("scripted0")) d.push_back(static_cast<std::uint8_t>(c));
+        return at_most(std::move(d), allocation);
+      }
+      if (cdb[2] == proto::vpd_device_identification)
+        return at_most({0, proto::vpd_device_identification, 0, 0}, allocation);
+      return std::nullopt;
+    }
+    case op_service_action_in16: {
+      if ((cdb[1] & 0x1f) != 0x10) return std::nullopt;  // READ CAPACITY(16) only
+      proto::byte_buffer d(32, 0);
+      proto::store_be(&d[0], 8, disk.blocks() - 1);
+      proto::store_be(&d[8], 4, disk.block_size());
+      return at_most(std::move(d), proto::load_be32(&cdb[10]));
+    }
+    case op_read_capacity10: {
+      proto::byte_buffer d(8, 0);
+      proto::store_be(&d[0], 4, std::min<std::uint64_t>(disk.blocks() - 1, 0xffffffff));
+      proto::store_be(&d[4], 4, disk.block_size());
+      return d;
+    }
+    default: return std::nullopt;
+  }
+}
+
+bool is_read_capacity(std::span<const std::uint8_t, 16> cdb) {
+  return cdb[0] == op_read_capacity10 || (cdb[0] == op_service_action_in16 && (cdb[1] & 0x1f) == 0x10);
+}
+
+}  // namespace
+
+asio::awaitable<void> scripted_connection::answer_nop(const proto::pdu& request) {
+  if (request.itt() == proto::reserved_tag) co_return;  // an answer to our own ping
+  proto::pdu answer(opcode::nop_in);
+  answer.set_final(true);
+  answer.set_itt(request.itt());
+  answer.set_ttt(proto::reserved_tag);
+  co_await send(std::move(answer));
+}
+
+asio::awaitable<proto::pdu> scripted_connection::receive_command() {
+  for (;;) {
+    auto p = co_await receive();
+    if (p.op() == opcode::scsi_command) co_return p;
+    require(p.op() == opcode::nop_out, "expected a SCSI command, got " + std::string(proto::to_string(p.op())));
+    co_await answer_nop(p);
+  }
+}
+
+asio::awaitable<void> scripted_connection::answer_with_data(const proto::pdu& command, proto::byte_span data) {
+  if (data.empty()) {
+    co_await send(scsi_response_for(command, status_good));
+    co_return;
+  }
+  co_await send_read_data(command, data);
+}
+
+asio::awaitable<void> scripted_connection::answer_enumeration(const scripted_disk& disk) {
+  for (;;) {
+    const auto command = co_await receive_command();
+    const auto data = enumeration_data(command.cdb(), disk);
+    if (!data) {
+      co_await send(scsi_response_for(command, status_check_condition, fixed_sense(0x05, 0x20, 0x00)));
+      continue;
+    }
+    co_await answer_with_data(command, *data);
+    if (is_read_capacity(command.cdb())) co_return;
+  }
+}
+
+asio::awaitable<void> scripted_connection::answer_command(const proto::pdu& command, scripted_disk& disk) {
+  const auto cdb = command.cdb();
+  const std::uint64_t block_size = disk.block_size();
+  if (cdb[0] == op_read16) {
+    co_await send_read_data(command, disk.read(proto::load_be64(&cdb[2]) * block_size,
+                                               proto::load_be32(&cdb[10]) * block_size));
+  } else if (cdb[0] == op_write16) {
+    co_await take_write_data(command, disk, proto::load_be64(&cdb[2]) * block_size);
+  } else if (cdb[0] == op_synchronize_cache10) {
+    co_await send(scsi_response_for(command, status_good));
+  } else if (const auto data = enumeration_data(cdb, disk)) {
+    co_await answer_with_data(command, *data);
+  } else {
+    co_await send(scsi_response_for(command, status_check_condition, fixed_sense(0x05, 0x20, 0x00)));
+  }
+}
+
+asio::awaitable<void> scripted_connection::send_read_data(const proto::pdu& command, proto::byte_span data) {
+  const std::uint32_t wanted = command.expected_data_transfer_length();
+  const auto length = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), wanted));
+  std::uint32_t data_sn = 0;
+  for (std::uint32_t at = 0; at < length;) {
+    const std::uint32_t n = std::min(data_in_size_, length - at);
+    auto p = data_in_for(command, data.subspan(at, n), at, data_sn++);
+    at += n;
+    const bool last = at == length;
+    if (last) {
+      p.set_final(true);
+      p.set_has_status(true);
+      p.set_status(status_good);
+      if (length < wanted) {
+        p.set_residual_underflow(true);
+        p.set_residual_count(wanted - length);
+      }
+    }
+    co_await send(std::move(p), last);
+  }
+}
+
+asio::awaitable<void> scripted_connection::take_data_out(const proto::pdu& command, scripted_disk& disk,
+                                                         std::uint64_t offset) {
+  for (;;) {
+    const auto p = co_await receive();
+    require(p.op() == opcode::data_out && p.itt() == command.itt(), "expected Data-Out of the write");
+    disk.write(offset + p.buffer_offset(), p.data);
+    if (p.is_final()) co_return;
+  }
+}
+
+asio::awaitable<void> scripted_connection::take_write_data(const proto::pdu& command, scripted_disk& disk,
+                                                           std::uint64_t offset) {
+  const std::uint32_t length = command.expected_data_transfer_length();
+  disk.write(offset, command.data);
+  if (!command.is_final()) co_await take_data_out(command, disk, offset);  // unsolicited Data-Out (InitialR2T=No)
+  const auto immediate = static_cast<std::uint32_t>(command.data.size());
+  if (immediate < length) {
+    proto::pdu r2t(opcode::r2t);
+    r2t.set_final(true);
+    r2t.set_lun(command.lun());
+    r2t.set_itt(command.itt());
+    r2t.set_ttt(write_ttt);
+    r2t.set_r2t_sn(0);
+    r2t.set_buffer_offset(immediate);
+    r2t.set_desired_data_transfer_length(length - immediate);
+    co_await send(std::move(r2t), false);
+    co_await take_data_out(command, disk, offset);
+  }
+  co_await send(scsi_response_for(command, status_good));
+}
+
+asio::awaitable<void> scripted_connection::serve_disk_until_logout(scripted_disk& disk) {
+  co_await serve([&](const proto::pdu& command) { return answer_command(command, disk); });
+}
+
+asio::awaitable<void> scripted_connection::drain() {
+  for (;;) (void)co_await receive();
 }
 
 namespace {

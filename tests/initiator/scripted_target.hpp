@@ -1,6 +1,7 @@
 #pragma once
 // A scripted iSCSI target for behaviour tgtd never shows (Async Messages,
-// Reject, malformed PDUs, silence, redirects, text continued over PDUs). It
+// Reject, malformed PDUs, silence, redirects, text continued over PDUs, data
+// transfers that break the rules, odd SCSI statuses, a closed CmdSN window). It
 // accepts connections on a free loopback port and runs a script per
 // connection. A supplement to the tgtd tests, never a replacement.
 
@@ -11,16 +12,62 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
 #include <functional>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 
 namespace isens::test {
+
+// LUN 0 of a scripted target: a direct-access block device whose bytes the
+// scripts read and write, and the test checks. Locked: scripts run on the
+// target's thread, tests on theirs.
+class scripted_disk {
+ public:
+  explicit scripted_disk(std::uint64_t blocks = 2048, std::uint32_t block_size = 512)
+      : block_size_(block_size), bytes_(blocks * block_size) {}
+  std::uint64_t blocks() const noexcept { return bytes_.size() / block_size_; }
+  std::uint32_t block_size() const noexcept { return block_size_; }
+  // `length` bytes from byte `offset` (as far as the disk goes).
+  initiator::protocol::byte_buffer read(std::uint64_t offset, std::size_t length) const;
+  // Stores `data` at byte `offset` (what lies beyond the disk is dropped).
+  void write(std::uint64_t offset, initiator::protocol::byte_span data);
+
+ private:
+  const std::uint32_t block_size_;
+  mutable std::mutex mutex_;
+  initiator::protocol::byte_buffer bytes_;
+};
+
+// Holds a script until the test opens it, from any thread: a script waits
+// at a point the test chooses, without sleeping or polling.
+class script_gate {
+ public:
+  void open();
+  // Returns once open() was called (at once if it already was).
+  boost::asio::awaitable<void> wait();
+
+ private:
+  std::mutex mutex_;
+  bool open_ = false;
+  boost::asio::steady_timer* waiting_ = nullptr;  // the waiting script's timer, cancelled by open()
+};
+
+// PDUs a scripted target answers SCSI commands with, for scripts that bend
+// them before sending. Data-In carries `data` at `offset` as DataSN
+// `data_sn`; the SCSI Response's data segment is SenseLength, then `sense`.
+initiator::protocol::pdu data_in_for(const initiator::protocol::pdu& command, initiator::protocol::byte_span data,
+                                     std::uint32_t offset, std::uint32_t data_sn);
+initiator::protocol::pdu scsi_response_for(const initiator::protocol::pdu& command, std::uint8_t status,
+                                           initiator::protocol::byte_span sense = {});
+// Fixed-format sense data (SPC-4 §4.5.3) with `key`, ASC and ASCQ.
+initiator::protocol::byte_buffer fixed_sense(std::uint8_t key, std::uint8_t asc, std::uint8_t ascq);
 
 // One accepted connection, as a script sees it.
 class scripted_connection {
@@ -71,8 +118,33 @@ class scripted_connection {
   // initiator sends Logout (answered) or closes.
   boost::asio::awaitable<void> serve_until_logout();
 
+  // ---- a block device (LUN 0), for the data path ----
+  // Reads PDUs until a SCSI Command, answering NOP-Out pings on the way.
+  boost::asio::awaitable<initiator::protocol::pdu> receive_command();
+  // Answers the commands of LUN enumeration (REPORT LUNS, INQUIRY with VPD
+  // pages 0x80 and 0x83, READ CAPACITY) for `disk`; returns once READ
+  // CAPACITY is answered, the last of them.
+  boost::asio::awaitable<void> answer_enumeration(const scripted_disk& disk);
+  // Carries out one SCSI command on `disk` the way a well-behaved target
+  // does: READ(16) as Data-In of at most `data_in_size` bytes each, status
+  // in the last; WRITE(16) takes the immediate data and asks for the rest
+  // with one R2T; SYNCHRONIZE CACHE, enumeration; anything else is CHECK
+  // CONDITION (ILLEGAL REQUEST).
+  boost::asio::awaitable<void> answer_command(const initiator::protocol::pdu& command, scripted_disk& disk);
+  // answer_command for every command until the initiator logs out (answered) or closes.
+  boost::asio::awaitable<void> serve_disk_until_logout(scripted_disk& disk);
+  // Reads and drops whatever the initiator sends until it closes.
+  boost::asio::awaitable<void> drain();
+  // MaxCmdSN = ExpCmdSN + `window` on what this connection sends from now
+  // on (16 unless set): 0 lets one more command in, -1 closes the window.
+  void set_window(std::int32_t window) noexcept { window_ = window; }
+  // Data-In PDUs answer_command cuts reads into (8192 bytes unless set).
+  void set_data_in_size(std::uint32_t bytes) noexcept { data_in_size_ = bytes; }
+
   boost::asio::ip::tcp::socket& socket() { return socket_; }
   std::uint32_t next_exp_cmd_sn() const noexcept { return exp_cmd_sn_; }
+  // The MaxCmdSN of the last PDU sent: no command beyond it may arrive.
+  std::uint32_t max_cmd_sn_sent() const noexcept { return max_cmd_sn_sent_; }
 
  private:
   void stamp(initiator::protocol::pdu& p, bool advance_stat_sn);
@@ -91,8 +163,29 @@ class scripted_connection {
       void (*check_follow_up)(const initiator::protocol::pdu&));
   boost::asio::ip::tcp::socket socket_;
   std::optional<initiator::protocol::pdu> pending_login_;
+  // Answers a NOP-Out that asks for an answer (ITT not reserved) with NOP-In.
+  boost::asio::awaitable<void> answer_nop(const initiator::protocol::pdu& request);
+  // Answers NOP-Outs, hands SCSI commands to `on_command`, until Logout (answered).
+  boost::asio::awaitable<void> serve(
+      const std::function<boost::asio::awaitable<void>(const initiator::protocol::pdu& command)>& on_command);
+  // GOOD with `data` as Data-In, or a bare SCSI Response when there is none.
+  boost::asio::awaitable<void> answer_with_data(const initiator::protocol::pdu& command,
+                                                initiator::protocol::byte_span data);
+  // Reads the Data-Out PDUs of a write up to the one with F, onto `disk` from `offset`.
+  boost::asio::awaitable<void> take_data_out(const initiator::protocol::pdu& command, scripted_disk& disk,
+                                             std::uint64_t offset);
+  // Data-In of `data` (at most data_in_size_ bytes per PDU), status GOOD in the last.
+  boost::asio::awaitable<void> send_read_data(const initiator::protocol::pdu& command,
+                                              initiator::protocol::byte_span data);
+  // Takes a write's immediate data, asks for the rest with one R2T, and
+  // stores it all on `disk` at `offset`.
+  boost::asio::awaitable<void> take_write_data(const initiator::protocol::pdu& command, scripted_disk& disk,
+                                               std::uint64_t offset);
   std::uint32_t stat_sn_ = 100;
   std::uint32_t exp_cmd_sn_ = 0;
+  std::int32_t window_ = 16;
+  std::uint32_t max_cmd_sn_sent_ = 0;
+  std::uint32_t data_in_size_ = 8192;
 };
 
 // Listens on 127.0.0.1 and runs `script` for every connection on its own thread.
