@@ -47,7 +47,7 @@ void connection::send(protocol::pdu p) {
   outgoing out;
   out.head = protocol::encode(p, settings_.digests);
   write_queue_.push_back(std::move(out));
-  if (!std::exchange(writing_, true)) asio::co_spawn(socket_.get_executor(), write_loop(), asio::detached);
+  schedule_write();
 }
 
 void connection::send(protocol::pdu p, protocol::byte_span payload) {
@@ -61,7 +61,7 @@ void connection::send(protocol::pdu p, protocol::byte_span payload) {
   out.tail_length = framed.tail_length;
   out.itt = p.itt();
   write_queue_.push_back(std::move(out));
-  if (!std::exchange(writing_, true)) asio::co_spawn(socket_.get_executor(), write_loop(), asio::detached);
+  schedule_write();
 }
 
 void connection::forget_payloads(std::uint32_t itt) {
@@ -167,6 +167,25 @@ std::size_t connection::write_some(boost::system::error_code& ec) {
     if (front.written == whole) write_queue_.pop_front();
   }
   return sent;
+}
+
+void connection::schedule_write() {
+  if (std::exchange(writing_, true)) return;
+  // Posted, so that every PDU queued in this turn goes out in one sendmsg.
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    boost::system::error_code ec;
+    while (self->open_ && !self->write_queue_.empty()) {
+      if (self->write_some(ec) == 0 || ec) break;
+    }
+    if (!self->open_ || self->write_queue_.empty()) {
+      self->writing_ = false;
+    } else if (ec) {
+      self->writing_ = false;
+      self->fail(events::event_reason::peer_closed, transport::socket_error(ec, "writing a PDU"));
+    } else {
+      asio::co_spawn(self->socket_.get_executor(), self->write_loop(), asio::detached);  // the socket is full: wait
+    }
+  });
 }
 
 asio::awaitable<void> connection::write_loop() {

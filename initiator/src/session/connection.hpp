@@ -97,6 +97,8 @@ class connection : public std::enable_shared_from_this<connection> {
     std::uint32_t itt = protocol::reserved_tag;  // the task a borrowed payload belongs to
     std::size_t written = 0;                      // bytes of this PDU already sent
   };
+  // Starts writing the queue unless a write is already under way.
+  void schedule_write();
   // Sends what it can of the queue at once; the number of bytes moved.
   std::size_t write_some(boost::system::error_code& ec);
 

@@ -30,17 +30,30 @@ boost::asio::awaitable<result<void>> pdu_reader::fill(std::size_t n) {
     if (buffer_.size() < n) buffer_.resize(n);
   }
   while (buffered() < n) {
-    boost::system::error_code ec;
-    const auto got = receive_now(socket_, buffer_.data() + end_, buffer_.size() - end_, ec);
-    if (ec) co_return socket_error(ec, "reading a PDU");
-    if (got > 0) {
-      end_ += got;
-      continue;
-    }
-    auto [waited] = co_await socket_.async_wait(boost::asio::socket_base::wait_read, use_tuple);
-    if (waited) co_return socket_error(waited, "reading a PDU");
+    auto got = co_await receive(buffer_.data() + end_, buffer_.size() - end_, "reading a PDU");
+    if (!got) co_return got.error();
+    end_ += *got;
   }
   co_return result<void>{};
+}
+
+boost::asio::awaitable<result<std::size_t>> pdu_reader::receive(std::uint8_t* to, std::size_t size, const char* doing) {
+  // A recv that came back short emptied the socket: the next one would
+  // only say EAGAIN, so wait at once (async_read_some tries one recv itself,
+  // then waits without re-arming epoll as async_wait would).
+  if (!drained_) {
+    boost::system::error_code ec;
+    const auto got = receive_now(socket_, to, size, ec);
+    if (ec) co_return socket_error(ec, doing);
+    if (got > 0) {
+      drained_ = got < size;
+      co_return got;
+    }
+  }
+  auto [ec, got] = co_await socket_.async_read_some(boost::asio::buffer(to, size), use_tuple);
+  if (ec) co_return socket_error(ec, doing);
+  drained_ = got < size;
+  co_return got;
 }
 
 boost::asio::awaitable<result<void>> pdu_reader::read_into(std::uint8_t* to, std::size_t length) {
@@ -49,15 +62,9 @@ boost::asio::awaitable<result<void>> pdu_reader::read_into(std::uint8_t* to, std
   begin_ += from_buffer;
   std::size_t done = from_buffer;
   while (done < length) {
-    boost::system::error_code ec;
-    const auto got = receive_now(socket_, to + done, length - done, ec);
-    if (ec) co_return socket_error(ec, "reading Data-In");
-    if (got > 0) {
-      done += got;
-      continue;
-    }
-    auto [waited] = co_await socket_.async_wait(boost::asio::socket_base::wait_read, use_tuple);
-    if (waited) co_return socket_error(waited, "reading Data-In");
+    auto got = co_await receive(to + done, length - done, "reading Data-In");
+    if (!got) co_return got.error();
+    done += *got;
   }
   co_return result<void>{};
 }

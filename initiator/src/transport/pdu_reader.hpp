@@ -37,6 +37,8 @@ class pdu_reader {
  private:
   // Makes at least `n` bytes readable in the buffer.
   boost::asio::awaitable<result<void>> fill(std::size_t n);
+  // Receives what the socket has (at least one byte) into [to, to + size).
+  boost::asio::awaitable<result<std::size_t>> receive(std::uint8_t* to, std::size_t size, const char* doing);
   // Receives exactly `length` bytes into `to`, first from the buffer.
   boost::asio::awaitable<result<void>> read_into(std::uint8_t* to, std::size_t length);
   std::size_t buffered() const noexcept { return end_ - begin_; }
@@ -48,6 +50,7 @@ class pdu_reader {
   std::vector<std::uint8_t> buffer_;
   std::size_t begin_ = 0;  // first unread byte
   std::size_t end_ = 0;    // one past the last received byte
+  bool drained_ = false;   // the last recv came back short: the socket is empty
 };
 
 }  // namespace isens::initiator::transport
