@@ -138,12 +138,25 @@ struct failover_runner {
     return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(delay.count()) * factor(st.random)));
   }
 
-  // Sleeps unless stopped; false when it was stopped before or during the sleep.
-  static asio::awaitable<bool> sleep(const std::shared_ptr<state>& st, job& j, clock::duration d) {
+  // Sleeps until `until` unless stopped; false when it was stopped before or during the sleep.
+  static asio::awaitable<bool> sleep_until(const std::shared_ptr<state>& st, job& j, clock::time_point until) {
     if (st->stopped) co_return false;
-    j.sleeper.expires_after(std::max(d, clock::duration::zero()));
+    j.sleeper.expires_at(until);
     co_await j.sleeper.async_wait(asio::as_tuple(asio::use_awaitable));
     co_return !st->stopped;
+  }
+
+  // Until when to wait before any login of the session, a reconnect or a
+  // replacement connection: the point of the Time2Wait the target named
+  // (Async Message), unless it has passed or the policy ignores it. The
+  // Time2Retain named with it moves the give-up `deadline`: the target keeps
+  // the session's state that long after that point.
+  static std::optional<clock::time_point> time2wait_ahead(const state& st, const initiator::session_info& s,
+                                                          clock::time_point& deadline) {
+    if (!st.policy.honour_time2wait || !s.reconnect_after) return std::nullopt;
+    if (s.retain_for) deadline = std::max(deadline, *s.reconnect_after + *s.retain_for);
+    if (clock::now() >= *s.reconnect_after) return std::nullopt;
+    return s.reconnect_after;
   }
 
   // SendTargets at `where`, within the target's login cap.
@@ -251,28 +264,24 @@ struct failover_runner {
     auto deadline = started + policy.give_up_after;
     auto delay = policy.first_retry_delay;
     std::uint32_t attempt = 0;
-    bool first = true;
     std::string last_error = "no attempt was made";
-    // The next back-off, never past the deadline (which is checked after it).
+    // The end of the next back-off, never past the deadline (which is checked after it).
     auto next_wait = [&] {
-      const auto wait = std::min<clock::duration>(jittered(*st, delay), deadline - clock::now());
+      const auto until = std::min(clock::now() + jittered(*st, delay), deadline);
       delay = std::min(delay * 2, policy.max_retry_delay);
-      return wait;
+      return until;
     };
     for (;;) {
       if (st->stopped) co_return;
       const auto s = st->initiator.session(j->session_id);
       if (!s) co_return;  // logged out or given up by someone else
+      const bool wants_login =
+          !s->connected || (j->restore_connections && s->connections.size() < s->connections_wanted);
+      if (const auto until = wants_login ? time2wait_ahead(*st, *s, deadline) : std::nullopt) {
+        if (!co_await sleep_until(st, *j, *until)) co_return;
+        continue;  // the session may have changed meanwhile
+      }
       if (!s->connected) {
-        if (first && policy.honour_time2wait && s->reconnect_after) {
-          first = false;  // the target asked for this pause (Async Message)
-          if (!co_await sleep(st, *j, *s->reconnect_after)) co_return;
-          // It also keeps the session's state for Time2Retain after the
-          // pause: giving up before that would abandon what it keeps for us.
-          if (s->retain_for) deadline = std::max(deadline, clock::now() + *s->retain_for);
-          continue;
-        }
-        first = false;
         if (clock::now() >= deadline) {
           const auto why = "recovery given up after " + std::to_string(attempt) + " attempts in " +
                            elapsed_ms(started) + " ms; last error: " + last_error;
@@ -298,10 +307,10 @@ struct failover_runner {
           case round_result::gone:
           case round_result::stopped: co_return;
         }
-        if (!co_await sleep(st, *j, next_wait())) co_return;
+        if (!co_await sleep_until(st, *j, next_wait())) co_return;
         continue;
       }
-      if (!j->restore_connections || s->connections.size() >= s->connections_wanted) co_return;
+      if (!wants_login) co_return;
       if (clock::now() >= deadline) co_return;  // the session works; the missing connections stay missing
       if (!co_await st->limiter.acquire(s->target_name)) co_return;
       // At the portal the session came back through: its connections stay together.
@@ -317,7 +326,7 @@ struct failover_runner {
           code == make_error_code(errc::login_too_many_connections))
         co_return;  // retrying cannot help
       if (code == make_error_code(errc::session_not_logged_in)) continue;  // dropped meanwhile: recover it
-      if (!co_await sleep(st, *j, next_wait())) co_return;
+      if (!co_await sleep_until(st, *j, next_wait())) co_return;
     }
   }
 

@@ -141,6 +141,7 @@ asio::awaitable<result<std::uint64_t>> session::add_connection(std::optional<por
     co_return make_error(errc::session_not_logged_in, "the session ended while the connection logged in");
   }
   const auto connection_id = opened->conn->id();
+  forget_time2wait();
   attach(std::move(*opened), event_reason::admin_login);  // publishing updates the snapshot
   co_return connection_id;
 }
@@ -213,8 +214,7 @@ asio::awaitable<result<void>> session::reconnect(reconnect_options o) {
   tsih_ = opened->login.tsih;
   parameters_ = opened->login.parameters;
   cmd_sn_ = opened->login.exp_cmd_sn;
-  reconnect_after_.reset();
-  retain_for_.reset();
+  forget_time2wait();
   state_ = state::logged_in;
   const auto* conn = opened->conn.get();
   const auto wanted = connections_wanted_;

@@ -176,6 +176,7 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
 
   void handle_async_message(connection& from, const protocol::pdu& p);
   void note_time2wait(const protocol::pdu& p);  // from AsyncEvent 2 or 3
+  void forget_time2wait();                      // a login worked: the wait is over
   void answer_target_ping(connection& from, const protocol::pdu& p);
   void complete_task(std::uint32_t itt, result<protocol::pdu> outcome);
   void fail_tasks_on(std::uint64_t connection_id, const error& why);
@@ -244,8 +245,9 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   std::atomic<std::uint64_t> in_flight_{0};
   std::atomic<std::uint64_t> queued_{0};
   std::unordered_map<std::uint64_t, std::shared_ptr<boost::asio::steady_timer>> ping_timers_;
-  std::optional<std::chrono::seconds> reconnect_after_;  // Time2Wait from an Async Message
-  std::optional<std::chrono::seconds> retain_for_;       // Time2Retain from the same message
+  // No login before this: the Time2Wait of an Async Message, from its arrival.
+  std::optional<std::chrono::steady_clock::time_point> reconnect_after_;
+  std::optional<std::chrono::seconds> retain_for_;  // Time2Retain from the same message
   std::size_t connections_wanted_ = 0;
   bool reinstating_ = false;  // the next login reuses the ISID with TSIH 0
   std::vector<device_info> devices_;

@@ -113,10 +113,18 @@ void session::answer_target_ping(connection& from, const protocol::pdu& p) {
   from.send(std::move(reply));
 }
 
-// Parameter2 and Parameter3 of AsyncEvent 2 and 3 (RFC 7143 §11.9.1).
+// Parameter2 and Parameter3 of AsyncEvent 2 and 3 (RFC 7143 §11.9.1), as a
+// point in time taken now: whoever reads it later waits no longer for it. Of
+// two announcements, the later point holds.
 void session::note_time2wait(const protocol::pdu& p) {
-  reconnect_after_ = std::chrono::seconds(p.parameter2());
+  const auto not_before = std::chrono::steady_clock::now() + std::chrono::seconds(p.parameter2());
+  if (!reconnect_after_ || *reconnect_after_ < not_before) reconnect_after_ = not_before;
   retain_for_ = std::chrono::seconds(p.parameter3());
+}
+
+void session::forget_time2wait() {
+  reconnect_after_.reset();
+  retain_for_.reset();
 }
 
 void session::handle_async_message(connection& from, const protocol::pdu& p) {
@@ -132,9 +140,9 @@ void session::handle_async_message(connection& from, const protocol::pdu& p) {
       const auto named = std::find_if(connections_.begin(), connections_.end(),
                                       [cid](const auto& c) { return c->cid() == cid; });
       if (named == connections_.end()) break;  // not (or no longer) ours: nothing to drop or wait for
-      // Time2Wait is the session's to honour only when this drop leaves it
-      // disconnected; one lost connection of several is simply replaced.
-      if (connections_.size() == 1) note_time2wait(p);
+      // Time2Wait holds for any login of the session: the reconnect when
+      // this was its last connection, else the connection that replaces it.
+      note_time2wait(p);
       const auto victim = *named;  // a copy: dropping it erases it from connections_
       drop_connection(victim, event_reason::target_requested, "the target announced it drops this connection");
       break;

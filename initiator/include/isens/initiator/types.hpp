@@ -152,10 +152,14 @@ struct session_info {
   bool data_digest = false;
   std::uint32_t max_connections = 1;  ///< negotiated MaxConnections
   std::uint32_t default_time2wait = 2;  ///< negotiated DefaultTime2Wait (s): wait this long before reconnecting
-  /// Set while disconnected when the target named a Time2Wait (Async Message): reconnect no sooner.
-  std::optional<std::chrono::seconds> reconnect_after;
+  /// Set when the target announced a drop with a Time2Wait (Async Message 2
+  /// or 3, also for one connection of several): no login for this session,
+  /// neither a reconnect nor an added connection, before this point. Taken
+  /// when the message arrived, so a late reader waits no longer; a point
+  /// already past asks for no wait. Cleared by the next login that works.
+  std::optional<std::chrono::steady_clock::time_point> reconnect_after;
   /// With reconnect_after: the Time2Retain the target named, how long after
-  /// Time2Wait it keeps the session's state; recovery goes on at least that long.
+  /// that point it keeps the session's state; recovery goes on at least that long.
   std::optional<std::chrono::seconds> retain_for;
   std::size_t connections_wanted = 0;  ///< connections the caller set up (login, add, remove); recovery restores them
   std::vector<connection_info> connections;

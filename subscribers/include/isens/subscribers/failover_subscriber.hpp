@@ -1,14 +1,16 @@
 #pragma once
 /// The failover subscriber: brings dropped sessions back on its own.
 ///
-/// A session_disconnect starts one recovery per session: wait the target's
-/// Time2Wait if it named one, reinstate at once (same ISID, TSIH 0), then
-/// back off exponentially with jitter. Each round tries the portal the
+/// A session_disconnect starts one recovery per session: wait until the
+/// point the target's Time2Wait names if it named one, reinstate at once
+/// (same ISID, TSIH 0), then back off exponentially with jitter. Each round tries the portal the
 /// session last came back through, then its own portal, then the target's
 /// other portals. Those are learned by SendTargets while the target is up
 /// (at the first logon to each target name) and discovered again after a
 /// failed attempt; a failed discovery keeps what was learned. Once the
-/// session is back, the connections the caller had set up are added again.
+/// session is back, the connections the caller had set up are added again;
+/// a lost connection of a session still connected is replaced the same way,
+/// after the Time2Wait point too when the target announced that drop.
 /// Auth failures and the give-up deadline end the session with
 /// logoff(recovery_failed). Logins and discoveries per target are capped so
 /// a target restart does not meet a login storm.
@@ -39,7 +41,7 @@ struct failover_policy {
   std::chrono::milliseconds give_up_after{60000};     ///< then logoff(recovery_failed)
   std::size_t max_concurrent_per_target = 16;         ///< recoveries in flight per target IQN (no login storm)
   bool replace_lost_connections = true;               ///< MC/S: a lost non-last connection is replaced
-  bool honour_time2wait = true;                       ///< wait the target's Time2Wait (Async Message) before the first attempt
+  bool honour_time2wait = true;                       ///< no login (reconnect or added connection) before the Time2Wait point of an Async Message
   bool give_up_on_auth_failure = true;                ///< wrong credentials will not heal by retrying
 };
 
