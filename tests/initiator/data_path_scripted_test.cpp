@@ -646,7 +646,7 @@ TEST_CASE("a Reject of a Data-Out fails that write, not the session", "[initiato
 // session undecoded-as-Data-In (its data in p.data), and handle_data_in
 // counts its bytes as received without placing or checking them.
 TEST_CASE("a Data-In with an AHS is placed in the caller's buffer or refused, never counted unplaced",
-          "[initiator][scripted][datapath][.bug]") {
+          "[initiator][scripted][datapath]") {
   disk_session s(answer_first([](test::scripted_connection& c, const proto::pdu& command,
                                  const test::scripted_disk& disk) -> asio::awaitable<void> {
     auto p = piece(command, disk, 0, 4096, 0);
@@ -663,7 +663,7 @@ TEST_CASE("a Data-In with an AHS is placed in the caller's buffer or refused, ne
 // The message of a GOOD status with a residual counts the bytes a write
 // sent, not those the target says it took (block_io.cpp, judge()).
 TEST_CASE("the error of a write the target took only part of says how much it took",
-          "[initiator][scripted][datapath][.bug]") {
+          "[initiator][scripted][datapath]") {
   disk_session s(answer_first([](test::scripted_connection& c, const proto::pdu& command,
                                  const test::scripted_disk&) -> asio::awaitable<void> {
     auto response = test::scsi_response_for(command, good);

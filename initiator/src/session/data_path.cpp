@@ -268,8 +268,11 @@ void session::handle_scsi_response(connection& from, protocol::pdu p) {
   scsi_completion done;
   done.status = p.status();
   done.sense = std::move(p.data);
-  done.transferred = task.direction == data_direction::write ? task.length : task.received;
   if (p.residual_underflow()) done.residual_underflow = p.residual_count();
+  // A write moved what the target says it took; a read what was placed.
+  done.transferred = task.direction == data_direction::write
+                         ? task.length - std::min(task.length, done.residual_underflow)
+                         : task.received;
   done.residual_overflow = p.residual_overflow();
   finish(p.itt(), std::move(done));
 }

@@ -77,8 +77,12 @@ boost::asio::awaitable<result<protocol::pdu>> pdu_reader::read(const data_in_pla
   auto layout = protocol::inspect_header(bhs, digests_, max_recv_);
   if (!layout) co_return layout.error();
 
-  const bool placed = (bhs[0] & 0x3f) == static_cast<std::uint8_t>(protocol::opcode::data_in) &&
-                      layout->data_segment_length > 0 && layout->ahs_length == 0;
+  const bool data_in = (bhs[0] & 0x3f) == static_cast<std::uint8_t>(protocol::opcode::data_in);
+  // No AHS is defined for Data-In (RFC 7143 §11.7): one is malformed, and
+  // its data must not bypass the placement checks.
+  if (data_in && layout->ahs_length != 0)
+    co_return make_error(errc::bad_ahs_length, "Data-In with " + std::to_string(layout->ahs_length) + " bytes of AHS");
+  const bool placed = data_in && layout->data_segment_length > 0;
   if (!placed) {
     const std::size_t whole = protocol::bhs_size + layout->rest_length();
     if (auto got = co_await fill(whole); !got) co_return got.error();
