@@ -8,7 +8,9 @@
 #include <boost/asio/use_future.hpp>
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <random>
+#include <thread>
 
 using namespace isens;
 
@@ -118,4 +120,48 @@ TEST_CASE("an unanswered command escalates to ABORT TASK, LU RESET, a dropped co
   CHECK(io.lun_resets == 1);
   CHECK(io.reissued >= 1);
   CHECK(io.failed == 0);
+}
+
+TEST_CASE("worker threads of a library user drive the data path at once, on an io_context run by two threads",
+          "[initiator][tgtd][datapath][threads]") {
+  auto target = test::make_standard_target();
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  events::event_bus bus{1};
+  auto options = test::initiator_harness::quick_options();  // not single_threaded: each session has a strand
+  initiator::initiator ini(io.get_executor(), bus, options);
+  std::vector<std::thread> runners;
+  for (int i = 0; i < 2; ++i) runners.emplace_back([&io] { io.run(); });
+
+  auto id = test::run_on(io, ini.login_to_target(test::standard_login(*target)), std::chrono::seconds(30));
+  REQUIRE(id);
+  constexpr int workers = 4;
+  constexpr int rounds = 64;
+  constexpr std::size_t block = 8192;
+  std::vector<std::thread> users;
+  std::atomic<int> mismatches{0};
+  std::atomic<int> errors{0};
+  for (int w = 0; w < workers; ++w) {
+    users.emplace_back([&, w] {
+      for (int r = 0; r < rounds; ++r) {
+        const auto lba = static_cast<std::uint64_t>((w * rounds + r) * (block / 512));
+        const auto data = pattern(block, static_cast<std::uint32_t>(w * 1000 + r));
+        if (!ini.async_write(*id, 1, lba, std::span<const std::byte>(data), {}, boost::asio::use_future).get()) ++errors;
+        std::vector<std::byte> back(block);
+        if (!ini.async_read(*id, 1, lba, std::span<std::byte>(back), boost::asio::use_future).get()) ++errors;
+        if (back != data) ++mismatches;
+        (void)ini.session(*id);  // snapshots race with the I/O by design: they must be safe
+      }
+    });
+  }
+  for (auto& u : users) u.join();
+  CHECK(errors == 0);
+  CHECK(mismatches == 0);
+  const auto io_counters = ini.session(*id)->io;
+  CHECK(io_counters.write_ops == workers * rounds);
+  CHECK(io_counters.read_ops == workers * rounds);
+  test::run_on(io, ini.shutdown(), std::chrono::seconds(30));
+  work.reset();
+  io.stop();
+  for (auto& r : runners) r.join();
 }
