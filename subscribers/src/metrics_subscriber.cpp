@@ -24,7 +24,9 @@ constexpr std::string_view errors_total = "isens_subscriber_errors_total";
 
 // Per-session data-path families, labelled {session, target}; copied from
 // the session snapshots at each scrape. A family with a `write` field has a
-// series per op, "read" from `read` and "write" from `write`.
+// series per op, "read" from `read` and "write" from `write`. Ops, bytes and
+// errors count the data path's commands only; the others every SCSI command
+// of the session (enumeration too).
 using io_field = std::uint64_t initiator::io_counters::*;
 struct io_family {
   std::string_view name;
@@ -34,25 +36,26 @@ struct io_family {
   io_field write = nullptr;
 };
 constexpr io_family io_families[] = {
-    {"isens_io_ops_total", metric_type::counter, "Data-path commands completed with GOOD, by op (flushes count as writes).",
-     &initiator::io_counters::read_ops, &initiator::io_counters::write_ops},
-    {"isens_io_bytes_total", metric_type::counter, "Bytes transferred by data-path commands completed with GOOD, by op.",
+    {"isens_io_ops_total", metric_type::counter,
+     "Data-path SCSI commands completed with GOOD, by op (flushes count as writes).", &initiator::io_counters::read_ops,
+     &initiator::io_counters::write_ops},
+    {"isens_io_bytes_total", metric_type::counter, "Bytes moved by data-path SCSI commands completed with GOOD, by op.",
      &initiator::io_counters::read_bytes, &initiator::io_counters::write_bytes},
-    {"isens_io_errors_total", metric_type::counter, "Data-path commands completed with an error to the caller.",
+    {"isens_io_errors_total", metric_type::counter, "Data-path SCSI commands completed with an error to the caller.",
      &initiator::io_counters::failed},
-    {"isens_io_held_total", metric_type::counter, "Data-path commands held while the session was disconnected.",
+    {"isens_io_held_total", metric_type::counter, "SCSI commands held while the session was disconnected.",
      &initiator::io_counters::held},
-    {"isens_io_reissued_total", metric_type::counter, "Data-path commands sent again after a drop or an abort.",
+    {"isens_io_reissued_total", metric_type::counter, "SCSI commands sent again, after a drop, an abort or a retry.",
      &initiator::io_counters::reissued},
-    {"isens_io_retried_total", metric_type::counter,
-     "Data-path commands sent again after UNIT ATTENTION, BUSY or TASK SET FULL.", &initiator::io_counters::retried},
-    {"isens_io_aborts_total", metric_type::counter, "ABORT TASK requests sent for data-path commands that timed out.",
+    {"isens_io_retried_total", metric_type::counter, "SCSI commands retried after UNIT ATTENTION, BUSY or TASK SET FULL.",
+     &initiator::io_counters::retried},
+    {"isens_io_aborts_total", metric_type::counter, "ABORT TASK requests sent for SCSI commands that timed out.",
      &initiator::io_counters::aborted},
-    {"isens_io_lun_resets_total", metric_type::counter, "LOGICAL UNIT RESET requests sent.",
+    {"isens_io_lun_resets_total", metric_type::counter, "LOGICAL UNIT RESET requests sent after an ABORT TASK failed.",
      &initiator::io_counters::lun_resets},
-    {"isens_io_in_flight", metric_type::gauge, "Data-path commands sent and not yet answered.",
+    {"isens_io_in_flight", metric_type::gauge, "SCSI commands sent and not yet answered.",
      &initiator::io_counters::in_flight},
-    {"isens_io_queued", metric_type::gauge, "Data-path commands waiting for the CmdSN window or a recovery.",
+    {"isens_io_queued", metric_type::gauge, "SCSI commands waiting for the CmdSN window or a recovery.",
      &initiator::io_counters::queued},
 };
 constexpr std::string_view io_latency = "isens_io_latency_seconds";
@@ -65,7 +68,7 @@ std::vector<double> io_latency_bounds() {
 }
 
 void io_snapshot(metrics_registry& registry, const std::vector<initiator::session_info>& sessions) {
-  registry.describe_histogram(io_latency, "Data-path command latency, from submission to completion.",
+  registry.describe_histogram(io_latency, "Latency of data-path SCSI commands, from submission to completion.",
                               io_latency_bounds());
   std::vector<metric_labels> labels;
   std::vector<metrics_registry::histogram_value> latency;
