@@ -1,6 +1,7 @@
 #include "daemon_commands.hpp"
 
 #include "rpc_client.hpp"
+#include "table.hpp"
 
 #include <isens/events/event_json.hpp>
 
@@ -81,16 +82,23 @@ int cmd_sessions(const daemon_options& o, std::optional<std::uint64_t> session_i
     if (session_id) params["session_id"] = *session_id;
     const auto sessions = c.call("sessions", params);
     if (o.json) return print_json(sessions);
-    std::cout << std::left << std::setw(8) << "SESSION" << std::setw(36) << "TARGET" << std::setw(22) << "PORTAL"
-              << std::setw(14) << "ISID" << std::setw(7) << "TSIH" << std::setw(14) << "STATE" << std::setw(7)
-              << "CONNS" << std::setw(13) << "AUTH" << "DIGEST H/D\n";
+    std::vector<table_row> rows;
     for (const auto& s : sessions) {
-      std::cout << std::left << std::setw(8) << str(s, "session_id") << std::setw(36) << str(s, "target_name")
-                << std::setw(22) << str(s, "target_portal") << std::setw(14) << str(s, "isid") << std::setw(7)
-                << str(s, "tsih") << std::setw(14) << (s.value("connected", false) ? "connected" : "disconnected")
-                << std::setw(7) << str(s, "connection_count") << std::setw(13) << str(s, "auth_type")
-                << str(s, "header_digest") << "/" << str(s, "data_digest") << '\n';
+      const auto io = s.value("io", json::object());  // an isensd older than the data path has none: "-"
+      const auto size = [&io](const char* key) {
+        return io.contains(key) ? human_size(io.at(key).get<std::uint64_t>()) : "-";
+      };
+      rows.push_back({str(s, "session_id"), str(s, "target_name"), str(s, "target_portal"), str(s, "isid"),
+                      str(s, "tsih"), s.value("connected", false) ? "connected" : "disconnected",
+                      str(s, "connection_count"), str(s, "auth_type"),
+                      str(s, "header_digest") + "/" + str(s, "data_digest"), str(io, "read_ops"), str(io, "write_ops"),
+                      size("read_bytes"), size("write_bytes"), str(io, "in_flight") + "/" + str(io, "queued"),
+                      str(io, "failed")});
     }
+    print_table(std::cout,
+                {"SESSION", "TARGET", "PORTAL", "ISID", "TSIH", "STATE", "CONNS", "AUTH", "DIGEST H/D", "READS", "WRITES",
+                 "READ", "WRITTEN", "INFLIGHT/QUEUED", "FAILED"},
+                rows);
     return 0;
   });
 }
@@ -107,12 +115,12 @@ int cmd_connections(const daemon_options& o, std::optional<std::uint64_t> sessio
         rows.push_back(conn);
       }
     if (o.json) return print_json(rows);
-    std::cout << std::left << std::setw(9) << "SESSION" << std::setw(12) << "CONNECTION" << std::setw(5) << "CID"
-              << std::setw(24) << "LOCAL" << "REMOTE\n";
-    for (const auto& r : rows)
-      std::cout << std::left << std::setw(9) << str(r, "session_id") << std::setw(12) << str(r, "connection_id")
-                << std::setw(5) << str(r, "cid") << std::setw(24) << str(r, "local_address") << str(r, "remote_address")
-                << '\n';
+    std::vector<table_row> cells;
+    for (const auto& r : rows) {
+      cells.push_back({str(r, "session_id"), str(r, "connection_id"), str(r, "cid"), str(r, "local_address"),
+                       str(r, "remote_address")});
+    }
+    print_table(std::cout, {"SESSION", "CONNECTION", "CID", "LOCAL", "REMOTE"}, cells);
     return 0;
   });
 }

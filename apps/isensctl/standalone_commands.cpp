@@ -1,6 +1,7 @@
 #include "standalone_commands.hpp"
 
 #include "run_initiator.hpp"
+#include "table.hpp"
 
 #include <isens/events/event_json.hpp>
 #include <isens/initiator/json.hpp>
@@ -54,31 +55,16 @@ std::optional<ini::chap_credentials> credentials(const std::string& user, const 
   return ini::chap_credentials{user, secret};
 }
 
-std::string human_size(std::uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024 && unit < 5) {
-    value /= 1024;
-    ++unit;
-  }
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(unit == 0 ? 0 : 1) << value << ' ' << units[unit];
-  return out.str();
-}
-
 void print_devices(const std::vector<ini::device_info>& devices) {
-  std::cout << std::left << std::setw(5) << "LUN" << std::setw(12) << "TYPE" << std::setw(10) << "VENDOR"
-            << std::setw(18) << "PRODUCT" << std::setw(8) << "REV" << "CAPACITY\n";
+  std::vector<table_row> rows;
   for (const auto& d : devices) {
-    std::cout << std::left << std::setw(5) << d.lun << std::setw(12) << ini::device_type_name(d.inquiry.device_type)
-              << std::setw(10) << d.inquiry.vendor << std::setw(18) << d.inquiry.product << std::setw(8)
-              << d.inquiry.revision
-              << (d.capacity ? human_size(d.capacity->bytes()) + " (" + std::to_string(d.capacity->block_count) +
-                                   " x " + std::to_string(d.capacity->block_size) + ")"
-                             : "-")
-              << '\n';
+    rows.push_back({std::to_string(d.lun), ini::device_type_name(d.inquiry.device_type), d.inquiry.vendor,
+                    d.inquiry.product, d.inquiry.revision,
+                    d.capacity ? human_size(d.capacity->bytes()) + " (" + std::to_string(d.capacity->block_count) +
+                                     " x " + std::to_string(d.capacity->block_size) + ")"
+                               : "-"});
   }
+  print_table(std::cout, {"LUN", "TYPE", "VENDOR", "PRODUCT", "REV", "CAPACITY"}, rows);
 }
 
 }  // namespace
