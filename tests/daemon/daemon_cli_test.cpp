@@ -78,6 +78,15 @@ TEST_CASE("isensctl against a live daemon: JSON output, exit codes of failed ope
   REQUIRE(sessions.size() == 1);
   CHECK(sessions[0].at("session_id") == id);
   CHECK(sessions[0].at("connected") == true);
+  CHECK(sessions[0].at("io").at("read_ops") == 0);
+  CHECK(sessions[0].at("io").at("latency").at("buckets_us").back().at("le") == "+Inf");
+
+  // The table: one header, one row, the io columns after the session's own.
+  r = isensctl({"--socket", socket, "sessions"});
+  CHECK(r.exit_code == 0);
+  CHECK(line_count(r.output) == 2);
+  CHECK_THAT(r.output, Catch::StartsWith("SESSION") && Catch::Contains("READS") && Catch::Contains("INFLIGHT/QUEUED"));
+  CHECK_THAT(r.output, Catch::Contains(std::string(standard_iqn)) && Catch::Contains("0 B"));
 
   r = isensctl({"--socket", socket, "report-luns", std::to_string(id)});
   CHECK(r.exit_code == 0);

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <sstream>
 
 #include <poll.h>
@@ -66,7 +67,7 @@ http_answer http_get(unsigned short port, const std::string& path, const std::st
 TEST_CASE("GET /metrics serves valid Prometheus text with the session and event counts",
           "[daemon][metrics][integration]") {
   daemon_with_target env;
-  env.client()->call("login_to_target", env.login_params());
+  const auto id = env.login();
 
   exposition metrics;
   // Events reach the metrics subscriber on its own queue: wait until the
@@ -86,6 +87,17 @@ TEST_CASE("GET /metrics serves valid Prometheus text with the session and event 
   CHECK(metrics.value("isens_events_total", {{"kind", "logon"}}) >= 1);
   CHECK(metrics.value("isens_logins_total", {{"result", "ok"}}) >= 1);
   CHECK(metrics.value("isens_sessions", {{"state", "connected"}}) == 1);
+  // The session's data-path series exist from its login on, at 0 (isensd
+  // issues no reads or writes of its own).
+  const std::map<std::string, std::string> session{{"session", std::to_string(id)}, {"target", std::string(standard_iqn)}};
+  auto read = session;
+  read.emplace("op", "read");
+  CHECK(metrics.value("isens_io_ops_total", read) == 0);
+  CHECK(metrics.value("isens_io_bytes_total", read) == 0);
+  CHECK(metrics.value("isens_io_errors_total", session) == 0);
+  CHECK(metrics.value("isens_io_in_flight", session) == 0);
+  CHECK(metrics.value("isens_io_latency_seconds_count", session) == 0);
+  CHECK(metrics.types.at("isens_io_latency_seconds") == "histogram");
 }
 
 TEST_CASE("the metrics endpoint answers other paths with 404 and other methods with 405", "[daemon][metrics]") {
