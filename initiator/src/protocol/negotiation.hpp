@@ -61,14 +61,16 @@ struct initiator_preferences {
   std::vector<digest_type> header_digests{digest_type::none};  ///< in order of preference
   std::vector<digest_type> data_digests{digest_type::none};    ///< in order of preference
   std::uint32_t max_connections = 1;                 ///< 1..65535
-  bool initial_r2t = true;                           ///< InitialR2T offered
+  // The defaults offer what goes fastest; the target's answer decides
+  // (InitialR2T is an OR, ImmediateData an AND, the lengths a minimum).
+  bool initial_r2t = false;                          ///< InitialR2T offered: No lets writes start unsolicited
   bool immediate_data = true;                        ///< ImmediateData offered
   std::uint32_t max_recv_data_segment_length = 262144;  ///< 512..2^24-1, what we can receive
-  std::uint32_t max_burst_length = 262144;           ///< 512..2^24-1
-  std::uint32_t first_burst_length = 65536;          ///< 512..2^24-1, <= max_burst_length
+  std::uint32_t max_burst_length = 1048576;          ///< 512..2^24-1
+  std::uint32_t first_burst_length = 262144;         ///< 512..2^24-1, <= max_burst_length
   std::uint32_t default_time2wait = 2;               ///< 0..3600
   std::uint32_t default_time2retain = 20;            ///< 0..3600
-  std::uint32_t max_outstanding_r2t = 1;             ///< 1..65535
+  std::uint32_t max_outstanding_r2t = 8;             ///< 1..65535: R2Ts a write may have open at once
   bool data_pdu_in_order = true;                     ///< DataPDUInOrder offered
   bool data_sequence_in_order = true;                ///< DataSequenceInOrder offered
   std::uint32_t error_recovery_level = 0;            ///< 0..2
