@@ -82,6 +82,16 @@ asio::awaitable<result<std::vector<discovered_target>>> initiator::discover(disc
   co_return co_await detail::send_targets(*context, options);
 }
 
+asio::awaitable<result<std::vector<discovered_target>>> initiator::discover_for_session(std::uint64_t session_id,
+                                                                                      portal where) {
+  auto s = registry_->require(session_id);
+  if (!s) co_return s.error();
+  auto context = registry_->context;
+  // Nothing of the session but its credentials, which never change: no hop onto its executor.
+  const auto options = (*s)->discovery_options_at(where);
+  co_return co_await detail::send_targets(*context, options, detail::discovery_auth::chap_if_asked);
+}
+
 asio::awaitable<result<std::uint64_t>> initiator::login_to_target(login_options options) {
   if (options.target_name.empty()) co_return make_error(errc::invalid_argument, "a target name is required");
   if (options.target_portal.host.empty()) co_return make_error(errc::invalid_argument, "a target portal is required");

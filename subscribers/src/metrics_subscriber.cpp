@@ -45,7 +45,7 @@ constexpr io_family io_families[] = {
      &initiator::io_counters::failed},
     {"isens_io_held_total", metric_type::counter, "SCSI commands held while the session was disconnected.",
      &initiator::io_counters::held},
-    {"isens_io_reissued_total", metric_type::counter, "SCSI commands sent again, after a drop, an abort or a retry.",
+    {"isens_io_reissued_total", metric_type::counter, "SCSI commands sent again after a lost connection, an abort or a LUN reset.",
      &initiator::io_counters::reissued},
     {"isens_io_retried_total", metric_type::counter, "SCSI commands retried after UNIT ATTENTION, BUSY or TASK SET FULL.",
      &initiator::io_counters::retried},

@@ -49,7 +49,8 @@ struct discovery_channel {
 // Logs in to a discovery session on the connected `socket`, asks SendTargets=All, logs out.
 asio::awaitable<result<std::vector<discovered_target>>> discover_on(asio::ip::tcp::socket& socket,
                                                                    initiator_context& context,
-                                                                   const discovery_options& options) {
+                                                                   const discovery_options& options,
+                                                                   discovery_auth auth) {
   login_request request;
   request.type = protocol::session_type::discovery;
   request.initiator_name = context.options.initiator_name;
@@ -58,6 +59,7 @@ asio::awaitable<result<std::vector<discovered_target>>> discover_on(asio::ip::tc
   request.cmd_sn = 1;
   request.chap = options.chap;
   request.mutual_chap = options.mutual_chap;
+  request.chap_optional = auth == discovery_auth::chap_if_asked;
   auto login = co_await run_login(socket, request);
   if (!login) co_return login.error();
   if (login->redirect) {
@@ -128,7 +130,8 @@ namespace {
 
 // Runs on a serial executor, as a socket_deadline needs.
 asio::awaitable<result<std::vector<discovered_target>>> discover_within_limits(initiator_context& context,
-                                                                              discovery_options options) {
+                                                                              discovery_options options,
+                                                                              discovery_auth auth) {
   asio::ip::tcp::socket socket(co_await asio::this_coro::executor);
   const auto& where = options.discovery_portal;
   // One deadline bounds the connect, then the discovery session.
@@ -136,7 +139,7 @@ asio::awaitable<result<std::vector<discovered_target>>> discover_within_limits(i
   if (auto connected = co_await transport::tcp_connect(socket, where, deadline); !connected)
     co_return connected.error();
   deadline.restart(context.options.login_timeout);
-  auto found = co_await discover_on(socket, context, options);
+  auto found = co_await discover_on(socket, context, options, auth);
   if (found || !deadline.expired()) co_return found;
   co_return make_error(errc::login_timeout, "discovery at " + where.to_string() + " took longer than " +
                                                 std::to_string(context.options.login_timeout.count()) + " ms");
@@ -145,11 +148,12 @@ asio::awaitable<result<std::vector<discovered_target>>> discover_within_limits(i
 }  // namespace
 
 asio::awaitable<result<std::vector<discovered_target>>> send_targets(initiator_context& context,
-                                                                    const discovery_options& options) {
+                                                                    const discovery_options& options,
+                                                                    discovery_auth auth) {
   // The caller may be on another executor: hop onto a serial one.
   const auto serial = context.options.single_threaded ? context.executor
                                                       : asio::any_io_executor(asio::make_strand(context.executor));
-  co_return co_await asio::co_spawn(serial, discover_within_limits(context, options), asio::use_awaitable);
+  co_return co_await asio::co_spawn(serial, discover_within_limits(context, options, auth), asio::use_awaitable);
 }
 
 }  // namespace isens::initiator::detail

@@ -10,9 +10,15 @@
 
 namespace isens::initiator::detail {
 
+// How a discovery session uses the CHAP credentials it is given.
+enum class discovery_auth : std::uint8_t {
+  chap,           // AuthMethod=CHAP: the caller asked for CHAP
+  chap_if_asked,  // AuthMethod=CHAP,None: the target decides (a session's credentials)
+};
+
 // Logs in a discovery session, sends SendTargets=All, logs out.
-boost::asio::awaitable<result<std::vector<discovered_target>>> send_targets(initiator_context& context,
-                                                                            const discovery_options& options);
+boost::asio::awaitable<result<std::vector<discovered_target>>> send_targets(
+    initiator_context& context, const discovery_options& options, discovery_auth auth = discovery_auth::chap);
 
 // Groups SendTargets response keys: each TargetName starts a target, each
 // TargetAddress after it adds a portal.

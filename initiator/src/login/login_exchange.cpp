@@ -214,9 +214,10 @@ asio::awaitable<result<login_result>> run_login(asio::ip::tcp::socket& socket, c
   const bool security_stage = use_chap || !request.skip_security_stage_without_chap;
   if (security_stage) {
     std::string auth_answer;
+    const std::string_view offer = !use_chap ? "None" : request.chap_optional ? "CHAP,None" : "CHAP";
     {  // the keys are views of the response: they must not outlive the next exchange
       auto keys = co_await conversation.exchange(login_stage::security, !use_chap, login_stage::operational,
-                                                 identity_text(request, use_chap ? "CHAP" : "None"));
+                                                 identity_text(request, offer));
       if (!keys) co_return use_chap ? keys.error() : with_chap_hint(keys.error());
       if (conversation.redirected()) co_return redirect_result(*keys);
       auth_answer = value_or_empty(*keys, "AuthMethod");
@@ -224,7 +225,9 @@ asio::awaitable<result<login_result>> run_login(asio::ip::tcp::socket& socket, c
     if (!use_chap && !auth_answer.empty() && auth_answer != "None")
       co_return make_error(errc::login_auth_failed,
                            "the target requires authentication (AuthMethod=" + auth_answer + "); give CHAP credentials");
-    if (use_chap) {
+    // Offered CHAP,None and the target asks for none: nothing to authenticate.
+    const bool chap_waived = use_chap && request.chap_optional && auth_answer == "None";
+    if (use_chap && !chap_waived) {
       if (auth_answer != "CHAP")
         co_return make_error(errc::login_auth_failed, "the target does not accept CHAP (AuthMethod=" + auth_answer + ")");
       auto authenticated = co_await run_chap(conversation, request);

@@ -28,6 +28,10 @@ struct login_request {
   std::uint32_t cmd_sn = 0;
   std::optional<chap_credentials> chap;
   std::optional<chap_credentials> mutual_chap;
+  // With chap: offer AuthMethod "CHAP,None" and let the target choose (a
+  // discovery with a session's credentials, where the target may ask none).
+  // A target that chooses None is then not authenticated, mutual CHAP or not.
+  bool chap_optional = false;
   protocol::initiator_preferences preferences;
   // Start in the operational stage when there is no CHAP (one round trip
   // less). Only for a brand-new session: targets such as tgt match an added

@@ -110,6 +110,7 @@ asio::awaitable<result<std::uint8_t>> session::task_management(connection& via, 
 void session::resend_command(std::uint32_t itt) {
   auto task = take_in_flight(itt);
   if (!task) return;  // answered meanwhile
+  task->reissue = true;
   enqueue_in_order(std::move(task));
   dispatch();
 }

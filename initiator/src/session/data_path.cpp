@@ -115,7 +115,7 @@ void session::send_command(std::unique_ptr<scsi_task> task, connection& via) {
                                                                     " times without an answer"));
     return;
   }
-  if (task->sends > 1) count(reissued);
+  if (std::exchange(task->reissue, false)) count(reissued);
   const auto lun = protocol::encode_lun(task->lun);
   if (!lun) {
     complete(std::move(task), lun.error());
@@ -343,6 +343,7 @@ void session::requeue_commands_on(std::uint64_t connection_id) {
     }
     auto task = std::move(it->second);
     it = commands_.erase(it);
+    task->reissue = true;
     enqueue_in_order(std::move(task));
   }
   in_flight_on_.erase(connection_id);

@@ -53,7 +53,8 @@ class scsi_task {
   std::uint32_t received = 0;         // Data-In bytes placed so far (in order)
   std::uint32_t next_r2t_sn = 0;      // R2T expected next
   std::uint32_t retries = 0;          // UNIT ATTENTION / BUSY resends
-  std::uint32_t sends = 0;            // times sent (> 1: re-issued)
+  std::uint32_t sends = 0;            // times sent
+  bool reissue = false;               // the next send is a re-issue (after a drop, an abort or a reset)
   bool abort_sent = false;            // ABORT TASK went out for the current send
   std::chrono::steady_clock::time_point submitted{};
   std::chrono::steady_clock::time_point sent_at{};

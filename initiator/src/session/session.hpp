@@ -61,6 +61,10 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   // co_spawn copy it instead of wrapping a strand again each time.
   const boost::asio::any_io_executor& executor() const noexcept { return executor_; }
   std::uint64_t id() const noexcept { return id_; }
+  // SendTargets at `where` with this session's CHAP credentials (any thread: they never change).
+  discovery_options discovery_options_at(const portal& where) const {
+    return {where, options_.chap, options_.mutual_chap};
+  }
 
   // --- on executor() ---
   // Logs in the leading connection: connection_made, logon.

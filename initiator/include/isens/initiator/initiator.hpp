@@ -45,6 +45,15 @@ class initiator {
   /// SendTargets=All on a discovery session: every target and its portals.
   boost::asio::awaitable<result<std::vector<discovered_target>>> discover(discovery_options options);
 
+  /// SendTargets=All at `where` with the CHAP credentials (one-way and
+  /// mutual) that session `session_id` logs in with, which the caller never
+  /// sees: how the failover subscriber learns a target's other portals. It
+  /// offers AuthMethod CHAP,None, so a target that asks no CHAP for
+  /// discovery (while its logins need it) answers too. errc::no_such_session
+  /// when there is no such session.
+  boost::asio::awaitable<result<std::vector<discovered_target>>> discover_for_session(std::uint64_t session_id,
+                                                                                     portal where);
+
   /// Logs in a new session (connection_made, logon, then session_ready once
   /// LUNs are enumerated). Returns its UniqueSessionId.
   boost::asio::awaitable<result<std::uint64_t>> login_to_target(login_options options);

@@ -117,16 +117,18 @@ struct write_options {
 inline constexpr std::array<std::uint32_t, 12> io_latency_bounds_us{50,   100,   200,   500,    1000,   2000,
                                                                     5000, 10000, 50000, 100000, 1000000, 10000000};
 
-/// What a session's data path has done since login (read, write, flush
-/// commands issued through the facade; enumeration commands are not counted).
+/// What a session's data path has done since login. Ops, bytes, failed and
+/// the latencies count the facade's reads, writes and flushes; held,
+/// reissued, retried, aborted and lun_resets count every SCSI command of
+/// the session, LUN enumeration included.
 struct io_counters {
   std::uint64_t read_ops = 0;     ///< reads completed with GOOD
   std::uint64_t read_bytes = 0;
   std::uint64_t write_ops = 0;    ///< writes (and flushes) completed with GOOD
   std::uint64_t write_bytes = 0;
-  std::uint64_t failed = 0;       ///< commands completed with an error to the caller
+  std::uint64_t failed = 0;       ///< reads, writes and flushes that ended with an error to the caller
   std::uint64_t held = 0;         ///< commands held while the session was disconnected
-  std::uint64_t reissued = 0;     ///< commands sent again after a drop or an abort
+  std::uint64_t reissued = 0;     ///< commands sent again after a lost connection, an abort or a LUN reset
   std::uint64_t retried = 0;      ///< commands sent again after UNIT ATTENTION, BUSY or TASK SET FULL
   std::uint64_t aborted = 0;      ///< ABORT TASK requests sent for commands that timed out
   std::uint64_t lun_resets = 0;   ///< LOGICAL UNIT RESET requests sent
