@@ -8,8 +8,10 @@
 // libiscsi's own iscsi-perf as an anchor. Every read is checked against the
 // pattern the LUN holds; what was written is read back at the end.
 //
-//   io_bench [--rounds N] [--round-ms N] [--drops N] [--libiscsi-drops N] [--quick]
-//            [--isens-only | --libiscsi-only] [--no-mcs] [--no-drops] [--no-memory] [--no-iscsi-perf]
+//   io_bench [--rounds N] [--round-ms N] [--drops N] [--libiscsi-drops N] [--drop-spacing-ms N]
+//            [--lun-mib N] [--memory-commands N] [--iscsi-perf-s N] [--quick] [--isens-only | --libiscsi-only]
+//            [--no-mcs] [--no-drops] [--no-memory] [--no-iscsi-perf] [--no-readback]
+//   ISENS_IO_BENCH_ROWS=read_4k_qd16,... runs only those main rows (to profile one).
 //
 // Prints a table, then as its last line one JSON object with the figures.
 // Exits 1 when something failed (an error outside the drops, wrong data, a
