@@ -163,6 +163,9 @@ tgtd_target::~tgtd_target() {
   }
   std::error_code ignored;
   fs::remove_all(dir_, ignored);
+  if (!shm_dir_.empty()) {
+    fs::remove_all(shm_dir_, ignored);
+  }
 }
 
 void tgtd_target::start_fresh_ports() {
@@ -265,7 +268,19 @@ void tgtd_target::add_target(const std::string& iqn, int tid) {
 }
 
 fs::path tgtd_target::add_lun(int tid, int lun, std::uint64_t size_bytes) {
-  const auto file = dir_ / ("tid" + std::to_string(tid) + "-lun" + std::to_string(lun) + ".img");
+  return add_lun(tid, lun, size_bytes, lun_options{});
+}
+
+fs::path tgtd_target::add_lun(int tid, int lun, std::uint64_t size_bytes, lun_options options) {
+  if (options.in_memory && shm_dir_.empty()) {
+    std::string pattern = "/dev/shm/isens-tgtd-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp " + pattern + ": " + std::strerror(errno));
+    }
+    shm_dir_ = pattern;
+  }
+  const auto file = (options.in_memory ? shm_dir_ : dir_) /
+                    ("tid" + std::to_string(tid) + "-lun" + std::to_string(lun) + ".img");
   const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     throw std::runtime_error("cannot create backing file " + file.string() + ": " + std::strerror(errno));
@@ -279,6 +294,33 @@ fs::path tgtd_target::add_lun(int tid, int lun, std::uint64_t size_bytes) {
   configure({"--op", "new", "--mode", "logicalunit", "--tid", std::to_string(tid), "--lun", std::to_string(lun),
              "--backing-store", file.string()});
   return file;
+}
+
+void tgtd_target::set_lun_params(int tid, int lun, const std::string& params) {
+  configure({"--op", "update", "--mode", "logicalunit", "--tid", std::to_string(tid), "--lun", std::to_string(lun),
+             "--params", params});
+}
+
+void tgtd_target::delete_lun(int tid, int lun, std::chrono::milliseconds limit) {
+  std::vector<std::string> args{"--op", "delete", "--mode", "logicalunit", "--tid", std::to_string(tid), "--lun",
+                                std::to_string(lun)};
+  const auto argv = tgtadm_command(args);
+  if (paused_) {
+    throw std::logic_error(format_command(argv) + ": tgtd is paused (SIGSTOP) and would never answer; resume() first");
+  }
+  const auto deadline = steady::now() + limit;
+  for (;;) {
+    const auto answer = run(argv, run_options{std::chrono::seconds{10}, {}});
+    if (answer.exit_code == 0) {
+      config_.push_back(std::move(args));
+      return;
+    }
+    // Busy is the one refusal worth retrying: the next look may find the queue empty.
+    if (answer.output.find("still active") == std::string::npos || steady::now() >= deadline) {
+      throw std::runtime_error(format_command(argv) + " failed (exit " + std::to_string(answer.exit_code) +
+                               "): " + answer.output);
+    }
+  }
 }
 
 void tgtd_target::bind_all_initiators(int tid) {
@@ -348,6 +390,12 @@ std::vector<tgt_connection> tgtd_target::connections(int tid) const {
 void tgtd_target::delete_connection(int tid, std::uint64_t sid, std::uint32_t cid) {
   tgtadm({"--op", "delete", "--mode", "conn", "--tid", std::to_string(tid), "--sid", std::to_string(sid), "--cid",
           std::to_string(cid)});
+}
+
+void tgtd_target::delete_connections(int tid) {
+  for (const auto& c : connections(tid)) {
+    delete_connection(tid, c.sid, c.cid);
+  }
 }
 
 std::string tgtd_target::show() const { return tgtadm({"--op", "show", "--mode", "target"}); }

@@ -58,6 +58,20 @@
 //    libiscsi's iscsi-perf reconnects by itself, with a new session id.
 //  * tgtd keeps no state across a restart: every target, LUN, ACL and
 //    account must be configured again; restart() replays them.
+//  * `--op update --mode logicalunit --params readonly=1` acts at once on a
+//    LUN in use: WRITEs end in CHECK CONDITION, DATA PROTECT, WRITE
+//    PROTECTED (07/27/00), reads go on; readonly=0 undoes it.
+//  * `--op delete --mode logicalunit` is refused ("this logical unit is still
+//    active") while the LUN has commands in progress; once it is gone,
+//    commands to it end in ILLEGAL REQUEST, LOGICAL UNIT NOT SUPPORTED
+//    (05/25/00), and the target's other LUNs are not disturbed.
+//  * A connection dropped by `--op delete --mode conn` while it has commands
+//    in the backing store stops being read at once, but its socket is closed
+//    only when those commands finish; those commands still write.
+//  * A command whose CmdSN is ahead of the session's ExpCmdSN waits in the
+//    session's pending list until the missing CmdSN arrives, on any
+//    connection; a missing one is never given up on (no timeout), and the
+//    pending commands of a connection that closes are freed unanswered.
 #pragma once
 
 #include <sys/types.h>
@@ -79,6 +93,13 @@ class child_process;
 struct tgtd_options {
   std::chrono::milliseconds start_timeout{std::chrono::seconds{10}};  ///< per attempt, until the portal answers.
   int start_attempts = 5;  ///< retries with fresh ports when a port or control port was taken meanwhile.
+};
+
+/// Where a LUN's backing file lives.
+struct lun_options {
+  /// A sparse file in a private directory under /dev/shm (removed with the
+  /// target): no disk writeback, for tests that move hundreds of MiB.
+  bool in_memory = false;
 };
 
 /// One iSCSI connection as tgtadm reports it.
@@ -107,6 +128,17 @@ class tgtd_target {
   void add_target(const std::string& iqn, int tid);
   /// Adds a disk LUN (>= 1) backed by a new sparse file of size_bytes; returns the file.
   std::filesystem::path add_lun(int tid, int lun, std::uint64_t size_bytes);
+  /// The same, with the backing file where `options` says.
+  std::filesystem::path add_lun(int tid, int lun, std::uint64_t size_bytes, lun_options options);
+  /// Sets logical-unit parameters, `--op update --mode logicalunit --params
+  /// name=value[,name=value]`, e.g. "readonly=1" (writes then fail with DATA
+  /// PROTECT / WRITE PROTECTED, reads still work).
+  void set_lun_params(int tid, int lun, const std::string& params);
+  /// Removes a LUN (`--op delete --mode logicalunit`); commands to it then end
+  /// in CHECK CONDITION, LOGICAL UNIT NOT SUPPORTED. tgtd refuses ("this
+  /// logical unit is still active") while the LUN has commands queued, so
+  /// this retries until the queue is empty for a moment, up to `limit`.
+  void delete_lun(int tid, int lun, std::chrono::milliseconds limit = std::chrono::seconds{10});
   /// Lets every initiator address log in; without an ACL nobody can.
   void bind_all_initiators(int tid);
   /// Allows MC/S with up to n connections per session (tgt's default is 1).
@@ -124,6 +156,10 @@ class tgtd_target {
   [[nodiscard]] std::vector<tgt_connection> connections(int tid) const;
   /// Makes the target drop one connection, as an admin or a failing target would.
   void delete_connection(int tid, std::uint64_t sid, std::uint32_t cid);
+  /// Drops every connection tid has. A connection whose commands are still in
+  /// the backing store is closed by tgtd only once they are done: until then
+  /// it is just silent (tgtd no longer reads it).
+  void delete_connections(int tid);
 
   /// Raw `--op show --mode target` text: targets, nexuses, LUNs, accounts, ACLs.
   [[nodiscard]] std::string show() const;
@@ -171,6 +207,7 @@ class tgtd_target {
 
   tgtd_options options_;
   std::filesystem::path dir_;
+  std::filesystem::path shm_dir_;  ///< in-memory backing files (lun_options::in_memory), created on first use.
   unsigned short port_ = 0;
   int control_port_ = 0;
   std::unique_ptr<child_process> process_;
