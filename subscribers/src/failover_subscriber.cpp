@@ -159,24 +159,26 @@ struct failover_runner {
     return s.reconnect_after;
   }
 
-  // SendTargets at `where`, within the target's login cap.
+  // SendTargets at `where` with the CHAP credentials of session `session_id`
+  // (kept inside the initiator: the subscriber never sees them), within the
+  // target's login cap.
   static asio::awaitable<std::optional<std::vector<initiator::portal>>> discover_at(const std::shared_ptr<state>& st,
+                                                                                   std::uint64_t session_id,
                                                                                    const std::string& target,
                                                                                    const initiator::portal& where) {
     if (!co_await st->limiter.acquire(target)) co_return std::nullopt;
-    // Named, not a braced temporary: GCC 12 destroys temporaries inside a
-    // co_await expression twice.
-    const initiator::discovery_options options{where, std::nullopt, std::nullopt};
-    auto found = co_await st->initiator.discover(options);
+    auto found = co_await st->initiator.discover_for_session(session_id, where);
     st->limiter.release(target);
     if (!found) co_return std::nullopt;
     co_return portals_of(*found, target);
   }
 
-  // Learns `target`'s portals by SendTargets at `where`: a success replaces
-  // what was learned, a failure keeps it. One discovery per target name at a
-  // time: a caller that finds one running waits for its answer instead.
-  static asio::awaitable<void> learn_portals(std::shared_ptr<state> st, std::string target, initiator::portal where) {
+  // Learns `target`'s portals by SendTargets at `where`, with the
+  // credentials of session `session_id`: a success replaces what was
+  // learned, a failure keeps it. One discovery per target name at a time: a
+  // caller that finds one running waits for its answer instead.
+  static asio::awaitable<void> learn_portals(std::shared_ptr<state> st, std::uint64_t session_id, std::string target,
+                                             initiator::portal where) {
     if (st->stopped) co_return;
     if (const auto running = st->targets[target].discovering) {
       co_await running->async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled when it ends (or on stop)
@@ -184,7 +186,7 @@ struct failover_runner {
     }
     const auto done = std::make_shared<asio::steady_timer>(st->strand, asio::steady_timer::time_point::max());
     st->targets[target].discovering = done;
-    const auto found = co_await discover_at(st, target, where);
+    const auto found = co_await discover_at(st, session_id, target, where);
     // Looked up again: the map is not held across a suspension.
     auto& known = st->targets[target];
     if (found) {
@@ -237,7 +239,7 @@ struct failover_runner {
       last_error = r.error().what();
       if (is_auth_failure(r.error())) co_return round_result::auth_failed;
       if (i == 0 && not_learned_since(*st, s.target_name, episode_start)) {
-        co_await learn_portals(st, s.target_name, s.target_portal);
+        co_await learn_portals(st, s.session_id, s.target_name, s.target_portal);
         if (st->stopped) co_return round_result::stopped;
       }
       // Another discovery (this target's logon, another session) may have
@@ -356,9 +358,9 @@ struct failover_runner {
     });
   }
 
-  // On the strand: learns the target's portals at `portal_text`, where a
-  // session just logged on, unless they are known or being learned.
-  static void learn_at_logon(const std::shared_ptr<state>& st, const std::string& target,
+  // On the strand: learns the target's portals at `portal_text`, where
+  // session `session_id` just logged on, unless they are known or being learned.
+  static void learn_at_logon(const std::shared_ptr<state>& st, std::uint64_t session_id, const std::string& target,
                              const std::string& portal_text) {
     if (st->stopped) return;
     // No gate per session: isensd registers a session after its logon.
@@ -367,7 +369,7 @@ struct failover_runner {
     if (known.learned_at || known.discovering) return;
     const auto where = initiator::portal::parse(portal_text);
     if (!where) return;
-    asio::co_spawn(st->strand, learn_portals(st, target, *where), asio::detached);
+    asio::co_spawn(st->strand, learn_portals(st, session_id, target, *where), asio::detached);
   }
 };
 
@@ -395,8 +397,8 @@ failover_subscriber::~failover_subscriber() {
 
 void failover_subscriber::on_logon(const events::event& e) {
   // While the session's portal is up, it can name the others.
-  asio::post(state_->strand, [st = state_, target = e.target, portal = e.portal] {
-    failover_runner::learn_at_logon(st, target, portal);
+  asio::post(state_->strand, [st = state_, id = e.session_id, target = e.target, portal = e.portal] {
+    failover_runner::learn_at_logon(st, id, target, portal);
   });
 }
 

@@ -207,3 +207,69 @@ TEST_CASE("a command issued while the target is down completes after recovery", 
   REQUIRE(rig.settle());
   CHECK(rig.initiator().session(id)->connected);
 }
+
+// What the failover subscriber's portal search relies on, as tgtd does it.
+// tgtd names only the portal a discovery came in at, always in portal group
+// 1 (its login's TargetPortalGroupTag is always 1, whatever portals
+// `--mode portal` adds), so the search itself is tested against the scripted
+// target (failover_discovery_test.cpp).
+namespace {
+
+const initiator::chap_credentials discovery_account{"failover-user", "first-secret-123"};
+
+// A standard target whose login needs CHAP as discovery_account.
+std::unique_ptr<test::tgtd_target> chap_target() {
+  auto target = test::make_standard_target();
+  target->add_account(discovery_account.user, discovery_account.secret);
+  target->bind_account(test::standard_tid, discovery_account.user);
+  return target;
+}
+
+initiator::login_options chap_login(const test::tgtd_target& target) {
+  auto login = test::quick_login(target);
+  login.chap = discovery_account;
+  return login;
+}
+
+}  // namespace
+
+TEST_CASE("discover_for_session answers with the session's CHAP credentials where tgtd requires CHAP for SendTargets",
+          "[failover][tgtd]") {
+  auto target = chap_target();
+  // An account bound without a target id is tgt's discovery account
+  // (targets.conf: incomingdiscoveryuser): discovery sessions need CHAP too.
+  target->tgtadm({"--mode", "account", "--op", "bind", "--user", discovery_account.user});
+  test::failover_rig rig;
+  const auto id = rig.login(chap_login(*target));
+  const initiator::portal here{"127.0.0.1", target->port()};
+
+  const initiator::discovery_options anonymous{here, std::nullopt, std::nullopt};
+  const auto refused = rig.run(rig.initiator().discover(anonymous));
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == make_error_code(initiator::errc::login_auth_failed));
+
+  const auto found = rig.run(rig.initiator().discover_for_session(id, here));
+  REQUIRE(found.has_value());
+  REQUIRE(found->size() == 1);
+  CHECK(found->front().name == test::standard_iqn);
+  REQUIRE(found->front().portals.size() == 1);
+  CHECK(found->front().portals[0].address == here);
+  CHECK(found->front().portals[0].portal_group_tag == 1);
+}
+
+TEST_CASE("discover_for_session also works where tgtd's SendTargets needs no CHAP though the session's login does",
+          "[failover][tgtd]") {
+  auto target = chap_target();  // the account is bound to the target only
+  test::failover_rig rig;
+  const auto id = rig.login(chap_login(*target));
+  const initiator::portal here{"127.0.0.1", target->port()};
+
+  const auto found = rig.run(rig.initiator().discover_for_session(id, here));
+  REQUIRE(found.has_value());
+  REQUIRE(found->size() == 1);
+  CHECK(found->front().name == test::standard_iqn);
+
+  const auto unknown = rig.run(rig.initiator().discover_for_session(id + 100, here));
+  REQUIRE_FALSE(unknown.has_value());
+  CHECK(unknown.error().code == make_error_code(initiator::errc::no_such_session));
+}

@@ -7,7 +7,9 @@
 /// session last came back through, then its own portal, then the target's
 /// other portals. Those are learned by SendTargets while the target is up
 /// (at the first logon to each target name) and discovered again after a
-/// failed attempt; a failed discovery keeps what was learned. Once the
+/// failed attempt, with the CHAP credentials of the session it is for
+/// (initiator::discover_for_session: they stay inside the initiator); a
+/// failed discovery keeps what was learned. Once the
 /// session is back, the connections the caller had set up are added again;
 /// a lost connection of a session still connected is replaced the same way,
 /// after the Time2Wait point too when the target announced that drop.
@@ -59,7 +61,7 @@ class failover_subscriber final : public events::subscriber {
   /// Not copyable: pending recoveries refer to its state.
   failover_subscriber& operator=(const failover_subscriber&) = delete;
 
-  /// Learns the target's portals (SendTargets at the logon's portal) unless known: one discovery per target name.
+  /// Learns the target's portals (SendTargets at the logon's portal, with that session's credentials) unless known: one discovery per target name.
   void on_logon(const events::event& e) override;
   /// Forgets the portal the session last came back through.
   void on_logoff(const events::event& e) override;
