@@ -202,7 +202,7 @@ void initiator::start_io(io_request request, io_handler handler) {
   r.buffer = reinterpret_cast<std::uint8_t*>(request.buffer);
   r.length = request.length;
   r.fua = request.options.fua;
-  // From another thread this posts; on the session's own thread it runs at once.
+  if (s->runs_here()) return s->start_block_io(r, std::move(handler));
   asio::dispatch(s->executor(), [s, r, handler = std::move(handler)]() mutable { s->start_block_io(r, std::move(handler)); });
 }
 

@@ -176,6 +176,14 @@ asio::awaitable<result<std::string>> run_chap(login_conversation& conversation, 
   co_return std::string(chap.mutual() ? "Mutual CHAP" : "CHAP");
 }
 
+// A portal group tag: a number up to 65535.
+std::optional<std::uint16_t> portal_group_tag_of(std::string_view text) {
+  unsigned tpgt = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), tpgt);
+  if (ec != std::errc{} || end != text.data() + text.size() || tpgt > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(tpgt);
+}
+
 error with_chap_hint(const error& e) {
   if (e.code != make_error_code(errc::login_auth_failed)) return e;
   return make_error(errc::login_auth_failed, e.what() + "; the target may require CHAP credentials");
@@ -187,12 +195,10 @@ result<target_portal> parse_target_address(std::string_view value) {
   target_portal out;
   auto address = value;
   if (const auto comma = value.rfind(','); comma != std::string_view::npos) {
-    const auto tag = value.substr(comma + 1);
-    unsigned tpgt = 0;
-    const auto [end, ec] = std::from_chars(tag.data(), tag.data() + tag.size(), tpgt);
-    if (ec != std::errc{} || end != tag.data() + tag.size() || tpgt > 65535)
+    const auto tpgt = portal_group_tag_of(value.substr(comma + 1));
+    if (!tpgt)
       return make_error(errc::malformed_text, "bad portal group tag in TargetAddress \"" + std::string(value) + "\"");
-    out.portal_group_tag = static_cast<std::uint16_t>(tpgt);
+    out.portal_group_tag = *tpgt;
     address = value.substr(0, comma);
   }
   auto where = portal::parse(address);
@@ -212,6 +218,9 @@ asio::awaitable<result<login_result>> run_login(asio::ip::tcp::socket& socket, c
   // login start in the operational stage, which saves a round trip.
   const bool use_chap = request.chap.has_value();
   const bool security_stage = use_chap || !request.skip_security_stage_without_chap;
+  // TargetPortalGroupTag comes in the target's first response (RFC 7143
+  // §13.9); the negotiator sees it only when that is an operational one.
+  std::optional<std::uint16_t> first_portal_group_tag;
   if (security_stage) {
     std::string auth_answer;
     const std::string_view offer = !use_chap ? "None" : request.chap_optional ? "CHAP,None" : "CHAP";
@@ -221,6 +230,11 @@ asio::awaitable<result<login_result>> run_login(asio::ip::tcp::socket& socket, c
       if (!keys) co_return use_chap ? keys.error() : with_chap_hint(keys.error());
       if (conversation.redirected()) co_return redirect_result(*keys);
       auth_answer = value_or_empty(*keys, "AuthMethod");
+      if (const auto* tag = protocol::find_value(*keys, "TargetPortalGroupTag")) {
+        first_portal_group_tag = portal_group_tag_of(*tag);
+        if (!first_portal_group_tag)
+          co_return make_error(errc::negotiation_failed, "bad TargetPortalGroupTag \"" + std::string(*tag) + "\"");
+      }
     }
     if (!use_chap && !auth_answer.empty() && auth_answer != "None")
       co_return make_error(errc::login_auth_failed,
@@ -266,6 +280,7 @@ asio::awaitable<result<login_result>> run_login(asio::ip::tcp::socket& socket, c
   out.exp_cmd_sn = final_response.exp_cmd_sn();
   out.max_cmd_sn = final_response.max_cmd_sn();
   out.parameters = negotiator.parameters();
+  if (!out.parameters.target_portal_group_tag) out.parameters.target_portal_group_tag = first_portal_group_tag;
   co_return out;
 }
 

@@ -76,12 +76,13 @@ class block_io_task final : public scsi_task {
   // what the target answered.
   result<void> judge(const result<scsi_completion>& outcome) const {
     if (!outcome) return outcome.error();
+    const auto status = static_cast<protocol::scsi_status>(outcome->status);
+    const bool whole = outcome->transferred == length && outcome->residual_underflow == 0 && !outcome->residual_overflow;
+    if (status == protocol::scsi_status::good && whole) return {};
     std::string what = std::string(name_of(direction)) + " of LUN " + std::to_string(lun);
     if (direction != data_direction::none)
       what += ", blocks " + std::to_string(lba_) + "+" + std::to_string(blocks_);
-    const auto status = static_cast<protocol::scsi_status>(outcome->status);
     if (status == protocol::scsi_status::good) {
-      if (outcome->transferred == length && outcome->residual_underflow == 0 && !outcome->residual_overflow) return {};
       return make_error(errc::scsi_bad_response, what + ": the target moved " + std::to_string(outcome->transferred) +
                                                      " of " + std::to_string(length) + " bytes");
     }
@@ -117,22 +118,22 @@ void session::start_block_io(const block_io_request& request, io_handler done) {
   for (const auto& d : devices_) {
     if (d.lun == request.lun) device = &d;
   }
-  const std::string which = "LUN " + std::to_string(request.lun) + " of session " + std::to_string(id_);
+  const auto which = [&] { return "LUN " + std::to_string(request.lun) + " of session " + std::to_string(id_); };
   if (!device || !device->capacity || device->capacity->block_size == 0)
-    return refuse(which + " is not a known block device (LUNs are enumerated at login: session_ready)");
+    return refuse(which() + " is not a known block device (LUNs are enumerated at login: session_ready)");
   const auto& capacity = *device->capacity;
   const std::uint32_t block_size = capacity.block_size;
 
   std::uint64_t blocks = 0;
   if (request.direction != data_direction::none) {
-    if (request.length == 0) return refuse("a read or write of 0 bytes on " + which);
+    if (request.length == 0) return refuse("a read or write of 0 bytes on " + which());
     if (request.length % block_size != 0)
       return refuse(std::to_string(request.length) + " bytes is not a whole number of " + std::to_string(block_size) +
-                    "-byte blocks of " + which);
+                    "-byte blocks of " + which());
     blocks = request.length / block_size;
     if (request.lba >= capacity.block_count || blocks > capacity.block_count - request.lba)
       return refuse("blocks " + std::to_string(request.lba) + "+" + std::to_string(blocks) + " lie beyond the end of " +
-                    which + " (" + std::to_string(capacity.block_count) + " blocks)");
+                    which() + " (" + std::to_string(capacity.block_count) + " blocks)");
   }
 
   const std::uint64_t per_command =

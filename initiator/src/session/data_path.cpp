@@ -329,9 +329,15 @@ void session::settle(std::unique_ptr<scsi_task> task, result<scsi_completion> ou
 
 void session::complete(std::unique_ptr<scsi_task> task, result<scsi_completion> outcome) {
   // Posted: a completion may start the caller's next command, which must
-  // not run inside the session's own bookkeeping.
-  asio::post(executor_, [task = std::move(task), outcome = std::move(outcome)]() mutable {
-    task->complete(std::move(outcome));
+  // not run inside the session's own bookkeeping. One post runs every
+  // completion gathered until it runs (all the responses one recv brought).
+  completed_.emplace_back(std::move(task), std::move(outcome));
+  if (std::exchange(completions_posted_, true)) return;
+  asio::post(executor_, [self = shared_from_this()] {
+    auto batch = std::move(self->completed_);
+    self->completed_.clear();
+    self->completions_posted_ = false;
+    for (auto& [done, outcome] : batch) done->complete(std::move(outcome));
   });
 }
 

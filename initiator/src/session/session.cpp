@@ -34,6 +34,8 @@ session::session(std::shared_ptr<initiator_context> context, std::uint64_t id, l
       hold_timer_(executor_),
       busy_timer_(executor_),
       watchdog_(executor_) {
+  if (context_->options.single_threaded)
+    io_executor_ = executor_.target<asio::io_context::executor_type>();
   isid_ = options_.isid.value_or(make_isid(*context_));
   // What never changes is written once; update_snapshot writes the rest.
   snapshot_.session_id = id_;
@@ -341,6 +343,8 @@ void session::update_snapshot() {
   info.data_digest = parameters_.data_digest == protocol::digest_type::crc32c;
   info.max_connections = parameters_.max_connections;
   info.default_time2wait = parameters_.default_time2wait;
+  info.default_time2retain = parameters_.default_time2retain;
+  info.portal_group_tag = parameters_.target_portal_group_tag;
   info.reconnect_after = reconnect_after_;
   info.retain_for = retain_for_;
   info.connections_wanted = connections_wanted_;

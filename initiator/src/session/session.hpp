@@ -14,6 +14,7 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -61,6 +62,9 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   // co_spawn copy it instead of wrapping a strand again each time.
   const boost::asio::any_io_executor& executor() const noexcept { return executor_; }
   std::uint64_t id() const noexcept { return id_; }
+  // True on the one thread that runs a single_threaded initiator's
+  // io_context: a call can then run at once, without a dispatch.
+  bool runs_here() const noexcept { return io_executor_ && io_executor_->running_in_this_thread(); }
   // SendTargets at `where` with this session's CHAP credentials (any thread: they never change).
   discovery_options discovery_options_at(const portal& where) const {
     return {where, options_.chap, options_.mutual_chap};
@@ -208,6 +212,8 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   const std::uint64_t id_;
   const login_options options_;
   const boost::asio::any_io_executor executor_;
+  // executor_'s own io_context executor when single_threaded on an io_context.
+  const boost::asio::io_context::executor_type* io_executor_ = nullptr;
 
   state state_ = state::created;
   std::uint64_t isid_ = 0;
@@ -233,6 +239,9 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   bool hold_expired_ = false;             // the hold passed before a recovery: new commands fail at once
   std::string held_because_;              // why the session went down, for the hold's error
   boost::asio::steady_timer busy_timer_;  // the pause after BUSY / TASK SET FULL
+  // Completions waiting for their one posted run (complete()).
+  std::vector<std::pair<std::unique_ptr<scsi_task>, result<scsi_completion>>> completed_;
+  bool completions_posted_ = false;
   boost::asio::steady_timer watchdog_;    // looks for commands past command_timeout
   bool watchdog_armed_ = false;
   bool dispatch_paused_ = false;

@@ -57,11 +57,7 @@ boost::asio::awaitable<result<std::size_t>> pdu_reader::receive(std::uint8_t* to
 }
 
 boost::asio::awaitable<result<void>> pdu_reader::read_into(std::uint8_t* to, std::size_t length) {
-  const std::size_t from_buffer = std::min(length, buffered());
-  std::memcpy(to, front(), from_buffer);
-  begin_ += from_buffer;
-  std::size_t done = from_buffer;
-  while (done < length) {
+  for (std::size_t done = 0; done < length;) {
     auto got = co_await receive(to + done, length - done, "reading Data-In");
     if (!got) co_return got.error();
     done += *got;
@@ -70,8 +66,12 @@ boost::asio::awaitable<result<void>> pdu_reader::read_into(std::uint8_t* to, std
 }
 
 boost::asio::awaitable<result<protocol::pdu>> pdu_reader::read(const data_in_placer& place) {
+  // Each step awaits only when the buffer lacks its bytes: a coroutine
+  // frame per step would cost more than the step.
   if (begin_ == end_) begin_ = end_ = 0;
-  if (auto got = co_await fill(protocol::bhs_size); !got) co_return got.error();
+  if (buffered() < protocol::bhs_size) {
+    if (auto got = co_await fill(protocol::bhs_size); !got) co_return got.error();
+  }
   std::array<std::uint8_t, protocol::bhs_size> bhs;
   std::memcpy(bhs.data(), front(), bhs.size());
   auto layout = protocol::inspect_header(bhs, digests_, max_recv_);
@@ -85,7 +85,9 @@ boost::asio::awaitable<result<protocol::pdu>> pdu_reader::read(const data_in_pla
   const bool placed = data_in && layout->data_segment_length > 0;
   if (!placed) {
     const std::size_t whole = protocol::bhs_size + layout->rest_length();
-    if (auto got = co_await fill(whole); !got) co_return got.error();
+    if (buffered() < whole) {
+      if (auto got = co_await fill(whole); !got) co_return got.error();
+    }
     auto decoded = protocol::decode_body(bhs, protocol::byte_span(front() + protocol::bhs_size, layout->rest_length()),
                                          digests_, *layout);
     begin_ += whole;
@@ -94,7 +96,9 @@ boost::asio::awaitable<result<protocol::pdu>> pdu_reader::read(const data_in_pla
 
   // Data-In: check the header before trusting its fields, then place the data.
   const std::size_t head = protocol::bhs_size + layout->header_digest_length;
-  if (auto got = co_await fill(head); !got) co_return got.error();
+  if (buffered() < head) {
+    if (auto got = co_await fill(head); !got) co_return got.error();
+  }
   if (layout->header_digest_length != 0) {
     if (auto ok = protocol::check_header_digest(bhs, {}, front() + protocol::bhs_size); !ok) co_return ok.error();
   }
@@ -104,14 +108,18 @@ boost::asio::awaitable<result<protocol::pdu>> pdu_reader::read(const data_in_pla
   auto where = place(header);
   if (!where) co_return where.error();
   const std::size_t length = layout->data_segment_length;
-  if (*where) {
-    if (auto got = co_await read_into(*where, length); !got) co_return got.error();
-  } else {
-    std::vector<std::uint8_t> dropped(length);
-    if (auto got = co_await read_into(dropped.data(), length); !got) co_return got.error();
+  std::vector<std::uint8_t> dropped;
+  auto* const to = *where ? *where : (dropped.resize(length), dropped.data());
+  const std::size_t from_buffer = std::min(length, buffered());
+  std::memcpy(to, front(), from_buffer);
+  begin_ += from_buffer;
+  if (from_buffer < length) {
+    if (auto got = co_await read_into(to + from_buffer, length - from_buffer); !got) co_return got.error();
   }
   const std::size_t trailer = layout->data_padding + layout->data_digest_length;
-  if (auto got = co_await fill(trailer); !got) co_return got.error();
+  if (buffered() < trailer) {
+    if (auto got = co_await fill(trailer); !got) co_return got.error();
+  }
   if (layout->data_digest_length != 0 && *where) {
     auto ok = protocol::check_data_digest(protocol::byte_span(*where, length),
                                           protocol::byte_span(front(), layout->data_padding),

@@ -39,7 +39,8 @@ class pdu_reader {
   boost::asio::awaitable<result<void>> fill(std::size_t n);
   // Receives what the socket has (at least one byte) into [to, to + size).
   boost::asio::awaitable<result<std::size_t>> receive(std::uint8_t* to, std::size_t size, const char* doing);
-  // Receives exactly `length` bytes into `to`, first from the buffer.
+  // Receives exactly `length` bytes into `to` straight from the socket (the
+  // buffer is empty by then).
   boost::asio::awaitable<result<void>> read_into(std::uint8_t* to, std::size_t length);
   std::size_t buffered() const noexcept { return end_ - begin_; }
   const std::uint8_t* front() const noexcept { return buffer_.data() + begin_; }

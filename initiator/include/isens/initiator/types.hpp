@@ -154,6 +154,14 @@ struct session_info {
   bool data_digest = false;
   std::uint32_t max_connections = 1;  ///< negotiated MaxConnections
   std::uint32_t default_time2wait = 2;  ///< negotiated DefaultTime2Wait (s): wait this long before reconnecting
+  /// Negotiated DefaultTime2Retain (s): how long after Time2Wait the target
+  /// keeps a dropped session's state before letting it go.
+  std::uint32_t default_time2retain = 20;
+  /// The TargetPortalGroupTag of the session's last login (RFC 7143 §13.9):
+  /// the target portal group it lives in, with all its connections; only
+  /// there does reinstatement end the old session. Empty when the target
+  /// named none.
+  std::optional<std::uint16_t> portal_group_tag;
   /// Set when the target announced a drop with a Time2Wait (Async Message 2
   /// or 3, also for one connection of several): no login for this session,
   /// neither a reconnect nor an added connection, before this point. Taken
