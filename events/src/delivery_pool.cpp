@@ -2,6 +2,8 @@
 
 #include "cpu_relax.hpp"
 
+#include <isens/events/thread_signals.hpp>
+
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -78,12 +80,14 @@ delivery_pool::delivery_pool(delivery_pool_options options) : options_(options) 
 delivery_pool::~delivery_pool() { stop_and_join(); }
 
 void delivery_pool::start_threads() {
+  // Signals are for the thread that runs the application's io_context, never
+  // ours (thread_signals.hpp says why).
   for (auto& w : workers_) {
-    w->thread = std::thread([this, &self = *w] { work(self); });
+    w->thread = start_thread_with_signals_blocked([this, &self = *w] { work(self); });
     name_thread(w->thread, "isens-delivery");
   }
   if (watcher_.load() != absent) {
-    watcher_thread_ = std::thread([this] { watch(); });
+    watcher_thread_ = start_thread_with_signals_blocked([this] { watch(); });
     name_thread(watcher_thread_, "isens-watcher");
   }
 }
