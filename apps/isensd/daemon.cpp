@@ -9,6 +9,7 @@
 #include <isens/events/event_bus.hpp>
 #include <isens/events/event_journal.hpp>
 #include <isens/events/journal_subscriber.hpp>
+#include <isens/events/thread_signals.hpp>
 #include <isens/initiator/initiator.hpp>
 #include <isens/subscribers/failover_subscriber.hpp>
 #include <isens/subscribers/logger_subscriber.hpp>
@@ -23,6 +24,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include <signal.h>
 #include <sys/stat.h>
 
 namespace isens::daemon {
@@ -188,7 +190,13 @@ struct daemon::parts {
   metrics_server metrics_http;
 };
 
-daemon::daemon(daemon_config config) : parts_(std::make_unique<parts>(std::move(config))) {}
+// Built with every signal blocked, so every thread its parts start inherits
+// the mask, a plugin's too even if its code does not ask for it: SIGTERM and
+// SIGINT go to run()'s thread only (thread_signals.hpp says why).
+daemon::daemon(daemon_config config) {
+  const events::signal_blocker blocked;
+  parts_ = std::make_unique<parts>(std::move(config));
+}
 
 daemon::~daemon() = default;
 
@@ -241,6 +249,8 @@ int daemon::run() {
   auto& p = *parts_;
   // Signals first: once the socket exists a client (or systemd) may send
   // SIGTERM, and it must mean a clean shutdown, never the default death.
+  // This thread takes them; every other thread blocks them.
+  events::take_signals_here({SIGTERM, SIGINT});
   asio::signal_set signals(p.io, SIGTERM, SIGINT);
   signals.async_wait([&p](const boost::system::error_code& ec, int signal) {
     if (ec) return;

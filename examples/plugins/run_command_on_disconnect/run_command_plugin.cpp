@@ -10,9 +10,9 @@
 
 #include <isens/events/event_json.hpp>
 #include <isens/events/plugin_api.hpp>
+#include <isens/events/thread_signals.hpp>
 
 #include <nlohmann/json.hpp>
-#include <signal.h>
 
 #include <array>
 #include <condition_variable>
@@ -102,7 +102,9 @@ class run_command_subscriber final : public ev::subscriber {
       log_line("no command configured (set \"command\" or ISENS_ON_DISCONNECT_COMMAND): doing nothing");
       return;
     }
-    worker_ = std::thread([this] { work(); });
+    // Every signal blocked: SIGTERM is isensd's, and a SIGPIPE from a
+    // command that exits unread cannot kill the daemon (run_command takes it).
+    worker_ = ev::start_thread_with_signals_blocked([this] { work(); });
   }
 
   // Joins the worker: isensd unloads this library right after the
@@ -147,12 +149,6 @@ class run_command_subscriber final : public ev::subscriber {
 
  private:
   void work() {
-    // Writing to a command that exited unread raises SIGPIPE; blocked on
-    // this thread only, it cannot kill the daemon (run_command consumes it).
-    sigset_t pipe_only;
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_only, nullptr);
     for (;;) {
       job j;
       {
