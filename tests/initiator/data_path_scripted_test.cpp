@@ -53,15 +53,22 @@ bool same_bytes(std::span<const std::byte> got, proto::byte_span want) {
   return got.size() == want.size() && std::memcmp(got.data(), want.data(), got.size()) == 0;
 }
 
+// How the scripted target logs a session in.
+struct target_settings {
+  std::int32_t login_window = 16;  // MaxCmdSN - ExpCmdSN during login and LUN enumeration
+  // Answers given instead of echoing the offer: writes wait for R2Ts.
+  proto::key_values login_keys{{"InitialR2T", "Yes"}};
+};
+
 // A session logged in to a scripted target whose LUN 0 is `disk` (filled
 // with a pattern), LUNs enumerated; every connection runs `script`.
 class disk_session {
  public:
   explicit disk_session(disk_script script,
                         initiator::initiator_options options = test::initiator_harness::quick_options(),
-                        std::int32_t login_window = 16)
+                        target_settings settings = {})
       : script_(std::move(script)),
-        login_window_(login_window),
+        settings_(std::move(settings)),
         target_([this](test::scripted_connection& c) { return run(c); }),
         harness_(std::move(options)) {
     disk.write(0, wire(pattern(disk.blocks() * disk.block_size(), 1)));
@@ -109,14 +116,14 @@ class disk_session {
  private:
   asio::awaitable<void> run(test::scripted_connection& c) {
     const int nth = ++connections_;
-    c.set_window(login_window_);
-    co_await c.accept_login();
+    c.set_window(settings_.login_window);
+    co_await c.accept_login(0x4242, settings_.login_keys);
     if (nth == 1) co_await c.answer_enumeration(disk);
     co_await script_(c, disk, nth);
   }
 
   disk_script script_;
-  std::int32_t login_window_;
+  target_settings settings_;
   std::atomic<int> connections_{0};
   test::scripted_target target_;
   test::initiator_harness harness_;
@@ -297,11 +304,16 @@ TEST_CASE("a read in several Data-In PDUs lands intact, with status in the last 
   CHECK(s.info().io.read_ops == 2);
 }
 
-TEST_CASE("a write goes out as immediate data and R2T-driven Data-Out; a flush follows it",
+TEST_CASE("a write goes out as immediate data, then by R2T or unsolicited; a flush follows it",
           "[initiator][scripted][datapath]") {
-  disk_session s([](test::scripted_connection& c, test::scripted_disk& disk, int) -> asio::awaitable<void> {
-    co_await c.serve_disk_until_logout(disk);
-  });
+  target_settings settings;
+  SECTION("InitialR2T=Yes: the rest of the write waits for an R2T") {}
+  SECTION("InitialR2T=No: the rest of the first burst goes unsolicited") { settings.login_keys.clear(); }
+  disk_session s(
+      [](test::scripted_connection& c, test::scripted_disk& disk, int) -> asio::awaitable<void> {
+        co_await c.serve_disk_until_logout(disk);
+      },
+      test::initiator_harness::quick_options(), settings);
   const auto data = pattern(write_bytes, 5);
   REQUIRE(s.write(data, 8));
   CHECK(same_bytes(data, s.disk.read(8 * 512, write_bytes)));
@@ -592,7 +604,7 @@ TEST_CASE("commands wait while the target keeps the CmdSN window closed, and go 
         co_await c.answer_command(third, disk);
         co_await c.serve_disk_until_logout(disk);
       },
-      test::initiator_harness::quick_options(), 0);
+      test::initiator_harness::quick_options(), target_settings{.login_window = 0});
   std::array<std::vector<std::byte>, 3> buffers;
   std::vector<std::future<io_result>> reads;
   for (std::size_t k = 0; k < 3; ++k) {
@@ -619,6 +631,39 @@ TEST_CASE("commands wait while the target keeps the CmdSN window closed, and go 
   CHECK(cmd_sn[2] == cmd_sn[0] + 2);
 }
 
+TEST_CASE("a Data-In on another connection than its command drops that connection; the command completes on its own",
+          "[initiator][scripted][datapath]") {
+  std::array<test::scripted_connection*, 3> connections{};  // by nth; only the target's thread touches them
+  test::script_gate both_in, other_dropped;
+  disk_session s([&](test::scripted_connection& c, test::scripted_disk& disk, int nth) -> asio::awaitable<void> {
+    connections[nth] = &c;
+    if (nth == 2) both_in.open();
+    co_await both_in.wait();
+    const auto command = co_await c.receive_command();
+    // Its data comes on the other connection, whose own script waits in a read.
+    auto misplaced = piece(command, disk, 0, 4096, 0);
+    misplaced.set_final(true);
+    misplaced.set_has_status(true);
+    co_await connections[3 - nth]->send(std::move(misplaced));
+    co_await other_dropped.wait();
+    co_await c.answer_command(command, disk);
+    co_await c.serve_disk_until_logout(disk);
+  });
+  REQUIRE(s.harness().run(s.harness().initiator().add_connection_to_session(s.id())));
+  std::vector<std::byte> buffer(io_bytes);
+  auto pending = s.start_read(buffer);
+  const auto lost = s.harness().recorder().wait_for(event_kind::connection_lost);
+  CHECK(lost.reason == event_reason::protocol_error);
+  CHECK_THAT(lost.detail, Contains("on another connection than its command (allegiance)"));
+  other_dropped.open();
+  REQUIRE(disk_session::finish(pending));
+  CHECK(same_bytes(buffer, s.disk.read(0, io_bytes)));
+  const auto info = s.info();
+  CHECK(info.connected);
+  CHECK(info.connections.size() == 1);
+  CHECK(info.io.reissued == 0);  // it never left its connection
+}
+
 TEST_CASE("a Reject of a Data-Out fails that write, not the session", "[initiator][scripted][datapath]") {
   disk_session s(answer_first([](test::scripted_connection& c, const proto::pdu& command,
                                  const test::scripted_disk&) -> asio::awaitable<void> {
@@ -642,9 +687,8 @@ TEST_CASE("a Reject of a Data-Out fails that write, not the session", "[initiato
   s.read_back_intact();
 }
 
-// Found by this suite: pdu_reader hands a Data-In that has an AHS to the
-// session undecoded-as-Data-In (its data in p.data), and handle_data_in
-// counts its bytes as received without placing or checking them.
+// Found by this suite (fixed in a5e0ef6): a Data-In with an AHS went past
+// placement, its bytes counted as received but never placed or checked.
 TEST_CASE("a Data-In with an AHS is placed in the caller's buffer or refused, never counted unplaced",
           "[initiator][scripted][datapath]") {
   disk_session s(answer_first([](test::scripted_connection& c, const proto::pdu& command,
@@ -660,8 +704,8 @@ TEST_CASE("a Data-In with an AHS is placed in the caller's buffer or refused, ne
   if (outcome) CHECK(same_bytes(buffer, s.disk.read(0, io_bytes)));
 }
 
-// The message of a GOOD status with a residual counts the bytes a write
-// sent, not those the target says it took (block_io.cpp, judge()).
+// Found by this suite (fixed in a5e0ef6): the message counted the bytes the
+// write sent, not those the target said it took.
 TEST_CASE("the error of a write the target took only part of says how much it took",
           "[initiator][scripted][datapath]") {
   disk_session s(answer_first([](test::scripted_connection& c, const proto::pdu& command,

@@ -163,12 +163,12 @@ void require_text_follow_up(const proto::pdu& request) {
 
 }  // namespace
 
-asio::awaitable<void> scripted_connection::accept_login(std::uint16_t tsih) {
+asio::awaitable<void> scripted_connection::accept_login(std::uint16_t tsih, proto::key_values stated) {
   for (;;) {
     auto request = co_await next_login_request();
     require(request.op() == opcode::login_request, "expected a login request");
     auto response = login_response_to(request, tsih);
-    proto::append_text(response.data, login_answer(request, {}));
+    proto::append_text(response.data, login_answer(request, stated));
     co_await send(std::move(response));
     if (completes_login(request)) co_return;
   }

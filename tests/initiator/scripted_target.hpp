@@ -85,8 +85,9 @@ class scripted_connection {
   // The request stays pending: accept_login or refuse_login answers it.
   boost::asio::awaitable<std::string> login_session_type();
   // Answers every login request with success and echoes the offered keys,
-  // until the initiator reaches full-feature phase.
-  boost::asio::awaitable<void> accept_login(std::uint16_t tsih = 0x4242);
+  // until the initiator reaches full-feature phase; `stated` replaces the
+  // echoed value of each offered key it names.
+  boost::asio::awaitable<void> accept_login(std::uint16_t tsih = 0x4242, initiator::protocol::key_values stated = {});
   // Answers a login with the given status (and optional keys), then stops.
   boost::asio::awaitable<void> refuse_login(std::uint8_t status_class, std::uint8_t status_detail,
                                             initiator::protocol::key_values keys = {});
