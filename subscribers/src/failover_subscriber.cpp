@@ -40,7 +40,7 @@ struct job {
 
 // What discovery said about one target name, shared by all its sessions.
 struct target_portals {
-  std::vector<initiator::portal> learned;          // the target's portals, as the last discovery that worked named them
+  std::vector<initiator::target_portal> learned;   // the target's portals and groups, as the last discovery that worked named them
   std::optional<clock::time_point> learned_at;     // when that discovery ended
   std::shared_ptr<asio::steady_timer> discovering; // while one runs; cancelled when it ends, to wake who waits for it
 };
@@ -78,19 +78,47 @@ bool same_endpoint(const initiator::portal& a, const initiator::portal& b) {
   return same_host_text(a.host, b.host);
 }
 
-void add_unique(std::vector<initiator::portal>& portals, const initiator::portal& p) {
-  const auto known = [&p](const initiator::portal& q) { return same_endpoint(p, q); };
+const initiator::portal& address_of(const initiator::portal& p) { return p; }
+const initiator::portal& address_of(const initiator::target_portal& p) { return p.address; }
+
+template <class Portal>
+void add_unique(std::vector<Portal>& portals, const Portal& p) {
+  const auto known = [&p](const Portal& q) { return same_endpoint(address_of(p), address_of(q)); };
   if (std::none_of(portals.begin(), portals.end(), known)) portals.push_back(p);
 }
 
-// The portals SendTargets named for `target`.
-std::vector<initiator::portal> portals_of(const std::vector<initiator::discovered_target>& found,
-                                          const std::string& target) {
-  std::vector<initiator::portal> out;
+// The portals SendTargets named for `target`, with their portal groups.
+std::vector<initiator::target_portal> portals_of(const std::vector<initiator::discovered_target>& found,
+                                                 const std::string& target) {
+  std::vector<initiator::target_portal> out;
   for (const auto& t : found)
     if (t.name == target)
-      for (const auto& p : t.portals) add_unique(out, p.address);
+      for (const auto& p : t.portals) add_unique(out, p);
   return out;
+}
+
+// Whether `p` is in the portal group session `s` lives in, as discovery named
+// its group. A portal discovery did not name, or a session whose target named
+// no group, counts as in it: nothing says otherwise.
+bool in_session_group(const std::vector<initiator::target_portal>& learned, const initiator::session_info& s,
+                      const initiator::portal& p) {
+  if (!s.portal_group_tag) return true;
+  const auto named = std::find_if(learned.begin(), learned.end(),
+                                  [&p](const initiator::target_portal& q) { return same_endpoint(p, q.address); });
+  return named == learned.end() || named->portal_group_tag == *s.portal_group_tag;
+}
+
+// When a login in another portal group of the target may follow a drop at
+// `dropped`. Reinstatement (same ISID, TSIH 0) ends the old session only in
+// its own portal group: the target port, and so the I_T nexus, includes the
+// group tag (RFC 7143). Elsewhere the same ISID makes a second session
+// whose commands could race the old one's, which the target may still be
+// running; once Time2Wait + Time2Retain have passed it has let the old
+// session go. The Async Message's values when it named them, else the
+// negotiated defaults.
+clock::time_point other_groups_from(const initiator::session_info& s, clock::time_point dropped) {
+  if (s.reconnect_after && s.retain_for) return *s.reconnect_after + *s.retain_for;
+  return dropped + std::chrono::seconds(s.default_time2wait) + std::chrono::seconds(s.default_time2retain);
 }
 
 // Everything the coroutines share; they hold it by shared_ptr so it
@@ -162,10 +190,9 @@ struct failover_runner {
   // SendTargets at `where` with the CHAP credentials of session `session_id`
   // (kept inside the initiator: the subscriber never sees them), within the
   // target's login cap.
-  static asio::awaitable<std::optional<std::vector<initiator::portal>>> discover_at(const std::shared_ptr<state>& st,
-                                                                                   std::uint64_t session_id,
-                                                                                   const std::string& target,
-                                                                                   const initiator::portal& where) {
+  static asio::awaitable<std::optional<std::vector<initiator::target_portal>>> discover_at(
+      const std::shared_ptr<state>& st, std::uint64_t session_id, const std::string& target,
+      const initiator::portal& where) {
     if (!co_await st->limiter.acquire(target)) co_return std::nullopt;
     auto found = co_await st->initiator.discover_for_session(session_id, where);
     st->limiter.release(target);
@@ -198,13 +225,21 @@ struct failover_runner {
   }
 
   // Where to try, in order: where the session last came back, its own
-  // portal, then the target's learned portals; each endpoint once.
-  static std::vector<initiator::portal> portals_to_try(const state& st, const initiator::session_info& s) {
+  // portal, then the target's learned portals, each endpoint once; those of
+  // the session's portal group first, those of other groups only with
+  // `other_groups` (see other_groups_from).
+  static std::vector<initiator::portal> portals_to_try(const state& st, const initiator::session_info& s,
+                                                       bool other_groups) {
+    static const std::vector<initiator::target_portal> none;
+    const auto known = st.targets.find(s.target_name);
+    const auto& learned = known == st.targets.end() ? none : known->second.learned;
     std::vector<initiator::portal> out;
     if (auto good = st.good_portal_of(s.session_id)) out.push_back(std::move(*good));
     add_unique(out, s.target_portal);
-    if (const auto known = st.targets.find(s.target_name); known != st.targets.end())
-      for (const auto& p : known->second.learned) add_unique(out, p);
+    for (const auto& p : learned) add_unique(out, p.address);
+    const auto others = std::stable_partition(
+        out.begin(), out.end(), [&](const initiator::portal& p) { return in_session_group(learned, s, p); });
+    if (!other_groups) out.erase(others, out.end());
     return out;
   }
 
@@ -221,8 +256,9 @@ struct failover_runner {
   // again next round.
   static asio::awaitable<round_result> reconnect_round(const std::shared_ptr<state>& st,
                                                        const initiator::session_info& s, std::uint32_t& attempt,
-                                                       clock::time_point episode_start, std::string& last_error) {
-    auto where = portals_to_try(*st, s);
+                                                       clock::time_point episode_start, bool other_groups,
+                                                       std::string& last_error) {
+    auto where = portals_to_try(*st, s, other_groups);
     for (std::size_t i = 0; i < where.size(); ++i) {
       if (!co_await st->limiter.acquire(s.target_name)) co_return round_result::stopped;
       const initiator::reconnect_options options{where[i], ++attempt};  // named: see discover_at()
@@ -244,7 +280,7 @@ struct failover_runner {
       }
       // Another discovery (this target's logon, another session) may have
       // ended since the round began: its portals count in this round too.
-      for (const auto& p : portals_to_try(*st, s)) add_unique(where, p);
+      for (const auto& p : portals_to_try(*st, s, other_groups)) add_unique(where, p);
     }
     co_return round_result::failed;
   }
@@ -264,6 +300,7 @@ struct failover_runner {
     const auto& policy = st->policy;
     auto started = clock::now();
     auto deadline = started + policy.give_up_after;
+    std::optional<clock::time_point> down_since;  // when this job first saw the session disconnected
     auto delay = policy.first_retry_delay;
     std::uint32_t attempt = 0;
     std::string last_error = "no attempt was made";
@@ -277,6 +314,7 @@ struct failover_runner {
       if (st->stopped) co_return;
       const auto s = st->initiator.session(j->session_id);
       if (!s) co_return;  // logged out or given up by someone else
+      if (!s->connected && !down_since) down_since = clock::now();
       const bool wants_login =
           !s->connected || (j->restore_connections && s->connections.size() < s->connections_wanted);
       if (const auto until = wants_login ? time2wait_ahead(*st, *s, deadline) : std::nullopt) {
@@ -290,9 +328,11 @@ struct failover_runner {
           co_await give_up(st, j->session_id, why, attempt);
           co_return;
         }
-        switch (co_await reconnect_round(st, *s, attempt, started, last_error)) {
+        const bool other_groups = clock::now() >= other_groups_from(*s, *down_since);
+        switch (co_await reconnect_round(st, *s, attempt, started, other_groups, last_error)) {
           case round_result::connected:
             // A new episode: a later drop gets the full deadline again.
+            down_since.reset();
             j->restore_connections = true;
             started = clock::now();
             deadline = started + policy.give_up_after;

@@ -79,6 +79,28 @@ asio::awaitable<void> refuse_as_unavailable(test::scripted_connection& c, const 
   co_await c.send(std::move(response));
 }
 
+// What a portal's login answer states besides the stage changes.
+struct portal_keys {
+  std::optional<std::uint16_t> group;         // TargetPortalGroupTag, in the first response
+  std::optional<std::uint32_t> time2retain;   // DefaultTime2Retain, in the first response
+};
+
+// Takes a normal login from `request` on, answering nothing but `stated`:
+// the initiator keeps the RFC defaults of what it offered.
+asio::awaitable<void> accept_stating(test::scripted_connection& c, proto::pdu request, portal_keys stated) {
+  proto::key_values keys;
+  if (stated.group) keys.emplace_back("TargetPortalGroupTag", std::to_string(*stated.group));
+  if (stated.time2retain) keys.emplace_back("DefaultTime2Retain", std::to_string(*stated.time2retain));
+  for (;;) {
+    const bool completes = request.transit() && request.nsg() == proto::login_stage::full_feature;
+    auto response = login_response(request, keys);
+    co_await c.send(std::move(response));
+    keys.clear();
+    if (completes) co_return;
+    request = co_await c.receive();
+  }
+}
+
 // The target's side of one-way CHAP in the security stage (RFC 7143
 // §12.1.3) from the first Login Request on: true once the initiator proved
 // it knows `who`; otherwise the login is refused as an authentication
@@ -183,6 +205,89 @@ asio::awaitable<void> chap_portal_b(test::scripted_connection& c, std::atomic<in
   co_await c.serve_until_logout();
 }
 
+// ---- a target with two portal groups ----
+
+// A portal in group `group` that takes every login and serves it.
+struct serving_group_portal {
+  std::uint16_t group = 1;
+  std::atomic<int> logins{0};
+  std::mutex mutex;
+  std::optional<clock_point> first_login;
+};
+
+asio::awaitable<void> serve_in_group(test::scripted_connection& c, serving_group_portal& p) {
+  auto first = co_await first_login_request(c);
+  {
+    std::lock_guard lock(p.mutex);
+    if (!p.first_login) p.first_login = std::chrono::steady_clock::now();
+  }
+  ++p.logins;
+  const portal_keys stated{p.group, std::nullopt};
+  co_await accept_stating(c, std::move(first.pdu), stated);
+  co_await c.serve_until_logout();
+}
+
+// Portal A, the session's, in group 1.
+struct group_portal_state {
+  std::optional<std::uint32_t> time2retain;  // DefaultTime2Retain its login states
+  std::atomic<int> normal_logins{0};
+  std::mutex mutex;
+  std::vector<std::string> named;             // what its discovery names ("host:port,tpgt")
+  std::optional<clock_point> dropped;  // when it closed the session's connection
+};
+
+// Discovery names `named`; it takes the session's first login and closes
+// it, and refuses later normal logins as "service unavailable".
+asio::awaitable<void> group_portal_a(test::scripted_connection& c, group_portal_state& a) {
+  auto first = co_await first_login_request(c);
+  if (first.discovery) {
+    const portal_keys nothing;
+    co_await accept_stating(c, std::move(first.pdu), nothing);
+    std::vector<std::string> portals;
+    {
+      std::lock_guard lock(a.mutex);
+      portals = a.named;
+    }
+    proto::key_values answer{{"TargetName", test::scripted_target_iqn}};
+    for (auto& p : portals) answer.emplace_back("TargetAddress", std::move(p));
+    co_await c.answer_send_targets(std::move(answer));
+    co_await c.serve_until_logout();
+    co_return;
+  }
+  if (a.normal_logins++ > 0) {
+    co_await refuse_as_unavailable(c, first.pdu);
+    co_return;
+  }
+  const portal_keys stated{1, a.time2retain};
+  co_await accept_stating(c, std::move(first.pdu), stated);
+  std::lock_guard lock(a.mutex);
+  a.dropped = std::chrono::steady_clock::now();
+  // Ending the script closes the connection: the session drops.
+}
+
+// A target at portals A (group 1, where the session logs in), C (group 2)
+// and, if `with_b`, B (group 1). A's discovery names A, then C, then B: a
+// list in the target's order puts the other group first.
+struct two_group_target {
+  explicit two_group_target(bool with_b, std::optional<std::uint32_t> a_time2retain = std::nullopt)
+      : b([this](test::scripted_connection& conn) { return serve_in_group(conn, b_state); }),
+        c([this](test::scripted_connection& conn) { return serve_in_group(conn, c_state); }) {
+    c_state.group = 2;
+    a_state.time2retain = a_time2retain;
+    a.emplace([this](test::scripted_connection& conn) { return group_portal_a(conn, a_state); });
+    std::lock_guard lock(a_state.mutex);
+    a_state.named = {loopback(a->port()) + ",1", loopback(c.port()) + ",2"};
+    if (with_b) a_state.named.push_back(loopback(b.port()) + ",1");
+  }
+
+  serving_group_portal b_state;
+  serving_group_portal c_state;
+  group_portal_state a_state;
+  test::scripted_target b;
+  test::scripted_target c;
+  std::optional<test::scripted_target> a;
+};
+
 }  // namespace
 
 TEST_CASE("a target that requires CHAP for SendTargets names its other portals: discovery uses the session's credentials",
@@ -207,4 +312,49 @@ TEST_CASE("a target that requires CHAP for SendTargets names its other portals: 
   CHECK(a_state.discoveries_proven >= 1);
   CHECK(a_state.discoveries_refused == 0);
   CHECK(b_logins == 1);
+}
+
+TEST_CASE("a session is reinstated through a portal of its own portal group before any other group's",
+          "[failover][scripted]") {
+  two_group_target target(true);
+
+  test::failover_rig rig;
+  const auto id = rig.login(test::login_options_for(*target.a));
+  CHECK(rig.initiator().session(id)->portal_group_tag == std::optional<std::uint16_t>(1));
+  REQUIRE(rig.wait_for(event_kind::session_reconnect));
+  REQUIRE(rig.settle());
+
+  // Attempt 1 at A is refused; discovery names C (group 2) before B (group 1); attempt 2 goes to B.
+  CHECK(came_back_through(rig, id) == loopback(target.b.port()));
+  const auto s = *rig.initiator().session(id);
+  CHECK(s.connected);
+  CHECK(s.portal_group_tag == std::optional<std::uint16_t>(1));
+  CHECK(target.b_state.logins == 1);
+  CHECK(target.c_state.logins == 0);
+}
+
+TEST_CASE("another portal group is tried only once the target has let the session go: Time2Wait + Time2Retain",
+          "[failover][scripted]") {
+  // A states DefaultTime2Retain 0; DefaultTime2Wait stays 2 s (the maximum
+  // of both offers): the old session is gone at the target 2 s after the drop.
+  two_group_target target(false, 0u);
+
+  test::failover_rig rig;
+  const auto id = rig.login(test::login_options_for(*target.a));
+  REQUIRE(rig.wait_for(event_kind::session_reconnect));
+  REQUIRE(rig.settle());
+
+  // Every round before the 2 s fails at A alone; then C, the other group, takes the session.
+  CHECK(came_back_through(rig, id) == loopback(target.c.port()));
+  const auto s = *rig.initiator().session(id);
+  CHECK(s.connected);
+  CHECK(s.portal_group_tag == std::optional<std::uint16_t>(2));  // it lives in C's group now
+  CHECK(target.a_state.normal_logins >= 3);  // the login, then a refused attempt in each round before
+  CHECK(target.c_state.logins == 1);
+  std::lock_guard a_lock(target.a_state.mutex);
+  std::lock_guard c_lock(target.c_state.mutex);
+  REQUIRE(target.a_state.dropped.has_value());
+  REQUIRE(target.c_state.first_login.has_value());
+  CHECK(*target.c_state.first_login - *target.a_state.dropped >= 2s);
+  CHECK(*target.c_state.first_login - *target.a_state.dropped < 15s);
 }

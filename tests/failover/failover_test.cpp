@@ -273,3 +273,25 @@ TEST_CASE("discover_for_session also works where tgtd's SendTargets needs no CHA
   REQUIRE_FALSE(unknown.has_value());
   CHECK(unknown.error().code == make_error_code(initiator::errc::no_such_session));
 }
+
+TEST_CASE("a session shows tgtd's TargetPortalGroupTag, with or without CHAP and after a reinstatement",
+          "[failover][tgtd]") {
+  auto target = chap_target();
+  target->add_target("iqn.2026-11.test.isens:open", 2);  // no account: its login skips the security stage
+  target->bind_all_initiators(2);
+  test::failover_rig rig;
+  auto open = test::quick_login(*target);
+  open.target_name = "iqn.2026-11.test.isens:open";
+  const auto plain = rig.login(open);
+  const auto with_chap = rig.login(chap_login(*target));
+  const std::optional<std::uint16_t> group_1 = 1;
+  CHECK(rig.initiator().session(plain)->portal_group_tag == group_1);      // from the operational stage
+  CHECK(rig.initiator().session(with_chap)->portal_group_tag == group_1);  // from the security stage
+
+  drop_all(*target);
+  REQUIRE(rig.wait_for(event_kind::session_reconnect));
+  REQUIRE(rig.settle());
+  const auto back = *rig.initiator().session(with_chap);
+  CHECK(back.connected);
+  CHECK(back.portal_group_tag == group_1);
+}

@@ -3,16 +3,19 @@
 ///
 /// A session_disconnect starts one recovery per session: wait until the
 /// point the target's Time2Wait names if it named one, reinstate at once
-/// (same ISID, TSIH 0), then back off exponentially with jitter. Each round tries the portal the
-/// session last came back through, then its own portal, then the target's
-/// other portals. Those are learned by SendTargets while the target is up
-/// (at the first logon to each target name) and discovered again after a
+/// (same ISID, TSIH 0), then back off exponentially with jitter. Each round
+/// tries the portal the session last came back through, then its own
+/// portal, then the target's other portals of the session's portal group;
+/// portals of other groups come last, and only once Time2Wait + Time2Retain
+/// have passed since the drop (reinstatement ends the old session only in
+/// its own group). Portals are learned by SendTargets while the target is
+/// up (at the first logon to each target name) and discovered again after a
 /// failed attempt, with the CHAP credentials of the session it is for
 /// (initiator::discover_for_session: they stay inside the initiator); a
-/// failed discovery keeps what was learned. Once the
-/// session is back, the connections the caller had set up are added again;
-/// a lost connection of a session still connected is replaced the same way,
-/// after the Time2Wait point too when the target announced that drop.
+/// failed discovery keeps what was learned. Once the session is back, the
+/// connections the caller had set up are added again; a lost connection of
+/// a session still connected is replaced the same way, after the Time2Wait
+/// point too when the target announced that drop.
 /// Auth failures and the give-up deadline end the session with
 /// logoff(recovery_failed). Logins and discoveries per target are capped so
 /// a target restart does not meet a login storm.
