@@ -200,6 +200,11 @@ class io_window {
     std::lock_guard lock(state_->mutex);
     return state_->errors;
   }
+  // The first error, "" when there was none.
+  std::string first_error() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->errors.empty() ? std::string() : state_->errors.front();
+  }
 
  private:
   struct state {
@@ -290,6 +295,16 @@ class stamped_workload {
     std::lock_guard lock(state_->mutex);
     all.insert(all.end(), state_->errors.begin(), state_->errors.end());
     return all;
+  }
+
+  // Stops, then checks the whole run: "" when every I/O completed without
+  // error, every read matched, and every block reads back as last
+  // acknowledged; else the first thing that went wrong.
+  std::string stop_and_verify() {
+    if (!stop()) return "I/O still in flight after " + std::to_string(o_.patience.count()) + " ms";
+    if (const auto failed = errors(); !failed.empty())
+      return failed.front() + " (" + std::to_string(failed.size()) + " errors in all)";
+    return verify_all();
   }
 
   // After stop(): reads every block back and compares it with its last

@@ -178,10 +178,6 @@ TEST_CASE("a LUN removed while I/O runs: its I/O ends in clear errors, the other
   CHECK_THAT(read.error().what(), Catch::Contains("READ(16) of LUN 1") && Catch::Contains("LOGICAL UNIT NOT SUPPORTED"));
 
   REQUIRE(other.wait_beyond(other.completed() + 50));
-  REQUIRE(other.stop());
-  const auto errors = other.errors();
-  INFO((errors.empty() ? std::string() : errors.front()));
-  CHECK(errors.empty());
-  CHECK(other.verify_all() == "");
+  CHECK(other.stop_and_verify() == "");
   CHECK(ini.session(s.id)->connected);
 }
