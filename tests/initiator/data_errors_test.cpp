@@ -51,7 +51,7 @@ logged_in log_in(std::uint64_t lun2_bytes = 0) {
 
 }  // namespace
 
-TEST_CASE("requests outside the LUN fail at once with invalid_argument; the session goes on",
+TEST_CASE("requests outside the LUN fail at once with invalid_argument, and the session goes on",
           "[initiator][tgtd][datapath][errors]") {
   auto s = log_in();
   auto& ini = s.ini();
