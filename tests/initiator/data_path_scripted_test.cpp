@@ -533,11 +533,26 @@ TEST_CASE("UNIT ATTENTION is retried and never shown to the caller", "[initiator
   }
 }
 
+namespace {
+
+// The Task Management Function Response to `request` with `response`.
+proto::pdu tmf_response(const proto::pdu& request, std::uint8_t response) {
+  proto::pdu p(proto::opcode::task_mgmt_response);
+  p.set_final(true);
+  p.set_itt(request.itt());
+  p.set_response(response);
+  return p;
+}
+
+}  // namespace
+
 TEST_CASE("a command the target never answers is aborted after command_timeout", "[initiator][scripted][datapath]") {
   auto options = test::initiator_harness::quick_options();
   options.command_timeout = std::chrono::milliseconds(200);
+  constexpr std::uint8_t function_complete = 0, function_rejected = 5;
   std::atomic<std::uint32_t> abort_function{0};
   std::atomic<bool> abort_names_the_command{false};
+  std::atomic<std::uint32_t> reset_function{0};
   SECTION("the target answers ABORT TASK: the read is sent again and lands intact") {
     disk_session s(
         [&](test::scripted_connection& c, test::scripted_disk& disk, int) -> asio::awaitable<void> {
@@ -545,11 +560,7 @@ TEST_CASE("a command the target never answers is aborted after command_timeout",
           const auto abort = co_await c.receive();
           abort_function = abort.function();
           abort_names_the_command = abort.referenced_task_tag() == command.itt();
-          proto::pdu done(proto::opcode::task_mgmt_response);
-          done.set_final(true);
-          done.set_itt(abort.itt());
-          done.set_response(0);  // function complete
-          co_await c.send(std::move(done));
+          co_await c.send(tmf_response(abort, function_complete));
           co_await c.serve_disk_until_logout(disk);
         },
         options);
@@ -558,6 +569,24 @@ TEST_CASE("a command the target never answers is aborted after command_timeout",
     CHECK(abort_names_the_command);
     const auto io = s.info().io;
     CHECK(io.aborted == 1);
+    CHECK(io.reissued == 1);
+  }
+  SECTION("the target refuses ABORT TASK, then resets the LUN: the read is sent again and lands intact") {
+    disk_session s(
+        [&](test::scripted_connection& c, test::scripted_disk& disk, int) -> asio::awaitable<void> {
+          (void)co_await c.receive_command();
+          co_await c.send(tmf_response(co_await c.receive(), function_rejected));
+          const auto reset = co_await c.receive();
+          reset_function = reset.function();
+          co_await c.send(tmf_response(reset, function_complete));
+          co_await c.serve_disk_until_logout(disk);
+        },
+        options);
+    s.read_back_intact();
+    CHECK(reset_function == 5);  // LOGICAL UNIT RESET
+    const auto io = s.info().io;
+    CHECK(io.aborted == 1);
+    CHECK(io.lun_resets == 1);
     CHECK(io.reissued == 1);
   }
   SECTION("nor ABORT TASK or LOGICAL UNIT RESET: the connection is dropped and the read fails") {
@@ -718,4 +747,32 @@ TEST_CASE("the error of a write the target took only part of says how much it to
   const auto outcome = s.write(pattern(write_bytes, 4));
   REQUIRE_FALSE(outcome);
   CHECK_THAT(outcome.error().what(), Contains("moved 8192 of 16384 bytes"));
+}
+
+// Found by data_path_fuzzer: session::logout() detaches its connections with
+// detach_connection(connections_.back(), ...), a reference into connections_
+// that detach_connection's std::erase destroys before it reads conn->id()
+// (session.cpp). The connection object is freed there when its reader has
+// already ended - here, the target hung up while the logout waited - and
+// AddressSanitizer reports a heap-use-after-free.
+TEST_CASE("a target that asks for a logout and then hangs up ends the session cleanly",
+          "[initiator][scripted][datapath][.bug]") {
+  auto options = test::initiator_harness::quick_options();
+  options.command_timeout = std::chrono::milliseconds(200);  // the logout the target never answers
+  disk_session s(
+      [](test::scripted_connection& c, test::scripted_disk&, int) -> asio::awaitable<void> {
+        (void)co_await c.receive_command();  // the read, left unanswered
+        proto::pdu logout_please(proto::opcode::async_message);
+        logout_please.set_final(true);
+        logout_please.set_itt(proto::reserved_tag);
+        logout_please.set_async_event(1);  // the target requests a logout
+        co_await c.send(std::move(logout_please));
+        (void)co_await c.receive();  // the Logout request; hang up instead of answering
+      },
+      options);
+  std::vector<std::byte> buffer(io_bytes);
+  const auto outcome = s.read(buffer);
+  REQUIRE_FALSE(outcome);
+  CHECK(outcome.error().code == make_error_code(errc::session_not_logged_in));
+  CHECK(s.harness().recorder().wait_for(event_kind::logoff).reason == event_reason::target_requested);
 }
