@@ -110,9 +110,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static constexpr std::uint32_t max_recv[] = {512, 8192, 262144, 1u << 20};  // a larger one only costs memset time
   const std::uint32_t limit = max_recv[data[1] & 3];
 
+  // Connected asynchronously: libFuzzer's timer signal interrupts a blocking connect.
   asio::ip::tcp::socket ours(w.io), theirs(w.io);
-  ours.connect(w.acceptor.local_endpoint());
-  w.acceptor.accept(theirs);
+  boost::system::error_code connected, accepted;
+  ours.async_connect(w.acceptor.local_endpoint(), [&](const boost::system::error_code& ec) { connected = ec; });
+  w.acceptor.async_accept(theirs, [&](const boost::system::error_code& ec) { accepted = ec; });
+  w.io.restart();
+  w.io.run();
+  if (connected || accepted) std::abort();
   std::vector<std::uint8_t> stream(data + 2, data + size);
   if (data[1] & 4) seal(stream, digests);
   bool done = false;
