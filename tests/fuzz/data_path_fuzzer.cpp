@@ -50,9 +50,6 @@ constexpr std::size_t write_bytes = 16384;
 
 // Gives each BHS of `stream` whose ITT is below 0x100 the read's or the
 // write's ITT (even: read, odd: write), and so for a Reject's rejected BHS.
-// An Async Message asking for a logout asks for nothing instead, until the
-// use-after-free it leads to is fixed (session::logout, see the [.bug] case
-// in tests/initiator/data_path_scripted_test.cpp).
 void aim(std::vector<std::uint8_t>& stream, const std::uint32_t (&itts)[2]) {
   const auto retag = [&](std::size_t itt_at) {
     if (itt_at + 4 > stream.size()) return;
@@ -64,8 +61,6 @@ void aim(std::vector<std::uint8_t>& stream, const std::uint32_t (&itts)[2]) {
     if ((stream[at] & 0x3f) == static_cast<std::uint8_t>(proto::opcode::reject) &&
         l.data_segment_length >= proto::bhs_size)
       retag(at + proto::bhs_size + l.ahs_length + 16);  // the rejected BHS
-    if ((stream[at] & 0x3f) == static_cast<std::uint8_t>(proto::opcode::async_message) && stream[at + 36] == 1)
-      stream[at + 36] = 0;
   });
 }
 

@@ -749,14 +749,9 @@ TEST_CASE("the error of a write the target took only part of says how much it to
   CHECK_THAT(outcome.error().what(), Contains("moved 8192 of 16384 bytes"));
 }
 
-// Found by data_path_fuzzer: session::logout() detaches its connections with
-// detach_connection(connections_.back(), ...), a reference into connections_
-// that detach_connection's std::erase destroys before it reads conn->id()
-// (session.cpp). The connection object is freed there when its reader has
-// already ended - here, the target hung up while the logout waited - and
-// AddressSanitizer reports a heap-use-after-free.
+// Found by data_path_fuzzer: logout() once freed a connection it still read.
 TEST_CASE("a target that asks for a logout and then hangs up ends the session cleanly",
-          "[initiator][scripted][datapath][.bug]") {
+          "[initiator][scripted][datapath]") {
   auto options = test::initiator_harness::quick_options();
   options.command_timeout = std::chrono::milliseconds(200);  // the logout the target never answers
   disk_session s(

@@ -175,6 +175,7 @@ asio::awaitable<result<void>> session::logout(event_reason reason) {
     for (const auto& c : connections_) departing_.insert(c->id());
     answer = co_await send_logout(*connections_.front(), 0);
   }
+  // detach_connection takes its own reference: it erases the element it was given.
   while (!connections_.empty()) detach_connection(connections_.back(), reason);
   state_ = state::ended;
   fail_all_commands(make_error(errc::session_not_logged_in, "session " + std::to_string(id_) + " was logged out"));
@@ -254,7 +255,7 @@ void session::abort() {
   update_snapshot();
 }
 
-void session::detach_connection(const std::shared_ptr<connection>& conn, event_reason reason) {
+void session::detach_connection(std::shared_ptr<connection> conn, event_reason reason) {
   conn->close();
   departing_.erase(conn->id());
   std::erase(connections_, conn);

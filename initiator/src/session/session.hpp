@@ -193,7 +193,7 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   // when it was the last.
   void drop_connection(const std::shared_ptr<connection>& conn, events::event_reason reason, const std::string& why);
   // Removes a connection we chose to close (remove or logout): connection_lost.
-  void detach_connection(const std::shared_ptr<connection>& conn, events::event_reason reason);
+  void detach_connection(std::shared_ptr<connection> conn, events::event_reason reason);
 
   std::shared_ptr<connection> find_connection(std::uint64_t connection_id) const;
   std::shared_ptr<connection> pick_connection();
