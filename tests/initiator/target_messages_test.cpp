@@ -64,7 +64,7 @@ namespace {
 std::atomic<int> connections_accepted{0};
 }  // namespace
 
-TEST_CASE("an Async Message dropping one of two connections keeps the session; a new login owes its Time2Wait",
+TEST_CASE("an Async Message dropping one of two connections keeps the session, and a new login owes its Time2Wait",
           "[initiator][scripted]") {
   connections_accepted = 0;
   test::scripted_target target([](test::scripted_connection& c) -> asio::awaitable<void> {
