@@ -258,17 +258,16 @@ TEST_CASE("a target that stays down: every held command fails, naming why, by th
   // 16 fail naming the give-up or the hold's end, then the cause ("session 1
   // was not recovered within 1000 ms: the target closed the connection").
   // What it submitted after that failed at once, finding the session
-  // disconnected (with the cause), ended or gone.
+  // disconnected (with the cause), ended (naming the give-up) or gone.
   std::size_t named = 0;
   for (const auto& e : w.load.errors()) {
     INFO(e);
     const bool why = e.find("given up (recovery_failed): ") != std::string::npos ||
                      e.find("was not recovered within 1000 ms: ") != std::string::npos;
     named += why;
-    CHECK((why || e.find("is disconnected: ") != std::string::npos || e.find("is not logged in") != std::string::npos ||
-           e.find("no session with id") != std::string::npos));
+    CHECK((why || e.find("is disconnected: ") != std::string::npos || e.find("no session with id") != std::string::npos));
   }
-  CHECK(named == 16);
+  CHECK(named >= 16);
   const auto steps = w.steps_after_login();
   REQUIRE(steps.size() >= 4);
   CHECK(steps[0] == lost);

@@ -66,8 +66,9 @@ void session::submit(std::unique_ptr<scsi_task> task) {
     return;
   }
   if (state_ != state::logged_in) {
-    complete(std::move(task),
-             make_error(errc::session_not_logged_in, "session " + std::to_string(id_) + " is not logged in"));
+    complete(std::move(task), make_error(errc::session_not_logged_in,
+                                         "session " + std::to_string(id_) +
+                                             (ended_because_.empty() ? " is not logged in" : " " + ended_because_)));
     return;
   }
   waiting_.push_back(std::move(task));

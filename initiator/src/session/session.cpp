@@ -183,7 +183,8 @@ asio::awaitable<result<void>> session::logout(event_reason reason) {
   // detach_connection takes its own reference: it erases the element it was given.
   while (!connections_.empty()) detach_connection(connections_.back(), reason);
   state_ = state::ended;
-  fail_all_commands(make_error(errc::session_not_logged_in, "session " + std::to_string(id_) + " was logged out"));
+  ended_because_ = "was logged out";
+  fail_all_commands(make_error(errc::session_not_logged_in, "session " + std::to_string(id_) + " " + ended_because_));
   publish(event_kind::logoff, reason, nullptr);
   co_return answer;
 }
@@ -242,6 +243,7 @@ asio::awaitable<result<void>> session::abandon(std::string why, std::uint32_t at
   if (state_ == state::logged_in)
     co_return make_error(errc::invalid_argument, "session " + std::to_string(id_) + " is connected; log it out instead");
   state_ = state::ended;
+  ended_because_ = "ended: its recovery was given up (recovery_failed): " + why;
   fail_all_commands(make_error(errc::session_not_logged_in, "recovery of session " + std::to_string(id_) +
                                                                 " was given up (recovery_failed): " + why));
   publish(event_kind::logoff, event_reason::recovery_failed, nullptr, std::move(why),
@@ -251,6 +253,7 @@ asio::awaitable<result<void>> session::abandon(std::string why, std::uint32_t at
 
 void session::abort() {
   state_ = state::ended;
+  ended_because_ = "ended: the initiator was destroyed";
   for (const auto& c : connections_) c->close();
   connections_.clear();
   for (auto& [itt, task] : tasks_) task->wakeup.cancel();

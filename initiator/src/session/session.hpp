@@ -247,6 +247,7 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   boost::asio::steady_timer hold_timer_;  // ends the hold of a disconnected session's commands
   bool hold_expired_ = false;             // the hold passed before a recovery: new commands fail at once
   std::string held_because_;              // why the session went down, for the hold's error
+  std::string ended_because_;             // why it ended, for commands submitted afterwards
   boost::asio::steady_timer busy_timer_;  // the pause after BUSY / TASK SET FULL
   // Completions waiting for their one posted run (complete()).
   std::vector<std::pair<std::unique_ptr<scsi_task>, result<scsi_completion>>> completed_;
