@@ -23,6 +23,7 @@
 #include <fstream>
 #include <future>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 
