@@ -187,7 +187,7 @@ class nbd_rig {
     nbd::server_options s;
     s.unix_socket = dir_ / "nbd.sock";
     s.tcp_listen = o.tcp_listen;
-    s.handshake_timeout = std::chrono::milliseconds(5000);
+    s.handshake_timeout = std::chrono::milliseconds(2000);
     return s;
   }
 
