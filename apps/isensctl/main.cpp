@@ -1,6 +1,7 @@
 // isensctl: the isens command line. `probe` and `discover` run an initiator
 // inside isensctl itself; every other command talks to isensd.
 #include "daemon_commands.hpp"
+#include "export_commands.hpp"
 #include "default_paths.hpp"
 #include "standalone_commands.hpp"
 
@@ -120,6 +121,8 @@ int main(int argc, char** argv) {
   auto* luns_cmd = app.add_subcommand("report-luns", "SCSI REPORT LUNS of a session");
   luns_cmd->add_option("session", session_id, "Session id")->required();
 
+  auto* exports_cmd = app.add_subcommand("exports", "List the NBD exports (every disk LUN of every session)");
+
   isensctl::watch_request watch;
   auto* watch_cmd = app.add_subcommand("watch", "Follow the event stream (live, or from --since SEQ)");
   watch_cmd->add_option("--since", watch.since, "Replay events after this seq from the journal first");
@@ -128,7 +131,7 @@ int main(int argc, char** argv) {
   watch_cmd->add_option("--count", watch.count, "Exit after N events");
 
   for (auto* c : {logout_cmd, sessions_cmd, connections_cmd, add_conn, remove_conn, register_cmd, unregister_cmd,
-                  registrations_cmd, inquiry_cmd, capacity_cmd, luns_cmd, watch_cmd})
+                  registrations_cmd, inquiry_cmd, capacity_cmd, luns_cmd, watch_cmd, exports_cmd})
     c->add_flag("--json", daemon.json, "Print JSON (watch: one event per line)");
 
   try {
@@ -171,5 +174,6 @@ int main(int argc, char** argv) {
   if (*capacity_cmd) return isensctl::cmd_scsi(daemon, "scsi_read_capacity", session_id, lun);
   if (*luns_cmd) return isensctl::cmd_scsi(daemon, "scsi_report_luns", session_id, std::nullopt);
   if (*watch_cmd) return isensctl::cmd_watch(daemon, watch);
+  if (*exports_cmd) return isensctl::cmd_exports(daemon);
   return 2;
 }

@@ -1,6 +1,7 @@
 #include "daemon.hpp"
 
 #include "control_server.hpp"
+#include "nbd_exports.hpp"
 #include "metrics_server.hpp"
 #include "plugin_loader.hpp"
 #include "registration_store.hpp"
@@ -11,6 +12,7 @@
 #include <isens/events/journal_subscriber.hpp>
 #include <isens/events/thread_signals.hpp>
 #include <isens/initiator/initiator.hpp>
+#include <isens/nbd/server.hpp>
 #include <isens/subscribers/failover_subscriber.hpp>
 #include <isens/subscribers/logger_subscriber.hpp>
 #include <isens/subscribers/metrics_subscriber.hpp>
@@ -24,6 +26,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include <grp.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -119,6 +122,20 @@ subscribers::failover_policy failover_settings(const failover_config& config) {
   return p;
 }
 
+// The exports' socket sits beside the control socket, with its mode and group.
+nbd::server_options nbd_settings(const daemon_config& config) {
+  nbd::server_options o;
+  o.unix_socket = config.nbd.socket.empty() ? config.socket_path.parent_path() / "nbd.sock" : config.nbd.socket;
+  o.socket_mode = config.socket_mode;
+  if (config.socket_group) {
+    const group* g = ::getgrnam(config.socket_group->c_str());
+    if (!g) throw std::runtime_error("socket group \"" + *config.socket_group + "\" does not exist");
+    o.socket_gid = g->gr_gid;
+  }
+  o.tcp_listen = config.nbd.listen;
+  return o;
+}
+
 events::subscription subscribe_named(events::event_bus& bus, std::shared_ptr<events::subscriber> sink,
                                      const std::string& name, std::size_t capacity = 4096) {
   events::subscription_options options;
@@ -148,8 +165,14 @@ struct daemon::parts {
                                [j = journal] { return j->last_seq(); }}),
         metrics_http(io.get_executor(), [this] {
           subscribers::metrics_snapshot(*metrics, initiator.sessions(), bus.stats());
+          if (nbd) nbd_metrics_snapshot(*metrics, nbd->exports());
           return metrics->render();
         }) {
+    if (config.nbd.enabled) {
+      nbd = std::make_unique<nbd::server>(io.get_executor(), initiator, bus, nbd_settings(config));
+      methods.add_method("exports", false, [this](const json&) -> asio::awaitable<json> { co_return exports_to_json(*nbd); });
+      methods.set_session_decorator([this](json& session) { add_export_uris(session, *nbd); });
+    }
     // seq goes on from the journal, so `watch --since` works across restarts.
     bus.continue_after(journal->last_seq());
     // The journal must not miss events: it gets a deep queue.
@@ -185,6 +208,8 @@ struct daemon::parts {
   std::vector<events::subscription> subscriptions;
   events::event_bus bus;
   initiator::initiator initiator;
+  // After the initiator, so it is gone before the initiator is.
+  std::unique_ptr<nbd::server> nbd;
   rpc_methods methods;
   control_server control;
   metrics_server metrics_http;
@@ -257,11 +282,13 @@ int daemon::run() {
     spdlog::info("signal {} received: logging out every session", signal);
     p.control.stop();
     p.metrics_http.stop();
+    if (p.nbd) p.nbd->stop();
     asio::co_spawn(p.io, shut_down(p), [&p](std::exception_ptr) { p.io.stop(); });
   });
   // The control socket answering is isensd's "ready" (tests and scripts wait
   // for it), so every other listener is open before it.
   if (!p.config.metrics_listen.empty()) p.metrics_http.start(p.config.metrics_listen);
+  if (p.nbd) p.nbd->start();
   p.control.start();
   asio::co_spawn(p.io, restore_registered(p.methods, p.registrations), asio::detached);
   asio::co_spawn(p.io, flush_journal_periodically(*p.journal), asio::detached);

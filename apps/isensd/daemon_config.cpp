@@ -23,6 +23,7 @@ const std::map<std::string, std::set<std::string>>& known_keys() {
       {"bus", {"delivery_threads", "spin_after_events_us"}},
       {"logging", {"enabled", "format", "sink", "path", "max_size_mb", "max_files"}},
       {"plugins", {"paths"}},
+      {"nbd", {"enabled", "socket", "listen"}},
       {"failover",
        {"enabled", "recover_all_sessions", "first_retry_delay_ms", "max_retry_delay_ms", "give_up_after_ms",
         "max_concurrent_per_target", "replace_lost_connections"}},
@@ -76,7 +77,7 @@ void apply_config_file(daemon_config& c, const std::filesystem::path& file) {
 
   for (const auto& [section, value] : root.as_table()) {
     const auto known = known_keys().find(section);
-    if (known == known_keys().end()) fail(file, section, "unknown section (known: initiator, daemon, metrics, bus, logging, plugins, failover)");
+    if (known == known_keys().end()) fail(file, section, "unknown section (known: initiator, daemon, metrics, bus, logging, plugins, failover, nbd)");
     if (!value.is_table()) fail(file, section, "must be a table, e.g. [" + section + "]");
     for (const auto& [key, ignored] : value.as_table()) {
       if (!known->second.contains(key)) fail(file, section + "." + key, "unknown key");
@@ -152,6 +153,12 @@ void apply_config_file(daemon_config& c, const std::filesystem::path& file) {
     }
     if (auto v = get<bool>(t, file, "failover", "replace_lost_connections")) f.replace_lost_connections = *v;
   }
+  if (root.contains("nbd")) {
+    const auto& t = toml::find(root, "nbd");
+    if (auto v = get<bool>(t, file, "nbd", "enabled")) c.nbd.enabled = *v;
+    if (auto v = get<std::string>(t, file, "nbd", "socket")) c.nbd.socket = *v;
+    if (auto v = get<std::string>(t, file, "nbd", "listen")) c.nbd.listen = *v;
+  }
   if (root.contains("plugins")) {
     const auto& t = toml::find(root, "plugins");
     if (auto v = get<std::vector<std::string>>(t, file, "plugins", "paths"))
@@ -178,6 +185,8 @@ void validate(const daemon_config& c) {
     throw config_error("failover max retry delay must be at least the first retry delay");
   if (c.failover.give_up_after.count() < 1) throw config_error("failover give-up deadline must be at least 1 ms");
   if (c.socket_path.empty()) throw config_error("the control socket path is empty");
+  if (!c.nbd.listen.empty() && !initiator::portal::parse(c.nbd.listen))
+    throw config_error("nbd listen address '" + c.nbd.listen + "' is not host:port");
   if (c.state_dir.empty()) throw config_error("the state directory is empty");
 }
 

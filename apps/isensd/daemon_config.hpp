@@ -40,6 +40,13 @@ struct failover_config {
   bool replace_lost_connections = true;
 };
 
+// The NBD exports ([nbd]): every disk LUN of every logged-in session.
+struct nbd_config {
+  bool enabled = true;
+  std::filesystem::path socket;  // default: nbd.sock beside the control socket
+  std::string listen;            // "host:port" for TCP too; "" (default): Unix socket only
+};
+
 struct daemon_config {
   initiator::initiator_options initiator;
   std::filesystem::path state_dir;
@@ -50,6 +57,7 @@ struct daemon_config {
   std::string log_level = "info";
   logging_config logging;
   failover_config failover;
+  nbd_config nbd;
   events::bus_options bus;  // [bus]: delivery threads and the watcher's spin
   bool logger_enabled = true;
   bool metrics_enabled = true;

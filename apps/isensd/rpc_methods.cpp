@@ -198,8 +198,17 @@ asio::awaitable<json> rpc_methods::sessions(const json& params) {
   } else {
     for (const auto& s : initiator_.sessions()) out.push_back(initiator::to_json(s));
   }
+  if (decorate_session_)
+    for (auto& s : out) decorate_session_(s);
   co_return out;
 }
+
+void rpc_methods::add_method(const std::string& name, bool mutating, handler run) {
+  if (!methods_.emplace(name, method{mutating, std::move(run)}).second)
+    throw std::logic_error("control method '" + name + "' is defined twice");
+}
+
+void rpc_methods::set_session_decorator(std::function<void(json&)> decorate) { decorate_session_ = std::move(decorate); }
 
 asio::awaitable<json> rpc_methods::inquiry(const json& params) {
   const auto data = unwrap(co_await initiator_.scsi_inquiry(param_uint(params, "session_id"), param_uint(params, "lun")));

@@ -38,6 +38,12 @@ class rpc_methods {
   // registered sessions. Returns the session id or throws rpc_error.
   boost::asio::awaitable<std::uint64_t> login(initiator::login_options login);
 
+  // Adds a method served elsewhere (the NBD exports); a taken name is a
+  // programming error (std::logic_error).
+  void add_method(const std::string& name, bool mutating, std::function<boost::asio::awaitable<json>(const json&)> run);
+  // Called on each session's JSON in `sessions` (the NBD URI of each LUN).
+  void set_session_decorator(std::function<void(json&)> decorate);
+
   // True when the session logged in through these methods and its login is
   // registered: the failover subscriber recovers only such sessions.
   bool is_registered(std::uint64_t session_id) const;
@@ -66,6 +72,7 @@ class rpc_methods {
   registration_store& registrations_;
   rpc_observer observer_;
   std::map<std::string, method> methods_;
+  std::function<void(json&)> decorate_session_;
 
   mutable std::mutex logins_mutex_;
   std::map<std::uint64_t, initiator::login_options> logins_;  // how each live session logged in

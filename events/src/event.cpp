@@ -9,7 +9,8 @@ namespace {
 
 constexpr std::array<std::string_view, event_kind_count> kind_names{
     "connection_made", "connection_lost",    "logon",         "logoff",
-    "session_disconnect", "session_reconnect", "session_ready",
+    "session_disconnect", "session_reconnect", "session_ready", "nbd_attach",
+    "nbd_detach",
 };
 
 constexpr std::array<std::string_view, event_reason_count> reason_names{

@@ -12,6 +12,9 @@ void dispatch(subscriber& sink, const event& e) {
     case event_kind::session_disconnect: sink.on_session_disconnect(e); break;
     case event_kind::session_reconnect: sink.on_session_reconnect(e); break;
     case event_kind::session_ready: sink.on_session_ready(e); break;
+    // No callbacks of their own (that would change the plugin ABI): on_event sees them.
+    case event_kind::nbd_attach:
+    case event_kind::nbd_detach: break;
   }
 }
 

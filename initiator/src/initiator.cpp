@@ -202,6 +202,13 @@ void initiator::start_io(io_request request, io_handler handler) {
   r.buffer = reinterpret_cast<std::uint8_t*>(request.buffer);
   r.length = request.length;
   r.fua = request.options.fua;
+  if (request.direction == io_direction::write_same || request.direction == io_direction::unmap) {
+    r.direction = detail::data_direction::write;
+    r.range = request.direction == io_direction::unmap ? detail::block_io_request::range_op::unmap
+                                                       : detail::block_io_request::range_op::write_same;
+    r.blocks = request.blocks;
+    r.unmap = request.unmap;
+  }
   if (s->runs_here()) return s->start_block_io(r, std::move(handler));
   asio::dispatch(s->executor(), [s, r, handler = std::move(handler)]() mutable { s->start_block_io(r, std::move(handler)); });
 }

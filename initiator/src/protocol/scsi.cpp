@@ -120,6 +120,28 @@ cdb synchronize_cache10_cdb() noexcept {
   return c;
 }
 
+cdb write_same16_cdb(std::uint64_t lba, std::uint32_t blocks, bool unmap) noexcept {
+  auto c = rw16(0x93, lba, blocks);
+  if (unmap) c[1] |= 0x08;  // UNMAP
+  return c;
+}
+
+cdb unmap_cdb(std::uint16_t parameter_length) noexcept {
+  cdb c{};
+  c[0] = 0x42;
+  store_be(&c[7], 2, parameter_length);
+  return c;
+}
+
+std::array<std::uint8_t, 24> unmap_parameters(std::uint64_t lba, std::uint32_t blocks) noexcept {
+  std::array<std::uint8_t, 24> p{};
+  p[1] = 22;  // UNMAP DATA LENGTH: the bytes after this field
+  p[3] = 16;  // BLOCK DESCRIPTOR DATA LENGTH: one descriptor
+  store_be(&p[8], 8, lba);
+  store_be(&p[16], 4, blocks);
+  return p;
+}
+
 result<standard_inquiry> parse_standard_inquiry(byte_span data) {
   if (data.size() < 36) return bad("standard INQUIRY data of " + std::to_string(data.size()) + " bytes (< 36)");
   standard_inquiry inq;

@@ -62,6 +62,13 @@ cdb write16_cdb(std::uint64_t lba, std::uint32_t blocks) noexcept;
 cdb write16_fua_cdb(std::uint64_t lba, std::uint32_t blocks) noexcept;
 /// SYNCHRONIZE CACHE(10) of the whole logical unit (LBA 0, 0 blocks).
 cdb synchronize_cache10_cdb() noexcept;
+/// WRITE SAME(16) (0x93): one block of Data-Out written to `blocks` blocks;
+/// with `unmap` the target may deallocate them instead (SBC-4 §5.50).
+cdb write_same16_cdb(std::uint64_t lba, std::uint32_t blocks, bool unmap) noexcept;
+/// UNMAP (0x42) with a parameter list of `parameter_length` bytes (see unmap_parameters).
+cdb unmap_cdb(std::uint16_t parameter_length) noexcept;
+/// UNMAP's parameter list for one range: an 8-byte header and one 16-byte descriptor.
+std::array<std::uint8_t, 24> unmap_parameters(std::uint64_t lba, std::uint32_t blocks) noexcept;
 
 /// Standard INQUIRY data (SPC-4 §6.6.2); strings are trimmed of spaces/NULs.
 struct standard_inquiry {

@@ -1,4 +1,4 @@
-// Facade reads, writes and flushes: checked against the LUN's size and
+// Facade reads, writes, flushes, WRITE SAMEs and UNMAPs: checked against the LUN's size and
 // block size, split into commands of at most max_transfer_bytes, counted,
 // and turned into one result<void> for the caller.
 #include "session/session.hpp"
@@ -38,10 +38,12 @@ struct io_join {
   std::optional<error> first_error;
 };
 
-std::string_view name_of(data_direction d) {
-  switch (d) {
-    case data_direction::read: return "READ(16)";
-    case data_direction::write: return "WRITE(16)";
+std::string_view name_of(const protocol::cdb& cdb) {
+  switch (cdb[0]) {
+    case 0x88: return "READ(16)";
+    case 0x8a: return "WRITE(16)";
+    case 0x93: return "WRITE SAME(16)";
+    case 0x42: return "UNMAP";
     default: return "SYNCHRONIZE CACHE(10)";
   }
 }
@@ -60,6 +62,8 @@ class block_io_task final : public scsi_task {
 
   io_handler handler;
   std::shared_ptr<io_join> join;
+  // UNMAP's parameter list: the Data-Out of the command, owned by it.
+  std::array<std::uint8_t, 24> parameters{};
 
   void complete(result<scsi_completion> outcome) override {
     auto r = judge(outcome);
@@ -79,8 +83,8 @@ class block_io_task final : public scsi_task {
     const auto status = static_cast<protocol::scsi_status>(outcome->status);
     const bool whole = outcome->transferred == length && outcome->residual_underflow == 0 && !outcome->residual_overflow;
     if (status == protocol::scsi_status::good && whole) return {};
-    std::string what = std::string(name_of(direction)) + " of LUN " + std::to_string(lun);
-    if (direction != data_direction::none)
+    std::string what = std::string(name_of(cdb)) + " of LUN " + std::to_string(lun);
+    if (blocks_ != 0)
       what += ", blocks " + std::to_string(lba_) + "+" + std::to_string(blocks_);
     if (status == protocol::scsi_status::good) {
       return make_error(errc::scsi_bad_response, what + ": the target moved " + std::to_string(outcome->transferred) +
@@ -124,6 +128,8 @@ void session::start_block_io(const block_io_request& request, io_handler done) {
   const auto& capacity = *device->capacity;
   const std::uint32_t block_size = capacity.block_size;
 
+  if (request.range != block_io_request::range_op::none)
+    return start_range_io(request, block_size, capacity.block_count, std::move(done));
   std::uint64_t blocks = 0;
   if (request.direction != data_direction::none) {
     if (request.length == 0) return refuse("a read or write of 0 bytes on " + which());
@@ -158,6 +164,52 @@ void session::start_block_io(const block_io_request& request, io_handler done) {
         task->cdb = request.fua ? protocol::write16_fua_cdb(lba, n) : protocol::write16_cdb(lba, n);
         break;
       default: task->cdb = protocol::synchronize_cache10_cdb(); break;
+    }
+    submit(std::move(task));
+  }
+}
+
+// WRITE SAME and UNMAP name a range of blocks rather than carry them: the
+// Data-Out is one block (WRITE SAME) or a 24-byte parameter list (UNMAP),
+// so a range is split by blocks, at the size a write would be split at, to
+// bound how long the target works on one command.
+void session::start_range_io(const block_io_request& request, std::uint32_t block_size, std::uint64_t block_count,
+                             io_handler done) {
+  const bool same = request.range == block_io_request::range_op::write_same;
+  const auto which = [&] { return "LUN " + std::to_string(request.lun) + " of session " + std::to_string(id_); };
+  const auto refuse = [&](std::string why) {
+    count(failed);
+    deliver(std::move(done), executor_, make_error(errc::invalid_argument, std::move(why)), true);
+  };
+  if (request.blocks == 0) return refuse("a WRITE SAME or UNMAP of 0 blocks on " + which());
+  if (same && (request.buffer == nullptr || request.length != block_size))
+    return refuse("WRITE SAME takes exactly one " + std::to_string(block_size) + "-byte block of " + which());
+  if (request.lba >= block_count || request.blocks > block_count - request.lba)
+    return refuse("blocks " + std::to_string(request.lba) + "+" + std::to_string(request.blocks) +
+                  " lie beyond the end of " + which() + " (" + std::to_string(block_count) + " blocks)");
+
+  const std::uint64_t per_command = std::max<std::uint64_t>(1, context_->options.max_transfer_bytes / block_size);
+  const std::uint64_t commands = (request.blocks + per_command - 1) / per_command;
+  std::shared_ptr<io_join> join;
+  if (commands > 1) join = std::make_shared<io_join>(io_join{std::move(done), commands, {}});
+  const auto self = shared_from_this();
+  for (std::uint64_t i = 0; i < commands; ++i) {
+    const std::uint64_t lba = request.lba + i * per_command;
+    const auto n = static_cast<std::uint32_t>(std::min(per_command, request.blocks - i * per_command));
+    auto task = join ? std::make_unique<block_io_task>(self, lba, n, io_handler{}, join)
+                     : std::make_unique<block_io_task>(self, lba, n, std::move(done), nullptr);
+    task->lun = request.lun;
+    task->direction = data_direction::write;
+    task->counted = true;
+    if (same) {
+      task->buffer = request.buffer;  // the same block for every command
+      task->length = block_size;
+      task->cdb = protocol::write_same16_cdb(lba, n, request.unmap);
+    } else {
+      task->parameters = protocol::unmap_parameters(lba, n);
+      task->buffer = task->parameters.data();
+      task->length = static_cast<std::uint32_t>(task->parameters.size());
+      task->cdb = protocol::unmap_cdb(static_cast<std::uint16_t>(task->parameters.size()));
     }
     submit(std::move(task));
   }

@@ -36,6 +36,11 @@ struct block_io_request {
   std::uint8_t* buffer = nullptr;
   std::size_t length = 0;
   bool fua = false;
+  // WRITE SAME (buffer: one block, written to `blocks` blocks; `unmap` lets
+  // the target deallocate them) or UNMAP of `blocks` blocks: block_io.cpp.
+  enum class range_op : std::uint8_t { none, write_same, unmap } range = range_op::none;
+  std::uint64_t blocks = 0;
+  bool unmap = false;
 };
 
 // A SCSI command with an optional data-in phase.
@@ -90,6 +95,9 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   // A facade read, write or flush: checked against the LUN, split into
   // commands of at most max_transfer_bytes, `done` called once at the end.
   void start_block_io(const block_io_request& request, boost::asio::any_completion_handler<void(result<void>)> done);
+  // WRITE SAME and UNMAP of a checked LUN (block_io.cpp).
+  void start_range_io(const block_io_request& request, std::uint32_t block_size, std::uint64_t block_count,
+                      boost::asio::any_completion_handler<void(result<void>)> done);
   // Counts a finished facade command (block_io.cpp).
   void note_block_io(const scsi_task& task, bool good);
   // Reinstates a disconnected session (same ISID, TSIH 0): connection_made,

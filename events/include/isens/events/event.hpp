@@ -20,10 +20,12 @@ enum class event_kind : std::uint8_t {
   session_disconnect,  ///< a session lost its last connection unexpectedly (ISensLogon2::SessionDisconnect)
   session_reconnect,   ///< a disconnected session is logged in again (ISensLogon2::SessionReconnect)
   session_ready,       ///< LUNs are enumerated after logon (ISensLogon2::PostShell)
+  nbd_attach,          ///< an NBD client started using one of the session's LUNs as an export
+  nbd_detach,          ///< an NBD client stopped using it (reason says why)
 };
 
 /// Number of event kinds; kinds are dense from 0.
-inline constexpr std::size_t event_kind_count = 7;
+inline constexpr std::size_t event_kind_count = 9;
 
 /// Why it happened.
 enum class event_reason : std::uint8_t {

@@ -139,6 +139,40 @@ class initiator {
         token);
   }
 
+  /// WRITE SAME(16): writes the one logical block `block` to `blocks` blocks
+  /// from `lba` (WRITE_ZEROES passes a block of zeros). With `unmap` the
+  /// target may deallocate the blocks instead, if it then reads them back
+  /// as that block.
+  template <class CompletionToken>
+  auto async_write_same(std::uint64_t session_id, std::uint64_t lun, std::uint64_t lba, std::uint64_t blocks,
+                        std::span<const std::byte> block, bool unmap, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(result<void>)>(
+        [this, session_id, lun, lba, blocks, block, unmap](io_handler handler) {
+          io_request r{session_id, lun, lba, io_direction::write_same, const_cast<std::byte*>(block.data()),
+                       block.size(), {}};
+          r.blocks = blocks;
+          r.unmap = unmap;
+          start_io(r, std::move(handler));
+        },
+        token);
+  }
+
+  /// UNMAP: the `blocks` blocks from `lba` hold nothing the caller needs;
+  /// a thin-provisioned LUN frees them (what they read back as afterwards
+  /// is the LUN's business). A LUN that cannot unmap fails with
+  /// errc::scsi_check_condition (ILLEGAL REQUEST).
+  template <class CompletionToken>
+  auto async_unmap(std::uint64_t session_id, std::uint64_t lun, std::uint64_t lba, std::uint64_t blocks,
+                   CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(result<void>)>(
+        [this, session_id, lun, lba, blocks](io_handler handler) {
+          io_request r{session_id, lun, lba, io_direction::unmap, nullptr, 0, {}};
+          r.blocks = blocks;
+          start_io(r, std::move(handler));
+        },
+        token);
+  }
+
   /// A snapshot of every session, ordered by session id.
   std::vector<session_info> sessions() const;
   /// One session's snapshot; errc::no_such_session when unknown.
@@ -151,7 +185,7 @@ class initiator {
   const initiator_options& options() const noexcept;
 
  private:
-  enum class io_direction : std::uint8_t { read, write, flush };
+  enum class io_direction : std::uint8_t { read, write, flush, write_same, unmap };
   // One facade I/O, as the templates above hand it over.
   struct io_request {
     std::uint64_t session_id;
@@ -161,6 +195,8 @@ class initiator {
     std::byte* buffer;  // written into for reads, read from for writes
     std::size_t length;
     write_options options;
+    std::uint64_t blocks = 0;  // write_same, unmap: blocks affected
+    bool unmap = false;        // write_same: the target may deallocate
   };
   using io_handler = boost::asio::any_completion_handler<void(result<void>)>;
   // Hands the request to its session (from any thread); `handler` runs once.
