@@ -1,7 +1,8 @@
 #include "daemon.hpp"
 
 #include "control_server.hpp"
-#include "metrics_server.hpp"
+#include "dashboard.hpp"
+#include "http_server.hpp"
 #include "plugin_loader.hpp"
 #include "registration_store.hpp"
 #include "rpc_methods.hpp"
@@ -13,6 +14,7 @@
 #include <isens/initiator/initiator.hpp>
 #include <isens/subscribers/failover_subscriber.hpp>
 #include <isens/subscribers/logger_subscriber.hpp>
+#include <isens/subscribers/metrics_registry.hpp>
 #include <isens/subscribers/metrics_subscriber.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -146,10 +148,15 @@ struct daemon::parts {
                                  return replay_batch{std::move(batch.events), batch.gap, batch.oldest_available};
                                },
                                [j = journal] { return j->last_seq(); }}),
-        metrics_http(io.get_executor(), [this] {
-          subscribers::metrics_snapshot(*metrics, initiator.sessions(), bus.stats());
-          return metrics->render();
-        }) {
+        http(io.get_executor()),
+        dashboard(io.get_executor(), bus, journal, initiator, [this](std::uint64_t id) { return methods.is_registered(id); },
+                  config.initiator.initiator_name, config.dashboard) {
+    http.route("/metrics", [this](const http_request& request) {
+      subscribers::metrics_snapshot(*metrics, initiator.sessions(), bus.stats());
+      return make_response(request, boost::beast::http::status::ok,
+                           std::string(subscribers::prometheus_content_type), metrics->render());
+    });
+    dashboard.add_routes(http);
     // seq goes on from the journal, so `watch --since` works across restarts.
     bus.continue_after(journal->last_seq());
     // The journal must not miss events: it gets a deep queue.
@@ -167,6 +174,7 @@ struct daemon::parts {
       subscriptions.push_back(subscribe_named(bus, std::move(failover), "failover"));
     }
     for (auto& s : subscribe_plugins(bus, plugins)) subscriptions.push_back(std::move(s));
+    dashboard.start();
   }
 
   daemon_config config;
@@ -187,7 +195,8 @@ struct daemon::parts {
   initiator::initiator initiator;
   rpc_methods methods;
   control_server control;
-  metrics_server metrics_http;
+  http_server http;  // /metrics and the dashboard
+  class dashboard dashboard;
 };
 
 // Built with every signal blocked, so every thread its parts start inherits
@@ -256,12 +265,13 @@ int daemon::run() {
     if (ec) return;
     spdlog::info("signal {} received: logging out every session", signal);
     p.control.stop();
-    p.metrics_http.stop();
+    p.http.stop();
+    p.dashboard.stop();
     asio::co_spawn(p.io, shut_down(p), [&p](std::exception_ptr) { p.io.stop(); });
   });
   // The control socket answering is isensd's "ready" (tests and scripts wait
   // for it), so every other listener is open before it.
-  if (!p.config.metrics_listen.empty()) p.metrics_http.start(p.config.metrics_listen);
+  if (!p.config.metrics_listen.empty()) p.http.start(p.config.metrics_listen);
   p.control.start();
   asio::co_spawn(p.io, restore_registered(p.methods, p.registrations), asio::detached);
   asio::co_spawn(p.io, flush_journal_periodically(*p.journal), asio::detached);
