@@ -29,6 +29,8 @@ constexpr std::string_view response_head =
 
 // Journal events read per fill: small, so a slow reader never costs much memory.
 constexpr std::size_t batch_events = 256;
+// SO_SNDBUF of a stream (the kernel doubles it).
+constexpr int send_buffer_bytes = 64 * 1024;
 // How long (in 2 ms waits) a fill waits for the journal to catch up with the ring.
 constexpr int max_journal_waits = 1000;
 
@@ -89,7 +91,9 @@ void sse_client::fill() {
       live_ = true;
       break;
     }
-    if (!ring.empty() && ring.front().seq <= cursor_ + 1) {
+    // The ring bridges the journal's lag behind the bus, no more: what the
+    // journal has let go is a gap, even if the ring still holds it.
+    if (!ring.empty() && ring.front().seq <= cursor_ + 1 && cursor_ + 1 >= hub_->journal().first_seq()) {
       for (const auto& f : ring)
         if (f.seq > cursor_) outbox_.push_back(f);
       cursor_ = hub_->head();
@@ -132,6 +136,10 @@ asio::awaitable<void> sse_client::watch_peer(std::shared_ptr<sse_client> self) {
 asio::awaitable<void> sse_client::run() {
   const auto self = shared_from_this();
   hub_->attach(this);
+  // The kernel's share of a client that stops reading stays small too; the
+  // queue above it is bounded in frames.
+  boost::system::error_code ignored;
+  stream_.socket().set_option(asio::socket_base::send_buffer_size(send_buffer_bytes), ignored);
   asio::co_spawn(stream_.get_executor(), watch_peer(self), asio::detached);
   stream_.expires_after(hub_->options().write_timeout);
   auto [head_ec, head_n] = co_await asio::async_write(stream_, asio::buffer(response_head), use_tuple);
