@@ -24,7 +24,7 @@ const state = {
   io: null,
   source: null,
   streamState: 'connecting',
-  render: {count: 0, lastMs: 0, maxMs: 0},
+  render: {count: 0, lastMs: 0, maxMs: 0, parts: {}},
 };
 window.isensDashboard = state;  // for tests and the curious
 
@@ -144,7 +144,7 @@ function connectStream() {
       if (takeEvent(JSON.parse(m.data))) {
         $('st-seq').textContent = state.lastSeq;
         scheduleSessions();
-        scheduleRender();
+        scheduleRender('timeline', 'detail', 'io');
       }
     });
   }
@@ -186,7 +186,7 @@ async function refreshSessions() {
     const answer = await getJSON('/api/sessions');
     state.sessions = answer.sessions;
     state.sessionsBoot = answer.boot_id;
-    scheduleRender();
+    scheduleRender('sessions', 'detail');
   } catch (err) {
     // isensd is restarting; the stream's state says so, the next poll catches up
   }
@@ -202,8 +202,12 @@ async function refreshIo() {
 
 // --- rendering --------------------------------------------------------------
 
+// Only the parts whose data changed are drawn again, once per frame at most.
+const PARTS = ['sessions', 'detail', 'timeline', 'io'];
+const dirty = new Set();
 let renderPending = false;
-function scheduleRender() {
+function scheduleRender(...what) {
+  for (const part of what.length ? what : PARTS) dirty.add(part);
   if (renderPending) return;
   renderPending = true;
   requestAnimationFrame(() => { renderPending = false; render(); });
@@ -211,17 +215,29 @@ function scheduleRender() {
 
 function render() {
   const started = performance.now();
-  renderSessions();
-  renderDetail();
-  renderTimeline();
-  renderIo();
+  const draw = {sessions: renderSessions, detail: renderDetail, timeline: renderTimeline, io: renderIo};
+  for (const part of PARTS) {  // in this order: the I/O chart takes the timeline's time range
+    if (!dirty.has(part)) continue;
+    dirty.delete(part);
+    const t0 = performance.now();
+    draw[part]();
+    state.render.parts[part] = performance.now() - t0;
+  }
   const took = performance.now() - started;
   state.render.count += 1;
   state.render.lastMs = took;
   state.render.maxMs = Math.max(state.render.maxMs, took);
   document.body.dataset.lastSeq = String(state.lastSeq);
-  document.body.dataset.renderMs = took.toFixed(1);
 }
+
+// Draws everything now and returns how long it took (ms): for tests and measurements.
+state.fullRender = () => {
+  for (const part of PARTS) dirty.add(part);
+  const t0 = performance.now();
+  render();
+  void document.body.offsetHeight;  // and the layout it causes
+  return performance.now() - t0;
+};
 
 function renderStatus() {
   const s = state.status;
@@ -307,6 +323,15 @@ function renderDetail() {
     `<td>${e.attempt ?? ''}</td><td>${esc(e.detail)}</td></tr>`).join('');
 }
 
+// Read once and on resize: asking for a width while the DOM has changed
+// would make the browser lay out the whole page at once.
+let widthCache = 0;
+function chartWidth() {
+  if (!widthCache) widthCache = Math.max(document.querySelector('main').clientWidth - 4, LABEL_WIDTH + 200);
+  return widthCache;
+}
+window.addEventListener('resize', () => { widthCache = 0; scheduleRender('timeline', 'io'); });
+
 // The time range the timeline and the I/O chart share.
 function timeWindow(lanes) {
   const now = Date.now();
@@ -332,7 +357,7 @@ function lanesToShow() {
 function renderTimeline() {
   const svg = $('timeline');
   const lanes = lanesToShow();
-  const width = Math.max(svg.clientWidth || svg.parentNode.clientWidth || 800, LABEL_WIDTH + 200);
+  const width = chartWidth();
   const [from, to] = timeWindow(lanes);
   const plot = width - LABEL_WIDTH - 10;
   const x = (t) => LABEL_WIDTH + Math.max(0, Math.min(plot, ((t - from) / (to - from)) * plot));
@@ -364,18 +389,29 @@ function renderTimeline() {
       }
     }
     if (downAt !== null) spans.push([downAt, ended || previous ? lane.events[lane.events.length - 1].t : to, true]);
-    for (const [a, b, open] of spans) {
-      if (b < from) continue;
-      parts.push(`<rect class="down" data-session="${lane.sid}" data-open="${open ? 1 : 0}" x="${x(a)}" y="${y + 1}"` +
-        ` width="${Math.max(2, x(b) - x(a))}" height="${LANE_HEIGHT - 4}"><title>down ${((b - a) / 1000).toFixed(1)} s` +
-        `${open ? ' (still)' : ''}</title></rect>`);
+    // One path per lane and kind, not one element per event: a page with
+    // 10 000 events stays light for the browser.
+    const box = (a, b) => `M${x(a).toFixed(1)} ${y + 1}h${Math.max(2, x(b) - x(a)).toFixed(1)}v${LANE_HEIGHT - 4}h${
+      -Math.max(2, x(b) - x(a)).toFixed(1)}z`;
+    for (const open of [false, true]) {
+      const mine = spans.filter((sp) => sp[2] === open && sp[1] >= from);
+      if (!mine.length) continue;
+      const total = mine.reduce((sum, [a, b]) => sum + (b - a), 0) / 1000;
+      parts.push(`<path class="down" data-session="${lane.sid}" data-open="${open ? 1 : 0}" d="${
+        mine.map(([a, b]) => box(a, b)).join('')}"><title>${open ? 'down now, for' : `down ${mine.length}×, in all`} ${
+        total.toFixed(1)} s</title></path>`);
     }
+    const byKind = new Map();
     for (const e of lane.events) {
       if (e.t < from) continue;
-      const cx = x(e.t).toFixed(1);
-      const tip = `${e.kind} ${e.reason || ''}${e.attempt ? ` attempt ${e.attempt}` : ''} seq ${e.seq} ${e.time}`;
-      parts.push(`<rect class="mark k-${e.kind}" data-kind="${e.kind}" data-session="${lane.sid}" data-seq="${e.seq}"` +
-        ` x="${cx - 2}" y="${y + 1}" width="4" height="${LANE_HEIGHT - 4}"><title>${esc(tip)}</title></rect>`);
+      const cx = x(e.t);
+      let d = byKind.get(e.kind);
+      if (!d) { d = []; byKind.set(e.kind, d); }
+      d.push(`M${(cx - 2).toFixed(1)} ${y + 1}h4v${LANE_HEIGHT - 4}h-4z`);
+    }
+    for (const [kind, d] of byKind) {
+      parts.push(`<path class="mark k-${kind}" data-kind="${kind}" data-session="${lane.sid}" d="${d.join('')}">` +
+        `<title>${kind} ×${d.length}</title></path>`);
     }
     parts.push('</g>');
   });
@@ -389,7 +425,7 @@ function renderTimeline() {
 
 function renderIo() {
   const svg = $('io-chart');
-  const width = Math.max(svg.clientWidth || 800, LABEL_WIDTH + 200);
+  const width = chartWidth();
   const height = 140;
   const tl = $('timeline');
   const from = Number(tl.dataset.from) || Date.now() - 60000;
@@ -424,16 +460,16 @@ async function start() {
     const row = ev.target.closest('tr[data-key]');
     if (!row) return;
     state.selected = row.dataset.key;
-    scheduleRender();
+    scheduleRender('sessions', 'detail');
   });
   $('timeline').addEventListener('click', (ev) => {
     const row = ev.target.closest('g[data-key]');
     if (!row) return;
     state.selected = row.dataset.key;
-    scheduleRender();
+    scheduleRender('sessions', 'detail');
   });
-  $('detail-close').addEventListener('click', () => { state.selected = null; scheduleRender(); });
-  $('window').addEventListener('change', scheduleRender);
+  $('detail-close').addEventListener('click', () => { state.selected = null; scheduleRender('sessions', 'detail'); });
+  $('window').addEventListener('change', () => scheduleRender('timeline', 'io'));
   for (;;) {
     try {
       await refreshStatus();
@@ -450,8 +486,8 @@ async function start() {
   document.body.dataset.ready = '1';
   setInterval(refreshStatus, 5000);
   setInterval(refreshSessions, 2000);
-  setInterval(async () => { await refreshIo(); scheduleRender(); }, 1000);
-  setInterval(tickUptime, 1000);
+  setInterval(async () => { await refreshIo(); scheduleRender('io'); }, 1000);
+  setInterval(() => { tickUptime(); scheduleRender('timeline'); }, 2000);  // "now" moves on
 }
 
 start();
