@@ -28,7 +28,7 @@ def start_browser(profile):
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1400,1000", f"--user-data-dir={profile}", "--no-first-run",
+                 "--window-size=1400,1300", f"--user-data-dir={profile}", "--no-first-run",
                  "--disable-background-networking", "--disable-extensions"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})

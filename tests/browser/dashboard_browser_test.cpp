@@ -22,6 +22,9 @@ namespace {
 using namespace isens::test;
 using namespace std::chrono_literals;
 
+// Screenshots go beside the test binary, where they outlive the test's temp dir.
+std::filesystem::path screenshot_path(const std::string& name) { return std::filesystem::path(ISENS_BROWSER_OUTPUT) / name; }
+
 std::string url(const daemon_process& daemon, const std::string& path = "/") {
   return "http://127.0.0.1:" + std::to_string(daemon.metrics_port()) + path;
 }
@@ -102,7 +105,7 @@ TEST_CASE("the dashboard in chromium: a session appears, a target-side drop show
                "[...document.querySelectorAll('#detail-events td')].some(td => td.textContent === 'session_disconnect')");
   const auto head = status_of(env.daemon).at("head_seq").get<std::uint64_t>();
   require_wait(browser, "every event once", events_contiguous_through(head));
-  browser.screenshot(env.daemon.dir() / "dashboard.png");
+  browser.screenshot(screenshot_path("dashboard.png"));
 
   // isensd restarts: the page notices, reconnects, resumes from its last event.
   const auto old_boot = status_of(env.daemon).at("boot_id").get<std::string>();
@@ -123,11 +126,16 @@ TEST_CASE("the dashboard in chromium: a session appears, a target-side drop show
                "document.getElementById('st-boot').textContent === '" + status.at("boot_id").get<std::string>() + "'",
                20s);
   require_wait(browser, "the registered session back in the table", row(new_id) + " && " + row(new_id) + ".dataset.state === 'logged_in'");
-  require_wait(browser, "the earlier run's lane kept",
-               "[...document.querySelectorAll('#timeline .lane-label')].some(t => t.textContent.includes('earlier run'))");
+  const auto lane_label = [&](const std::string& boot, std::uint64_t session) {
+    return "document.querySelector('#timeline g[data-key=\"" + boot + ":" + std::to_string(session) +
+           "\"] .lane-label').textContent";
+  };
+  require_wait(browser, "the earlier run's lane kept and told apart",
+               lane_label(old_boot, id) + ".includes('earlier run') && !" +
+                   lane_label(status.at("boot_id").get<std::string>(), new_id) + ".includes('earlier run')");
   const auto new_head = status_of(env.daemon).at("head_seq").get<std::uint64_t>();
   require_wait(browser, "every event once across the restart", events_contiguous_through(new_head));
-  browser.screenshot(env.daemon.dir() / "dashboard-after-restart.png");
+  browser.screenshot(screenshot_path("dashboard-after-restart.png"));
 
   const auto errors = script_errors(browser);
   INFO("console errors: " << json(errors).dump(2));
@@ -200,6 +208,6 @@ TEST_CASE("the dashboard stays usable with 200 sessions and 10 000 journal event
             << " events, " << lanes << " lanes: page ready in " << load_ms << " ms, full redraw with layout " << full_ms
             << " ms (slowest of 3; parts " << render.at("parts").dump() << "), slowest frame "
             << render.at("maxMs").get<double>() << " ms, detail opened in " << detail.elapsed_ms << " ms\n";
-  browser.screenshot(env.daemon.dir() / "dashboard-200.png");
+  browser.screenshot(screenshot_path("dashboard-200.png"));
   CHECK(script_errors(browser).empty());
 }

@@ -168,7 +168,10 @@ async function refreshStatus() {
     state.statusAt = performance.now();
     state.reachable = true;
     renderStatus();
-    if (restarted) refreshSessions();
+    if (restarted) {
+      refreshSessions();
+      scheduleRender('timeline');
+    }
   } catch (err) {
     state.reachable = false;
     $('st-uptime').textContent = 'isensd unreachable';
@@ -323,6 +326,12 @@ function renderDetail() {
     `<td>${e.attempt ?? ''}</td><td>${esc(e.detail)}</td></tr>`).join('');
 }
 
+// The boot of the newest event (events come in order), else the status's.
+function currentBoot() {
+  const last = state.events[state.events.length - 1];
+  return last ? last.boot_id : state.status ? state.status.boot_id : '';
+}
+
 // Read once and on resize: asking for a width while the DOM has changed
 // would make the browser lay out the whole page at once.
 let widthCache = 0;
@@ -339,7 +348,8 @@ function timeWindow(lanes) {
   if (choice !== 'auto') return [now - Number(choice), now];
   let first = now;
   for (const lane of lanes) if (lane.events.length) first = Math.min(first, lane.events[0].t);
-  return [Math.min(first, now - 60000) - 1000, now];
+  const span = Math.max(now - first, 20000);
+  return [now - span * 1.03, now];
 }
 
 function lanesToShow() {
@@ -373,7 +383,7 @@ function renderTimeline() {
     const y = 24 + i * LANE_HEIGHT;
     const mid = y + LANE_HEIGHT / 2 - 2;
     const ended = lane.events.length && lane.events[lane.events.length - 1].kind === 'logoff';
-    const previous = state.status && lane.boot !== state.status.boot_id;
+    const previous = lane.boot !== currentBoot();
     parts.push(`<g class="lane-row" data-key="${esc(lane.key)}" data-session="${lane.sid}">` +
       `<line class="lane" x1="${LABEL_WIDTH}" y1="${mid}" x2="${width}" y2="${mid}"/>` +
       `<text class="lane-label${ended || previous ? ' ended' : ''}" x="4" y="${mid + 4}">` +
@@ -438,7 +448,7 @@ function renderIo() {
   const line = (field) => samples.map((p) => `${x(p.t).toFixed(1)},${y(p[field]).toFixed(1)}`).join(' ');
   const parts = [`<line class="axis" x1="${LABEL_WIDTH}" y1="${y(0)}" x2="${width}" y2="${y(0)}"/>`,
     `<text x="4" y="14">${bytesRate(top)}</text><text x="4" y="${y(0)}">0</text>`,
-    `<text x="4" y="60" class="read-label">— read</text><text x="4" y="76">— write</text>`];
+    `<text x="4" y="60" class="read-label">— read</text><text x="4" y="76" class="write-label">— write</text>`];
   // The drops, lined up with the timeline above.
   for (const e of state.events) {
     if (e.kind === 'session_disconnect' && !e.attempt && e.t >= from) {
