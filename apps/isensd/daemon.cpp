@@ -1,8 +1,9 @@
 #include "daemon.hpp"
 
 #include "control_server.hpp"
+#include "dashboard.hpp"
+#include "http_server.hpp"
 #include "nbd_exports.hpp"
-#include "metrics_server.hpp"
 #include "plugin_loader.hpp"
 #include "registration_store.hpp"
 #include "rpc_methods.hpp"
@@ -15,6 +16,7 @@
 #include <isens/nbd/server.hpp>
 #include <isens/subscribers/failover_subscriber.hpp>
 #include <isens/subscribers/logger_subscriber.hpp>
+#include <isens/subscribers/metrics_registry.hpp>
 #include <isens/subscribers/metrics_subscriber.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -163,16 +165,21 @@ struct daemon::parts {
                                  return replay_batch{std::move(batch.events), batch.gap, batch.oldest_available};
                                },
                                [j = journal] { return j->last_seq(); }}),
-        metrics_http(io.get_executor(), [this] {
-          subscribers::metrics_snapshot(*metrics, initiator.sessions(), bus.stats());
-          if (nbd) nbd_metrics_snapshot(*metrics, nbd->exports());
-          return metrics->render();
-        }) {
+        http(io.get_executor()),
+        dashboard(io.get_executor(), bus, journal, initiator, [this](std::uint64_t id) { return methods.is_registered(id); },
+                  config.initiator.initiator_name, config.dashboard) {
     if (config.nbd.enabled) {
       nbd = std::make_unique<nbd::server>(io.get_executor(), initiator, bus, nbd_settings(config));
       methods.add_method("exports", false, [this](const json&) -> asio::awaitable<json> { co_return exports_to_json(*nbd); });
       methods.set_session_decorator([this](json& session) { add_export_uris(session, *nbd); });
     }
+    http.route("/metrics", [this](const http_request& request) {
+      subscribers::metrics_snapshot(*metrics, initiator.sessions(), bus.stats());
+      if (nbd) nbd_metrics_snapshot(*metrics, nbd->exports());
+      return make_response(request, boost::beast::http::status::ok,
+                           std::string(subscribers::prometheus_content_type), metrics->render());
+    });
+    dashboard.add_routes(http);
     // seq goes on from the journal, so `watch --since` works across restarts.
     bus.continue_after(journal->last_seq());
     // The journal must not miss events: it gets a deep queue.
@@ -190,6 +197,7 @@ struct daemon::parts {
       subscriptions.push_back(subscribe_named(bus, std::move(failover), "failover"));
     }
     for (auto& s : subscribe_plugins(bus, plugins)) subscriptions.push_back(std::move(s));
+    dashboard.start();
   }
 
   daemon_config config;
@@ -212,7 +220,8 @@ struct daemon::parts {
   std::unique_ptr<nbd::server> nbd;
   rpc_methods methods;
   control_server control;
-  metrics_server metrics_http;
+  http_server http;  // /metrics and the dashboard
+  class dashboard dashboard;
 };
 
 // Built with every signal blocked, so every thread its parts start inherits
@@ -281,13 +290,14 @@ int daemon::run() {
     if (ec) return;
     spdlog::info("signal {} received: logging out every session", signal);
     p.control.stop();
-    p.metrics_http.stop();
+    p.http.stop();
+    p.dashboard.stop();
     if (p.nbd) p.nbd->stop();
     asio::co_spawn(p.io, shut_down(p), [&p](std::exception_ptr) { p.io.stop(); });
   });
   // The control socket answering is isensd's "ready" (tests and scripts wait
   // for it), so every other listener is open before it.
-  if (!p.config.metrics_listen.empty()) p.metrics_http.start(p.config.metrics_listen);
+  if (!p.config.metrics_listen.empty()) p.http.start(p.config.metrics_listen);
   if (p.nbd) p.nbd->start();
   p.control.start();
   asio::co_spawn(p.io, restore_registered(p.methods, p.registrations), asio::detached);

@@ -20,6 +20,7 @@ const std::map<std::string, std::set<std::string>>& known_keys() {
         "nop_timeout_ms"}},
       {"daemon", {"state_dir", "socket", "socket_mode", "socket_group", "log_level", "journal_max_events"}},
       {"metrics", {"enabled", "listen"}},
+      {"dashboard", {"enabled", "ping_interval_ms", "client_queue_frames", "max_stream_clients"}},
       {"bus", {"delivery_threads", "spin_after_events_us"}},
       {"logging", {"enabled", "format", "sink", "path", "max_size_mb", "max_files"}},
       {"plugins", {"paths"}},
@@ -77,7 +78,7 @@ void apply_config_file(daemon_config& c, const std::filesystem::path& file) {
 
   for (const auto& [section, value] : root.as_table()) {
     const auto known = known_keys().find(section);
-    if (known == known_keys().end()) fail(file, section, "unknown section (known: initiator, daemon, metrics, bus, logging, plugins, failover, nbd)");
+    if (known == known_keys().end()) fail(file, section, "unknown section (known: initiator, daemon, metrics, dashboard, bus, logging, plugins, failover, nbd)");
     if (!value.is_table()) fail(file, section, "must be a table, e.g. [" + section + "]");
     for (const auto& [key, ignored] : value.as_table()) {
       if (!known->second.contains(key)) fail(file, section + "." + key, "unknown key");
@@ -118,6 +119,21 @@ void apply_config_file(daemon_config& c, const std::filesystem::path& file) {
     const auto& t = toml::find(root, "metrics");
     if (auto v = get<bool>(t, file, "metrics", "enabled")) c.metrics_enabled = *v;
     if (auto v = get<std::string>(t, file, "metrics", "listen")) c.metrics_listen = *v;
+  }
+  if (root.contains("dashboard")) {
+    const auto& t = toml::find(root, "dashboard");
+    auto& d = c.dashboard;
+    if (auto v = get<bool>(t, file, "dashboard", "enabled")) d.enabled = *v;
+    d.ping_interval = get_ms(t, file, "ping_interval_ms", d.ping_interval, "dashboard");
+    if (d.ping_interval.count() < 10) fail(file, "dashboard.ping_interval_ms", "must be at least 10");
+    if (auto v = get<std::int64_t>(t, file, "dashboard", "client_queue_frames")) {
+      if (*v < 4 || *v > 1'000'000) fail(file, "dashboard.client_queue_frames", "must be between 4 and 1000000");
+      d.client_queue_frames = static_cast<std::size_t>(*v);
+    }
+    if (auto v = get<std::int64_t>(t, file, "dashboard", "max_stream_clients")) {
+      if (*v < 1 || *v > 10000) fail(file, "dashboard.max_stream_clients", "must be between 1 and 10000");
+      d.max_stream_clients = static_cast<std::size_t>(*v);
+    }
   }
   if (root.contains("bus")) {
     const auto& t = toml::find(root, "bus");

@@ -47,6 +47,14 @@ struct nbd_config {
   std::string listen;            // "host:port" for TCP too; "" (default): Unix socket only
 };
 
+// The dashboard on the HTTP listener ([dashboard]; docs/isensd.md, Dashboard).
+struct dashboard_config {
+  bool enabled = true;                            // the page, /api/… and /events
+  std::chrono::milliseconds ping_interval{15000};  // an SSE comment this often on idle streams
+  std::size_t client_queue_frames = 1024;         // a live stream this far behind is closed (it resumes)
+  std::size_t max_stream_clients = 200;           // event streams open at once
+};
+
 struct daemon_config {
   initiator::initiator_options initiator;
   std::filesystem::path state_dir;
@@ -58,6 +66,7 @@ struct daemon_config {
   logging_config logging;
   failover_config failover;
   nbd_config nbd;
+  dashboard_config dashboard;
   events::bus_options bus;  // [bus]: delivery threads and the watcher's spin
   bool logger_enabled = true;
   bool metrics_enabled = true;

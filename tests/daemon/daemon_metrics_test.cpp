@@ -2,67 +2,14 @@
 // Prometheus does, and the body checked against the exposition format.
 #include "daemon_fixture.hpp"
 #include "exposition_parser.hpp"
-#include "loopback_connection.hpp"
+#include "http_test_client.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <algorithm>
-#include <cctype>
 #include <map>
-#include <sstream>
-
-#include <poll.h>
-#include <sys/socket.h>
-
-namespace {
 
 using namespace isens::test;
 using namespace std::chrono_literals;
-
-struct http_answer {
-  int status = 0;
-  std::map<std::string, std::string> headers;  // lower-case names
-  std::string body;
-};
-
-// One HTTP/1.1 request with Connection: close; reads to EOF, bounded.
-http_answer http_get(unsigned short port, const std::string& path, const std::string& method = "GET") {
-  const loopback_connection connection(port);
-  const int fd = connection.fd();
-  connection.send_all(method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-  std::string raw;
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  for (;;) {
-    REQUIRE(std::chrono::steady_clock::now() < deadline);
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    char chunk[8192];
-    const auto n = ::recv(fd, chunk, sizeof chunk, 0);
-    if (n <= 0) break;
-    raw.append(chunk, static_cast<std::size_t>(n));
-  }
-
-  http_answer answer;
-  const auto head_end = raw.find("\r\n\r\n");
-  REQUIRE(head_end != std::string::npos);
-  std::istringstream head(raw.substr(0, head_end));
-  std::string line;
-  std::getline(head, line);
-  REQUIRE_THAT(line, Catch::StartsWith("HTTP/1.1 "));
-  answer.status = std::stoi(line.substr(9, 3));
-  while (std::getline(head, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    auto name = line.substr(0, colon);
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-    answer.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
-  }
-  answer.body = raw.substr(head_end + 4);
-  return answer;
-}
-
-}  // namespace
 
 TEST_CASE("GET /metrics serves valid Prometheus text with the session and event counts",
           "[daemon][metrics][integration]") {
