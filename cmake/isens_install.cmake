@@ -22,6 +22,14 @@ install(TARGETS isens_events isens_initiator isens_initiator_protocol isens_subs
   EXPORT isensTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# `cmake --install --strip` and CPack (CPACK_STRIP_FILES) strip executables
+# only; the archives' debug info would make isens-dev ten times its size.
+install(CODE "if(CMAKE_INSTALL_DO_STRIP)
+  foreach(archive isens_events isens_initiator isens_initiator_protocol isens_subscribers)
+    execute_process(COMMAND \"${CMAKE_STRIP}\" --strip-debug
+                    \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/lib\${archive}.a\")
+  endforeach()
+endif()" COMPONENT dev)
 # Public headers only: each component's include/ holds isens/<component>/,
 # the plugin ABI header (isens/events/plugin_api.hpp) among them.
 install(DIRECTORY

@@ -8,7 +8,8 @@
 set(CPACK_PACKAGE_NAME isens)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "isens maintainers <isens@localhost>")
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "user-space iSCSI initiator service with SENS-style session events")
+# No CPACK_PACKAGE_DESCRIPTION_SUMMARY: CPack would put it before each
+# package's own first line (the synopsis) below.
 set(CPACK_GENERATOR DEB)
 set(CPACK_COMPONENTS_ALL daemon dev)  # never a helper's stray "Unspecified" rule
 set(CPACK_DEB_COMPONENT_INSTALL ON)
@@ -25,9 +26,9 @@ set(CPACK_DEBIAN_COMPRESSION_TYPE gzip)  # fast to build in the test; xz saves l
 set(CPACK_DEBIAN_DAEMON_PACKAGE_NAME isens)
 set(CPACK_DEBIAN_DAEMON_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_DAEMON_DESCRIPTION "user-space iSCSI initiator service with SENS-style session events
- isensd logs in to iSCSI targets, keeps sessions alive, recovers persistent
- sessions and raises Windows-SENS-style events (logon, session_disconnect,
- ...) to subscribers and plugins; isensctl drives it.")
+isensd logs in to iSCSI targets, keeps sessions alive, recovers persistent
+sessions and raises Windows-SENS-style events (logon, session_disconnect,
+...) to subscribers and plugins; isensctl drives it.")
 # Declared, not guessed: dpkg-shlibdeps reads the binaries' NEEDED entries.
 set(CPACK_DEBIAN_DAEMON_PACKAGE_SHLIBDEPS ON)
 # /etc/isens/isensd.toml is the admin's: dpkg keeps local edits on upgrade.
@@ -37,8 +38,8 @@ set(CPACK_DEBIAN_DAEMON_PACKAGE_CONTROL_EXTRA ${CMAKE_CURRENT_BINARY_DIR}/conffi
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME isens-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_DESCRIPTION "isens plugin SDK: headers, static libraries, CMake package
- find_package(isens) gives isens::events (with the plugin ABI header),
- isens::initiator and isens::subscribers; isens.pc for pkg-config.")
+find_package(isens) gives isens::events (with the plugin ABI header),
+isens::initiator and isens::subscribers; isens.pc for pkg-config.")
 # The headers' dependencies (Boost.Asio, nlohmann-json) and spdlog, which the
 # static libraries link; a plugin must match the isensd that loads it.
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
