@@ -5,6 +5,7 @@
 
 #include <isens/events/event_json.hpp>
 
+#include <charconv>
 #include <iomanip>
 #include <iostream>
 
@@ -90,13 +91,14 @@ int cmd_sessions(const daemon_options& o, std::optional<std::uint64_t> session_i
       };
       rows.push_back({str(s, "session_id"), str(s, "target_name"), str(s, "target_portal"), str(s, "isid"),
                       str(s, "tsih"), s.value("connected", false) ? "connected" : "disconnected",
+                      s.value("persistent", false) ? "yes" : "no",
                       str(s, "connection_count"), str(s, "auth_type"),
                       str(s, "header_digest") + "/" + str(s, "data_digest"), str(io, "read_ops"), str(io, "write_ops"),
                       size("read_bytes"), size("write_bytes"), str(io, "in_flight") + "/" + str(io, "queued"),
                       str(io, "failed")});
     }
     print_table(std::cout,
-                {"SESSION", "TARGET", "PORTAL", "ISID", "TSIH", "STATE", "CONNS", "AUTH", "DIGEST H/D", "READS", "WRITES",
+                {"SESSION", "TARGET", "PORTAL", "ISID", "TSIH", "STATE", "PERSISTENT", "CONNS", "AUTH", "DIGEST H/D", "READS", "WRITES",
                  "READ", "WRITTEN", "INFLIGHT/QUEUED", "FAILED"},
                 rows);
     return 0;
@@ -155,12 +157,30 @@ int cmd_register(const daemon_options& o, std::uint64_t session_id) {
   });
 }
 
-int cmd_unregister(const daemon_options& o, const std::string& registration_id) {
+int cmd_unregister(const daemon_options& o, const std::vector<std::string>& ids) {
   return with_daemon(o, [&](rpc_client& c) {
-    const auto result = c.call("unregister_session", {{"registration_id", registration_id}});
-    if (o.json) return print_json(result);
-    std::cout << registration_id << " unregistered (its session, if any, stays logged in)\n";
-    return 0;
+    int status = 0;
+    json results = json::array();
+    for (const auto& id : ids) {
+      // Digits only: a session id (a registration id is target@portal).
+      std::uint64_t session_id = 0;
+      const auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), session_id);
+      const bool session = !id.empty() && ec == std::errc() && end == id.data() + id.size();
+      try {
+        const auto result = session ? c.call("unregister_session", {{"session_id", session_id}})
+                                    : c.call("unregister_session", {{"registration_id", id}});
+        results.push_back(result);
+        if (!o.json)
+          std::cout << str(result, "registration_id") << (session ? " (session " + id + ")" : std::string())
+                    << " unregistered (its session, if any, stays logged in)\n";
+      } catch (const client_error& e) {
+        if (e.exit_code() != 1) throw;  // no daemon, or a broken answer: stop here
+        std::cerr << "isensctl: " << e.what() << '\n';
+        status = 1;
+      }
+    }
+    if (o.json) print_json(results);
+    return status;
   });
 }
 

@@ -38,7 +38,9 @@ int cmd_connections(const daemon_options& o, std::optional<std::uint64_t> sessio
 int cmd_add_connection(const daemon_options& o, std::uint64_t session_id, const std::string& portal);
 int cmd_remove_connection(const daemon_options& o, std::uint64_t session_id, std::uint64_t connection_id);
 int cmd_register(const daemon_options& o, std::uint64_t session_id);
-int cmd_unregister(const daemon_options& o, const std::string& registration_id);
+// Each id is a registration id (target@portal) or a session id (digits);
+// every one is tried, and the exit code is 1 if any failed.
+int cmd_unregister(const daemon_options& o, const std::vector<std::string>& ids);
 int cmd_registrations(const daemon_options& o);
 int cmd_scsi(const daemon_options& o, const std::string& method, std::uint64_t session_id, std::optional<std::uint64_t> lun);
 int cmd_discover_via_daemon(const daemon_options& o, const login_request& r);

@@ -1,5 +1,6 @@
 // isensctl: the isens command line. `probe` and `discover` run an initiator
 // inside isensctl itself; every other command talks to isensd.
+#include "chap_secrets.hpp"
 #include "daemon_commands.hpp"
 #include "export_commands.hpp"
 #include "default_paths.hpp"
@@ -21,12 +22,30 @@ void add_portal_options(CLI::App& command, isensctl::standalone_options& common)
       ->capture_default_str()
       ->check(CLI::Range(100u, 600000u));
   command.add_option("--chap-user", common.chap_user, "CHAP user name (one-way CHAP)");
-  command.add_option("--chap-secret", common.chap_secret, "CHAP secret");
+  command.add_option("--chap-secret", common.chap_secret,
+                     "CHAP secret; visible to other users: prefer --chap-secret-file, $ISENS_CHAP_SECRET or the prompt");
+  command.add_option("--chap-secret-file", common.chap_secret_file, "Read the CHAP secret from FILE (mode 0600 or stricter)");
   command.add_option("--chap-target-user", common.chap_target_user, "The target's CHAP name (mutual CHAP)");
-  command.add_option("--chap-target-secret", common.chap_target_secret, "The target's CHAP secret (mutual CHAP)");
+  command.add_option("--chap-target-secret", common.chap_target_secret,
+                     "The target's CHAP secret (mutual CHAP); prefer --chap-target-secret-file or $ISENS_CHAP_TARGET_SECRET");
+  command.add_option("--chap-target-secret-file", common.chap_target_secret_file,
+                     "Read the target's CHAP secret from FILE (mode 0600 or stricter)");
 }
 
-bool check_chap(const isensctl::standalone_options& o) {
+// Secrets first (file, environment, prompt), then the pairs are checked.
+// none, crc32c (demanded) or crc32c,none / none,crc32c (preferred: the
+// first the target accepts), in any case, as open-iscsi writes CRC32C,None.
+const CLI::Validator digest_choice(
+    [](std::string& value) -> std::string {
+      const auto d = isens::initiator::parse_digest(value);
+      if (!d) return "'" + value + "' is not none, crc32c, crc32c,none or none,crc32c";
+      value = std::string(isens::initiator::to_string(*d));
+      return {};
+    },
+    "none|crc32c|crc32c,none|none,crc32c");
+
+bool check_chap(isensctl::standalone_options& o) {
+  if (isensctl::resolve_chap_secrets(o) != 0) return false;
   const char* problem = nullptr;
   if (o.chap_user.empty() != o.chap_secret.empty()) problem = "--chap-user and --chap-secret go together";
   else if (o.chap_target_user.empty() != o.chap_target_secret.empty())
@@ -74,12 +93,12 @@ int main(int argc, char** argv) {
   probe_cmd->add_option("--connections", probe.connections, "Grow the session to N connections")
       ->capture_default_str()
       ->check(CLI::Range(1u, 64u));
-  probe_cmd->add_option("--header-digest", probe.header_digest, "none or crc32c")
+  probe_cmd->add_option("--header-digest", probe.header_digest, "crc32c or none demands; crc32c,none prefers (open-iscsi's CRC32C,None)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"none", "crc32c"}));
-  probe_cmd->add_option("--data-digest", probe.data_digest, "none or crc32c")
+      ->transform(digest_choice);
+  probe_cmd->add_option("--data-digest", probe.data_digest, "crc32c or none demands; crc32c,none prefers (open-iscsi's CRC32C,None)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"none", "crc32c"}));
+      ->transform(digest_choice);
   probe_cmd->add_flag("--events", probe.events, "Print the events the session raised");
 
   // --- daemon ---
@@ -87,13 +106,15 @@ int main(int argc, char** argv) {
   auto* login_cmd = app.add_subcommand("login", "Log in to a target through isensd; prints the session id");
   add_portal_options(*login_cmd, common);
   login_cmd->add_option("--target", login.target, "Target IQN")->required();
-  login_cmd->add_option("--header-digest", login.header_digest, "none or crc32c")->check(CLI::IsMember({"none", "crc32c"}));
-  login_cmd->add_option("--data-digest", login.data_digest, "none or crc32c")->check(CLI::IsMember({"none", "crc32c"}));
+  login_cmd->add_option("--header-digest", login.header_digest, "crc32c or none demands; crc32c,none prefers (open-iscsi's CRC32C,None)")
+      ->transform(digest_choice);
+  login_cmd->add_option("--data-digest", login.data_digest, "crc32c or none demands; crc32c,none prefers (open-iscsi's CRC32C,None)")
+      ->transform(digest_choice);
   login_cmd->add_flag("--persistent", login.persistent, "Register the session: log it in again when isensd starts");
 
   std::uint64_t session_id = 0, connection_id = 0, lun = 0;
   std::optional<std::uint64_t> maybe_session;
-  std::string portal, registration_id;
+  std::string portal;
 
   auto* logout_cmd = app.add_subcommand("logout", "Log a session out");
   logout_cmd->add_option("session", session_id, "Session id")->required();
@@ -109,8 +130,10 @@ int main(int argc, char** argv) {
   remove_conn->add_option("connection", connection_id, "Connection id")->required();
   auto* register_cmd = app.add_subcommand("register", "Make a session persistent");
   register_cmd->add_option("session", session_id, "Session id")->required();
-  auto* unregister_cmd = app.add_subcommand("unregister", "Forget a registration (does not log out)");
-  unregister_cmd->add_option("registration", registration_id, "Registration id (target@portal)")->required();
+  std::vector<std::string> unregister_ids;
+  auto* unregister_cmd = app.add_subcommand("unregister", "Forget registrations (does not log out)");
+  unregister_cmd->add_option("id", unregister_ids, "Registration ids (target@portal) or session ids; several at once")
+      ->required();
   auto* registrations_cmd = app.add_subcommand("registrations", "List registered sessions");
   auto* inquiry_cmd = app.add_subcommand("inquiry", "SCSI INQUIRY of a LUN");
   auto* capacity_cmd = app.add_subcommand("read-capacity", "SCSI READ CAPACITY of a LUN");
@@ -168,7 +191,7 @@ int main(int argc, char** argv) {
   if (*add_conn) return isensctl::cmd_add_connection(daemon, session_id, portal);
   if (*remove_conn) return isensctl::cmd_remove_connection(daemon, session_id, connection_id);
   if (*register_cmd) return isensctl::cmd_register(daemon, session_id);
-  if (*unregister_cmd) return isensctl::cmd_unregister(daemon, registration_id);
+  if (*unregister_cmd) return isensctl::cmd_unregister(daemon, unregister_ids);
   if (*registrations_cmd) return isensctl::cmd_registrations(daemon);
   if (*inquiry_cmd) return isensctl::cmd_scsi(daemon, "scsi_inquiry", session_id, lun);
   if (*capacity_cmd) return isensctl::cmd_scsi(daemon, "scsi_read_capacity", session_id, lun);

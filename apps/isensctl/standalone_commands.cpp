@@ -104,8 +104,8 @@ int run_probe(const standalone_options& common, const probe_options& probe) {
   options.target_name = probe.target;
   options.chap = credentials(common.chap_user, common.chap_secret);
   options.mutual_chap = credentials(common.chap_target_user, common.chap_target_secret);
-  options.header_digest = probe.header_digest == "crc32c" ? ini::digest::crc32c : ini::digest::none;
-  options.data_digest = probe.data_digest == "crc32c" ? ini::digest::crc32c : ini::digest::none;
+  options.header_digest = ini::parse_digest(probe.header_digest).value_or(ini::digest::none);  // checked by the flag
+  options.data_digest = ini::parse_digest(probe.data_digest).value_or(ini::digest::none);
   options.max_connections = std::max(1u, probe.connections);
 
   auto collector = std::make_shared<event_collector>();

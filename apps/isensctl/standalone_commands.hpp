@@ -16,6 +16,7 @@ struct standalone_options {
   std::string initiator_name = "iqn.2026-11.org.isens:isensctl";
   unsigned timeout_ms = 5000;
   std::string chap_user, chap_secret, chap_target_user, chap_target_secret;
+  std::string chap_secret_file, chap_target_secret_file;  // read by resolve_chap_secrets (chap_secrets.hpp)
 };
 
 // `isensctl probe` options.

@@ -48,10 +48,16 @@ std::filesystem::path prepared_state_dir(const std::filesystem::path& dir) {
 
 // Every configured plugin, or an exception naming the first that cannot be
 // loaded: isensd never starts with a plugin silently missing.
-std::vector<loaded_plugin> load_plugins(const std::vector<std::filesystem::path>& paths) {
+// A plugin that refuses its configuration (create() throws) stops isensd
+// with the plugin's own message.
+std::vector<loaded_plugin> load_plugins(const std::vector<plugin_config>& configured) {
   std::vector<loaded_plugin> plugins;
-  for (const auto& path : paths) {
-    auto plugin = load_plugin(path, "{}");  // no per-plugin configuration yet
+  for (const auto& entry : configured) {
+    if (!entry.enabled) {
+      spdlog::info("plugin {} is disabled in the configuration: not loaded", entry.path.string());
+      continue;
+    }
+    auto plugin = load_plugin(entry.path, entry.config_json);
     for (const auto& other : plugins) {
       // Names key logs and metrics, so two plugins may not share one.
       if (other.name == plugin.name) {
@@ -236,11 +242,25 @@ daemon::~daemon() = default;
 
 namespace {
 
-// Logs in every registered session; a failure is logged and the rest go on.
-asio::awaitable<void> restore_registered(rpc_methods& methods, registration_store& registrations) {
+// Logs in every configured ([[sessions]]) and registered session; a failure
+// is logged and the rest go on.
+asio::awaitable<void> restore_sessions(rpc_methods& methods, registration_store& registrations,
+                                       const std::vector<initiator::login_options>& configured) {
+  for (const auto& login : configured) {
+    try {
+      const auto id = co_await methods.login(login);
+      methods.mark_configured(id);
+      spdlog::info("configured session {}@{} logged in as session {}", login.target_name,
+                   login.target_portal.to_string(), id);
+    } catch (const std::exception& ex) {
+      spdlog::error("configured session {}@{} could not log in: {}", login.target_name,
+                    login.target_portal.to_string(), ex.what());
+    }
+  }
   for (const auto& r : registrations.list()) {
     try {
       const auto id = co_await methods.login(r.login);
+      methods.hold_registration(id, r.id);
       spdlog::info("registered session {} logged in again as session {}", r.id, id);
     } catch (const std::exception& ex) {
       spdlog::error("registered session {} could not log in: {}", r.id, ex.what());
@@ -300,7 +320,7 @@ int daemon::run() {
   if (!p.config.metrics_listen.empty()) p.http.start(p.config.metrics_listen);
   if (p.nbd) p.nbd->start();
   p.control.start();
-  asio::co_spawn(p.io, restore_registered(p.methods, p.registrations), asio::detached);
+  asio::co_spawn(p.io, restore_sessions(p.methods, p.registrations, p.config.sessions), asio::detached);
   asio::co_spawn(p.io, flush_journal_periodically(*p.journal), asio::detached);
   spdlog::info("isensd running as {} (state in {}, events continue after seq {})", p.config.initiator.initiator_name,
                p.config.state_dir.string(), p.bus.last_seq());

@@ -1,10 +1,13 @@
 #include "daemon_config.hpp"
 
 #include "default_paths.hpp"
+#include "secret_source.hpp"
 
+#include <nlohmann/json.hpp>
 #include <toml.hpp>
 
 #include <map>
+#include <sstream>
 #include <set>
 
 namespace isens::daemon {
@@ -23,7 +26,6 @@ const std::map<std::string, std::set<std::string>>& known_keys() {
       {"dashboard", {"enabled", "ping_interval_ms", "client_queue_frames", "max_stream_clients"}},
       {"bus", {"delivery_threads", "spin_after_events_us"}},
       {"logging", {"enabled", "format", "sink", "path", "max_size_mb", "max_files"}},
-      {"plugins", {"paths"}},
       {"nbd", {"enabled", "socket", "listen"}},
       {"failover",
        {"enabled", "recover_all_sessions", "first_retry_delay_ms", "max_retry_delay_ms", "give_up_after_ms",
@@ -57,6 +59,119 @@ std::chrono::milliseconds get_ms(const table& t, const std::filesystem::path& fi
   return std::chrono::milliseconds(*value);
 }
 
+// A TOML value as JSON, for a plugin's [plugins.config] table. Dates and
+// times become their TOML text (RFC 3339), which a plugin can parse.
+nlohmann::json to_json(const table& v) {
+  if (v.is_table()) {
+    auto out = nlohmann::json::object();
+    for (const auto& [key, value] : v.as_table()) out[key] = to_json(value);
+    return out;
+  }
+  if (v.is_array()) {
+    auto out = nlohmann::json::array();
+    for (const auto& value : v.as_array()) out.push_back(to_json(value));
+    return out;
+  }
+  if (v.is_string()) return v.as_string().str;
+  if (v.is_integer()) return v.as_integer();
+  if (v.is_floating()) return v.as_floating();
+  if (v.is_boolean()) return v.as_boolean();
+  std::ostringstream text;
+  text << v;
+  return text.str();
+}
+
+// [[plugins]]: path (required), enabled, config (a table handed to the
+// plugin as JSON). Each entry is checked like a section: unknown keys are typos.
+void apply_plugins(daemon_config& c, const table& plugins, const std::filesystem::path& file) {
+  if (!plugins.is_array()) {
+    fail(file, "plugins",
+         "must be [[plugins]] tables, each with path, enabled and a [plugins.config] table "
+         "(the former [plugins] paths = [...] is gone)");
+  }
+  std::size_t index = 0;
+  for (const auto& entry : plugins.as_array()) {
+    const auto where = "plugins[" + std::to_string(index++) + "]";
+    if (!entry.is_table()) fail(file, where, "must be a table: [[plugins]]");
+    for (const auto& [key, ignored] : entry.as_table()) {
+      if (key != "path" && key != "enabled" && key != "config") fail(file, where + "." + key, "unknown key (known: path, enabled, config)");
+    }
+    plugin_config plugin;
+    const auto path = get<std::string>(entry, file, where, "path");
+    if (!path || path->empty()) fail(file, where + ".path", "is required: the plugin's .so");
+    plugin.path = *path;
+    if (auto v = get<bool>(entry, file, where, "enabled")) plugin.enabled = *v;
+    if (entry.contains("config")) {
+      const auto& config = toml::find(entry, "config");
+      if (!config.is_table()) fail(file, where + ".config", "must be a table: [plugins.config] or config = { ... }");
+      plugin.config_json = to_json(config).dump();
+    }
+    c.plugins.push_back(std::move(plugin));
+  }
+}
+
+// A CHAP pair of a [[sessions]] table: the user and the file its secret is
+// read from (never the secret itself in the configuration).
+std::optional<initiator::chap_credentials> chap_from(const table& entry, const std::filesystem::path& file,
+                                                     const std::string& where, const char* user_key,
+                                                     const char* file_key) {
+  const auto user = get<std::string>(entry, file, where, user_key);
+  const auto secret_file = get<std::string>(entry, file, where, file_key);
+  if (!user && !secret_file) return std::nullopt;
+  if (!user || !secret_file) fail(file, where + "." + (user ? file_key : user_key), std::string("goes with ") + (user ? user_key : file_key));
+  try {
+    return initiator::chap_credentials{*user, apps::read_secret_file(*secret_file)};
+  } catch (const apps::secret_error& ex) {
+    fail(file, where + "." + file_key, ex.what());
+  }
+}
+
+initiator::digest digest_from(const table& entry, const std::filesystem::path& file, const std::string& where,
+                              const char* key) {
+  const auto text = get<std::string>(entry, file, where, key);
+  if (!text) return initiator::digest::none;
+  const auto d = initiator::parse_digest(*text);
+  if (!d) fail(file, where + "." + key, "must be \"none\", \"crc32c\", \"crc32c,none\" or \"none,crc32c\"");
+  return *d;
+}
+
+// [[sessions]]: targets isensd logs in to at start, like open-iscsi's node
+// records with node.startup = automatic.
+void apply_sessions(daemon_config& c, const table& sessions, const std::filesystem::path& file) {
+  static const std::set<std::string> keys{"portal", "target", "chap_user", "chap_secret_file", "chap_target_user",
+                                          "chap_target_secret_file", "header_digest", "data_digest", "max_connections"};
+  if (!sessions.is_array()) fail(file, "sessions", "must be [[sessions]] tables");
+  std::size_t index = 0;
+  for (const auto& entry : sessions.as_array()) {
+    const auto where = "sessions[" + std::to_string(index++) + "]";
+    if (!entry.is_table()) fail(file, where, "must be a table: [[sessions]]");
+    for (const auto& [key, ignored] : entry.as_table()) {
+      if (key == "chap_secret" || key == "chap_target_secret")
+        fail(file, where + "." + key, "secrets are not written in the configuration: put it in a file (mode 0600) and name it with " + key + "_file");
+      if (!keys.contains(key)) fail(file, where + "." + key, "unknown key");
+    }
+    initiator::login_options login;
+    const auto portal = get<std::string>(entry, file, where, "portal");
+    if (!portal) fail(file, where + ".portal", "is required");
+    auto parsed = initiator::portal::parse(*portal);
+    if (!parsed) fail(file, where + ".portal", parsed.error().what());
+    login.target_portal = *parsed;
+    const auto target = get<std::string>(entry, file, where, "target");
+    if (!target || target->empty()) fail(file, where + ".target", "is required");
+    login.target_name = *target;
+    login.chap = chap_from(entry, file, where, "chap_user", "chap_secret_file");
+    login.mutual_chap = chap_from(entry, file, where, "chap_target_user", "chap_target_secret_file");
+    if (login.mutual_chap && !login.chap) fail(file, where + ".chap_target_user", "mutual CHAP needs chap_user too");
+    login.header_digest = digest_from(entry, file, where, "header_digest");
+    login.data_digest = digest_from(entry, file, where, "data_digest");
+    if (auto v = get<std::int64_t>(entry, file, where, "max_connections")) {
+      if (*v < 1 || *v > 65535) fail(file, where + ".max_connections", "must be between 1 and 65535");
+      login.max_connections = static_cast<std::uint32_t>(*v);
+    }
+    c.sessions.push_back(std::move(login));
+  }
+}
+
 }  // namespace
 
 daemon_config default_config() {
@@ -78,7 +193,8 @@ void apply_config_file(daemon_config& c, const std::filesystem::path& file) {
 
   for (const auto& [section, value] : root.as_table()) {
     const auto known = known_keys().find(section);
-    if (known == known_keys().end()) fail(file, section, "unknown section (known: initiator, daemon, metrics, dashboard, bus, logging, plugins, failover, nbd)");
+    if (section == "plugins" || section == "sessions") continue;  // arrays of tables, checked below
+    if (known == known_keys().end()) fail(file, section, "unknown section (known: initiator, daemon, metrics, dashboard, bus, logging, plugins, sessions, failover, nbd)");
     if (!value.is_table()) fail(file, section, "must be a table, e.g. [" + section + "]");
     for (const auto& [key, ignored] : value.as_table()) {
       if (!known->second.contains(key)) fail(file, section + "." + key, "unknown key");
@@ -175,11 +291,8 @@ void apply_config_file(daemon_config& c, const std::filesystem::path& file) {
     if (auto v = get<std::string>(t, file, "nbd", "socket")) c.nbd.socket = *v;
     if (auto v = get<std::string>(t, file, "nbd", "listen")) c.nbd.listen = *v;
   }
-  if (root.contains("plugins")) {
-    const auto& t = toml::find(root, "plugins");
-    if (auto v = get<std::vector<std::string>>(t, file, "plugins", "paths"))
-      for (const auto& p : *v) c.plugins.emplace_back(p);
-  }
+  if (root.contains("plugins")) apply_plugins(c, toml::find(root, "plugins"), file);
+  if (root.contains("sessions")) apply_sessions(c, toml::find(root, "sessions"), file);
 }
 
 void validate(const daemon_config& c) {

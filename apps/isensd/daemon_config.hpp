@@ -55,6 +55,13 @@ struct dashboard_config {
   std::size_t max_stream_clients = 200;           // event streams open at once
 };
 
+// One [[plugins]] table: a subscriber plugin and its own configuration.
+struct plugin_config {
+  std::filesystem::path path;
+  bool enabled = true;              // false: kept in the file, not loaded
+  std::string config_json = "{}";   // the [plugins.config] table as a JSON object, handed to the plugin's create()
+};
+
 struct daemon_config {
   initiator::initiator_options initiator;
   std::filesystem::path state_dir;
@@ -71,7 +78,10 @@ struct daemon_config {
   bool logger_enabled = true;
   bool metrics_enabled = true;
   std::size_t journal_max_events = 100000;
-  std::vector<std::filesystem::path> plugins;
+  // [[sessions]]: logged in at start and persistent, like registered ones;
+  // CHAP secrets read from their chap_secret_file when the file is loaded.
+  std::vector<initiator::login_options> sessions;
+  std::vector<plugin_config> plugins;  // [[plugins]] tables, then --plugin flags (no configuration)
 };
 
 // Defaults for this user (see default_paths.hpp).

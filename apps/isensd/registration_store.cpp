@@ -32,8 +32,8 @@ json to_record(const registration& r) {
           {"target", l.target_name},
           {"chap", credentials_json(l.chap)},
           {"mutual_chap", credentials_json(l.mutual_chap)},
-          {"header_digest", l.header_digest == initiator::digest::crc32c ? "crc32c" : "none"},
-          {"data_digest", l.data_digest == initiator::digest::crc32c ? "crc32c" : "none"},
+          {"header_digest", initiator::to_string(l.header_digest)},
+          {"data_digest", initiator::to_string(l.data_digest)},
           {"max_connections", l.max_connections}};
 }
 
@@ -46,8 +46,8 @@ registration from_record(const json& j) {
   r.login.target_name = j.at("target").get<std::string>();
   r.login.chap = credentials_from(j.at("chap"));
   r.login.mutual_chap = credentials_from(j.at("mutual_chap"));
-  r.login.header_digest = j.at("header_digest") == "crc32c" ? initiator::digest::crc32c : initiator::digest::none;
-  r.login.data_digest = j.at("data_digest") == "crc32c" ? initiator::digest::crc32c : initiator::digest::none;
+  r.login.header_digest = initiator::parse_digest(j.at("header_digest").get<std::string>()).value_or(initiator::digest::none);
+  r.login.data_digest = initiator::parse_digest(j.at("data_digest").get<std::string>()).value_or(initiator::digest::none);
   r.login.max_connections = j.at("max_connections").get<std::uint32_t>();
   return r;
 }

@@ -38,9 +38,10 @@ std::optional<initiator::chap_credentials> credentials(const json& params, const
 
 initiator::digest digest_from(const json& params, const char* name) {
   const auto v = optional_string(params, name).value_or("none");
-  if (v == "none") return initiator::digest::none;
-  if (v == "crc32c") return initiator::digest::crc32c;
-  throw rpc_error(rpc_code::invalid_params, std::string("param \"") + name + "\" must be \"none\" or \"crc32c\"");
+  if (const auto d = initiator::parse_digest(v)) return *d;
+  throw rpc_error(rpc_code::invalid_params, std::string("param \"") + name +
+                                                "\" must be \"none\", \"crc32c\" (demanded) or \"crc32c,none\", "
+                                                "\"none,crc32c\" (preferred)");
 }
 
 }  // namespace
@@ -105,17 +106,50 @@ asio::awaitable<std::uint64_t> rpc_methods::login(initiator::login_options login
   co_return session_id;
 }
 
+std::optional<std::uint64_t> rpc_methods::live_holder(const std::string& registration) const {
+  const auto held = holders_.find(registration);
+  if (held == holders_.end() || !logins_.contains(held->second)) return std::nullopt;
+  if (!initiator_.session(held->second)) return std::nullopt;  // ended for good (recovery given up)
+  return held->second;
+}
+
 bool rpc_methods::is_registered(std::uint64_t session_id) const {
   std::string id;
   {
     std::lock_guard lock(logins_mutex_);
+    if (configured_.contains(session_id)) return true;
     const auto found = logins_.find(session_id);
     if (found == logins_.end()) return false;
     id = registration_store::id_for(found->second);
+    if (live_holder(id) != session_id) return false;
   }
   // Asked again at every drop, so unregistering stops recovery from then on.
   const auto registered = registrations_.list();
   return std::any_of(registered.begin(), registered.end(), [&](const registration& r) { return r.id == id; });
+}
+
+void rpc_methods::hold_registration(std::uint64_t session_id, const std::string& registration_id) {
+  std::lock_guard lock(logins_mutex_);
+  holders_[registration_id] = session_id;
+}
+
+void rpc_methods::mark_configured(std::uint64_t session_id) {
+  std::lock_guard lock(logins_mutex_);
+  configured_[session_id] = true;
+}
+
+// Refuses a second registered session to a target and portal whose
+// registration another live session holds (isensd restores one session per
+// registration, so a second would silently not come back).
+void rpc_methods::check_registrable(const initiator::login_options& login, std::optional<std::uint64_t> session_id) const {
+  const auto id = registration_store::id_for(login);
+  std::lock_guard lock(logins_mutex_);
+  const auto holder = live_holder(id);
+  if (holder && holder != session_id) {
+    throw rpc_error(rpc_code::invalid_params,
+                    id + " is already registered, held by session " + std::to_string(*holder) +
+                        "; one registered session per target and portal: unregister it first");
+  }
 }
 
 asio::awaitable<json> rpc_methods::discover(const json& params) {
@@ -132,9 +166,14 @@ asio::awaitable<json> rpc_methods::discover(const json& params) {
 asio::awaitable<json> rpc_methods::login_to_target(const json& params) {
   auto options = login_options_from(params);
   const bool persistent = optional_bool(params, "persistent", false);
+  if (persistent) check_registrable(options, std::nullopt);  // refused before any login
   const auto session_id = co_await login(options);
   json out{{"session_id", session_id}};
-  if (persistent) out["registration_id"] = registrations_.add(options);
+  if (persistent) {
+    const auto registration = registrations_.add(options);
+    hold_registration(session_id, registration);
+    out["registration_id"] = registration;
+  }
   co_return out;
 }
 
@@ -143,6 +182,7 @@ asio::awaitable<json> rpc_methods::logout_from_target(const json& params) {
   unwrap(co_await initiator_.logout_from_target(id));
   std::lock_guard lock(logins_mutex_);
   logins_.erase(id);
+  configured_.erase(id);
   co_return json{{"session_id", id}, {"logged_out", true}};
 }
 
@@ -170,14 +210,41 @@ asio::awaitable<json> rpc_methods::register_session(const json& params) {
     if (found == logins_.end()) throw rpc_error(rpc_code::not_found, "no session with id " + std::to_string(id));
     login = found->second;
   }
-  co_return json{{"session_id", id}, {"registration_id", registrations_.add(login)}};
+  check_registrable(login, id);
+  const auto registration = registrations_.add(login);
+  hold_registration(id, registration);
+  co_return json{{"session_id", id}, {"registration_id", registration}};
 }
 
+// By registration id, or by the id of the session holding the registration
+// (as Unregister-IscsiSession -SessionIdentifier does).
 asio::awaitable<json> rpc_methods::unregister_session(const json& params) {
-  const auto registration = param_string(params, "registration_id");
+  std::string registration;
+  json out = json::object();
+  if (params.contains("session_id") && !params.contains("registration_id")) {
+    const auto id = param_uint(params, "session_id");
+    std::lock_guard lock(logins_mutex_);
+    if (configured_.contains(id))
+      throw rpc_error(rpc_code::invalid_params, "session " + std::to_string(id) +
+                                                    " comes from isensd's configuration ([[sessions]]): remove it there");
+    const auto found = logins_.find(id);
+    if (found == logins_.end()) throw rpc_error(rpc_code::not_found, "no session with id " + std::to_string(id));
+    registration = registration_store::id_for(found->second);
+    if (live_holder(registration) != id)
+      throw rpc_error(rpc_code::not_found, "session " + std::to_string(id) + " is not registered");
+    out["session_id"] = id;
+  } else {
+    registration = param_string(params, "registration_id");
+  }
   if (!registrations_.remove(registration))
     throw rpc_error(rpc_code::not_found, "no registration \"" + registration + "\"");
-  co_return json{{"registration_id", registration}, {"unregistered", true}};
+  {
+    std::lock_guard lock(logins_mutex_);
+    holders_.erase(registration);
+  }
+  out["registration_id"] = registration;
+  out["unregistered"] = true;
+  co_return out;
 }
 
 asio::awaitable<json> rpc_methods::registered_sessions(const json&) {
@@ -198,6 +265,8 @@ asio::awaitable<json> rpc_methods::sessions(const json& params) {
   } else {
     for (const auto& s : initiator_.sessions()) out.push_back(initiator::to_json(s));
   }
+  // Get-IscsiSession's IsPersistent: logged in again at start, recovered after a drop.
+  for (auto& s : out) s["persistent"] = is_registered(s.at("session_id").get<std::uint64_t>());
   if (decorate_session_)
     for (auto& s : out) decorate_session_(s);
   co_return out;

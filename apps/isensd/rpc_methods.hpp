@@ -44,9 +44,16 @@ class rpc_methods {
   // Called on each session's JSON in `sessions` (the NBD URI of each LUN).
   void set_session_decorator(std::function<void(json&)> decorate);
 
-  // True when the session logged in through these methods and its login is
-  // registered: the failover subscriber recovers only such sessions.
+  // True when the session is persistent: it holds a registration that still
+  // exists, or it comes from the configuration ([[sessions]]). The failover
+  // subscriber recovers only such sessions; `sessions` shows it.
   bool is_registered(std::uint64_t session_id) const;
+  // Marks a live session as the holder of registration `registration_id`
+  // (at login --persistent, register_session, and start-up).
+  void hold_registration(std::uint64_t session_id, const std::string& registration_id);
+  // Marks a session as one of isensd's configured [[sessions]]: persistent,
+  // and not unregistered through the API (the file says what exists).
+  void mark_configured(std::uint64_t session_id);
 
  private:
   using handler = std::function<boost::asio::awaitable<json>(const json&)>;
@@ -76,6 +83,15 @@ class rpc_methods {
 
   mutable std::mutex logins_mutex_;
   std::map<std::uint64_t, initiator::login_options> logins_;  // how each live session logged in
+  // One registered session per target and portal: registration id -> the
+  // session holding it. Two sessions to one target and portal may exist;
+  // only one of them is persistent (docs/isensd.md, Persistence).
+  std::map<std::string, std::uint64_t> holders_;       // guarded by logins_mutex_
+  std::map<std::uint64_t, bool> configured_;           // guarded by logins_mutex_; session ids of [[sessions]]
+  // The session holding `registration` if it is still logged in; caller holds logins_mutex_.
+  std::optional<std::uint64_t> live_holder(const std::string& registration) const;
+  // Throws when another live session holds the registration `login` would get.
+  void check_registrable(const initiator::login_options& login, std::optional<std::uint64_t> session_id) const;
 };
 
 // Builds login options from request params (portal, target, chap…).

@@ -4,6 +4,27 @@
 
 namespace isens::initiator {
 
+std::string_view to_string(digest d) noexcept {
+  switch (d) {
+    case digest::crc32c: return "crc32c";
+    case digest::crc32c_or_none: return "crc32c,none";
+    case digest::none_or_crc32c: return "none,crc32c";
+    case digest::none: break;
+  }
+  return "none";
+}
+
+std::optional<digest> parse_digest(std::string_view text) {
+  std::string lower;
+  for (const char c : text) {
+    if (c != ' ') lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  }
+  for (const auto d : {digest::none, digest::crc32c, digest::crc32c_or_none, digest::none_or_crc32c}) {
+    if (lower == to_string(d)) return d;
+  }
+  return std::nullopt;
+}
+
 std::string portal::to_string() const {
   const bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);

@@ -65,7 +65,7 @@ daemon_process::~daemon_process() {
 
 void daemon_process::start() {
   if (process_ && process_->running()) throw std::logic_error("isensd is already running");
-  std::vector<std::string> argv{ISENSD_PATH,
+  std::vector<std::string> argv{options_.binary.empty() ? std::string(ISENSD_PATH) : options_.binary,
                                 "--socket",
                                 socket_path().string(),
                                 "--state-dir",
@@ -115,6 +115,21 @@ std::filesystem::path write_file(const std::filesystem::path& dir, const std::st
   out << text;
   if (!out) throw std::runtime_error("cannot write " + path.string());
   return path;
+}
+
+std::string toml_string(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + '"';
+}
+
+std::filesystem::path plugin_config_file(const std::filesystem::path& dir, const std::string& plugin,
+                                         const std::string& config_lines) {
+  return write_file(dir, "isensd-plugin.toml",
+                    "[[plugins]]\npath = " + toml_string(plugin) + "\n[plugins.config]\n" + config_lines + "\n");
 }
 
 std::string read_file(const std::filesystem::path& file) {

@@ -43,6 +43,7 @@ struct daemon_options {
   std::vector<std::string> extra_args;        ///< appended after the fixture's own flags
   std::map<std::string, std::string> env;     ///< added to isensd's environment
   std::chrono::milliseconds start_timeout{std::chrono::seconds{10}};  ///< until the socket answers
+  std::string binary;  ///< the isensd to run; empty: the build tree's (ISENSD_PATH)
 };
 
 /// Options with extra flags only.
@@ -96,6 +97,12 @@ class daemon_process {
 
 /// Writes `text` to `dir`/`name` and returns the path (for --config files).
 std::filesystem::path write_file(const std::filesystem::path& dir, const std::string& name, const std::string& text);
+/// `text` as a TOML basic string, quotes included.
+std::string toml_string(const std::string& text);
+/// Writes `dir`/isensd-plugin.toml: one [[plugins]] table for `plugin` whose
+/// [plugins.config] table holds `config_lines` (TOML `key = value` lines); returns its path.
+std::filesystem::path plugin_config_file(const std::filesystem::path& dir, const std::string& plugin,
+                                         const std::string& config_lines);
 /// A whole file as text ("" when it cannot be read).
 std::string read_file(const std::filesystem::path& file);
 /// The non-empty lines of a text.

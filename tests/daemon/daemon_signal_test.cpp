@@ -117,8 +117,8 @@ TEST_CASE("only isensd's main thread takes SIGTERM and SIGINT, and every other t
   daemon_options options;
 #ifdef ISENS_PLUGIN_RUN_COMMAND
   // A plugin that starts a thread of its own.
-  options = with_args({"--plugin", ISENS_PLUGIN_RUN_COMMAND});
-  options.env["ISENS_ON_DISCONNECT_COMMAND"] = "true";
+  temp_dir config_dir("isensd-signals-config");
+  options = with_args({"--config", plugin_config_file(config_dir.path(), ISENS_PLUGIN_RUN_COMMAND, "command = \"true\"").string()});
   const std::size_t threads_at_least = 5;  // main, two delivery threads, the watcher, the plugin's
 #else
   const std::size_t threads_at_least = 4;

@@ -173,6 +173,59 @@ TEST_CASE("a target without digests refuses a session that requires them, clearl
   CHECK_THAT(id.error().what(), Catch::Matchers::Contains("HeaderDigest"));
 }
 
+TEST_CASE("preferred digests (CRC32C,None) take a digest where the target has one and log in where it has none",
+          "[initiator][tgtd][digest]") {
+  auto with_digests = test::make_standard_target();
+  with_digests->set_target_param(test::standard_tid, "HeaderDigest", "CRC32C,None");
+  with_digests->set_target_param(test::standard_tid, "DataDigest", "CRC32C,None");
+  auto without_digests = test::make_standard_target();  // tgt's default: None only
+  test::initiator_harness h;
+  struct expectation {
+    test::tgtd_target* target;
+    initiator::digest header, data;
+    bool header_used, data_used;
+  };
+  using d = initiator::digest;
+  for (const auto& [target, header, data, header_used, data_used] : std::vector<expectation>{
+           {with_digests.get(), d::crc32c_or_none, d::crc32c_or_none, true, true},
+           // tgt answers from its own list (CRC32C,None) rather than taking the
+           // first of ours that it supports (RFC 7143 6.2): a None,CRC32C offer
+           // still gets CRC32C from it; that is within what was offered.
+           {with_digests.get(), d::none_or_crc32c, d::crc32c_or_none, true, true},
+           {without_digests.get(), d::crc32c_or_none, d::crc32c_or_none, false, false},
+           {without_digests.get(), d::none_or_crc32c, d::none, false, false}}) {
+    INFO(initiator::to_string(header) << " / " << initiator::to_string(data)
+                                      << (target == with_digests.get() ? " with" : " without") << " digests");
+    auto login = standard_login(*target);
+    login.header_digest = header;
+    login.data_digest = data;
+    auto id = h.run(h.initiator().login_to_target(login));
+    REQUIRE(id);
+    const auto snapshot = h.initiator().session(*id);
+    CHECK(snapshot->header_digest == header_used);
+    CHECK(snapshot->data_digest == data_used);
+    // Data moves either way: Data-In with or without its digests.
+    auto capacity = h.run(h.initiator().scsi_read_capacity(*id, 1));
+    REQUIRE(capacity.has_value());
+    CHECK(capacity->bytes() == test::standard_lun1_bytes);
+    REQUIRE(h.run(h.initiator().logout_from_target(*id)));
+  }
+}
+
+TEST_CASE("digest choices read and print as isensctl and the config write them", "[initiator][digest]") {
+  using d = initiator::digest;
+  CHECK(initiator::parse_digest("CRC32C,None") == d::crc32c_or_none);  // open-iscsi's spelling
+  CHECK(initiator::parse_digest("crc32c, none") == d::crc32c_or_none);
+  CHECK(initiator::parse_digest("None,CRC32C") == d::none_or_crc32c);
+  CHECK(initiator::parse_digest("crc32c") == d::crc32c);
+  CHECK(initiator::parse_digest("NONE") == d::none);
+  CHECK_FALSE(initiator::parse_digest("crc32"));
+  CHECK_FALSE(initiator::parse_digest("crc32c,none,crc32c"));
+  CHECK_FALSE(initiator::parse_digest(""));
+  for (const auto choice : {d::none, d::crc32c, d::crc32c_or_none, d::none_or_crc32c})
+    CHECK(initiator::parse_digest(initiator::to_string(choice)) == choice);
+}
+
 TEST_CASE("SCSI commands report LUNs and sense data", "[initiator][tgtd][scsi]") {
   auto target = test::make_standard_target();
   test::initiator_harness h;

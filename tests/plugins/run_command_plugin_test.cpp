@@ -107,4 +107,5 @@ TEST_CASE("run_command refuses a configuration it does not understand", "[plugin
   CHECK_THAT(error_of(R"({"command": 5})"), Catch::Contains("\"command\": [json.exception.type_error"));
   CHECK_THAT(error_of(R"({"timeout_ms": -1})"), Catch::Contains("\"timeout_ms\": must be a whole number"));
   CHECK_THAT(error_of("not json"), Catch::Contains("create() failed"));
+  CHECK_THAT(error_of("{}"), Catch::Contains("no \"command\" configured"));  // it would do nothing: refused
 }

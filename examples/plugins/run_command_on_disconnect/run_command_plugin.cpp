@@ -17,7 +17,6 @@
 #include <array>
 #include <condition_variable>
 #include <cstdio>
-#include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <stdexcept>
@@ -81,11 +80,9 @@ settings parse_settings(const char* config_json) {
       throw std::invalid_argument("\"" + key + "\": " + ex.what());
     }
   }
-  // isensd passes "{}" until it has per-plugin configuration; the variable
-  // lets an operator use the plugin meanwhile.
-  if (s.command.empty()) {
-    if (const char* env = std::getenv("ISENS_ON_DISCONNECT_COMMAND")) s.command = env;
-  }
+  // A plugin that would do nothing refuses to load: the operator learns at
+  // start that the configuration lacks the one thing it needs.
+  if (s.command.empty()) throw std::invalid_argument("no \"command\" configured: set it in the [plugins.config] table");
   return s;
 }
 
@@ -98,10 +95,6 @@ struct job {
 class run_command_subscriber final : public ev::subscriber {
  public:
   explicit run_command_subscriber(settings s) : settings_(std::move(s)) {
-    if (settings_.command.empty()) {
-      log_line("no command configured (set \"command\" or ISENS_ON_DISCONNECT_COMMAND): doing nothing");
-      return;
-    }
     // Every signal blocked: SIGTERM is isensd's, and a SIGPIPE from a
     // command that exits unread cannot kill the daemon (run_command takes it).
     worker_ = ev::start_thread_with_signals_blocked([this] { work(); });
@@ -125,7 +118,7 @@ class run_command_subscriber final : public ev::subscriber {
   }
 
   void on_event(const ev::event& e) override {
-    if (settings_.command.empty() || !settings_.kinds[static_cast<std::size_t>(e.kind)]) return;
+    if (!settings_.kinds[static_cast<std::size_t>(e.kind)]) return;
     job j{ev::to_json_line(e) + '\n',
           {"ISENS_EVENT_KIND=" + std::string(ev::to_string(e.kind)),
            "ISENS_EVENT_REASON=" + std::string(ev::to_string(e.reason)),

@@ -47,8 +47,16 @@ session::session(std::shared_ptr<initiator_context> context, std::uint64_t id, l
 
 asio::awaitable<result<session::opened_connection>> session::open_connection(portal where, std::uint16_t cid) {
   const auto& settings = context_->options;
-  const auto digest_type_of = [](digest d) {
-    return d == digest::crc32c ? protocol::digest_type::crc32c : protocol::digest_type::none;
+  // The digests offered, most wanted first: the negotiator takes the first
+  // the target accepts, so a preference never fails a login a demand would.
+  const auto offer = [](digest d, std::vector<protocol::digest_type>& list) {
+    using protocol::digest_type;
+    switch (d) {
+      case digest::none: list.assign({digest_type::none}); break;
+      case digest::crc32c: list.assign({digest_type::crc32c}); break;
+      case digest::crc32c_or_none: list.assign({digest_type::crc32c, digest_type::none}); break;
+      case digest::none_or_crc32c: list.assign({digest_type::none, digest_type::crc32c}); break;
+    }
   };
 
   for (int redirects = 0; redirects <= 3; ++redirects) {
@@ -68,9 +76,8 @@ asio::awaitable<result<session::opened_connection>> session::open_connection(por
     request.cmd_sn = cmd_sn_;
     request.chap = options_.chap;
     request.mutual_chap = options_.mutual_chap;
-    // assign() fills the one-element lists the defaults already hold: no allocation.
-    request.preferences.header_digests.assign(1, digest_type_of(options_.header_digest));
-    request.preferences.data_digests.assign(1, digest_type_of(options_.data_digest));
+    offer(options_.header_digest, request.preferences.header_digests);
+    offer(options_.data_digest, request.preferences.data_digests);
     request.preferences.max_connections = options_.max_connections;
     request.skip_security_stage_without_chap = tsih_ == 0 && !options_.isid && !reinstating_;
 

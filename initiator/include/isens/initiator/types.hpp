@@ -38,8 +38,19 @@ struct chap_credentials {
   std::string secret;
 };
 
-/// Digest choice for a header or data digest.
-enum class digest : std::uint8_t { none, crc32c };
+/// Digest choice for a header or data digest: demanded (none, crc32c) or
+/// preferred (open-iscsi's "CRC32C,None": the first the target accepts).
+enum class digest : std::uint8_t {
+  none,            ///< offer None only
+  crc32c,          ///< offer CRC32C only: a target without digests fails the login
+  crc32c_or_none,  ///< offer CRC32C,None: a digest when the target has one
+  none_or_crc32c,  ///< offer None,CRC32C: no digest unless the target insists
+};
+
+/// "none", "crc32c", "crc32c,none" or "none,crc32c".
+std::string_view to_string(digest d) noexcept;
+/// Parses the forms to_string() gives, in any case ("CRC32C,None" as open-iscsi writes it); nullopt otherwise.
+std::optional<digest> parse_digest(std::string_view text);
 
 /// Everything needed to log in to one target.
 struct login_options {
