@@ -53,6 +53,8 @@ control_server::control_server(asio::any_io_executor executor, control_server_op
 
 control_server::~control_server() { stop(); }
 
+void control_server::refuse_if_taken() const { clear_stale_socket(executor_, options_.socket_path); }
+
 void control_server::start() {
   const auto& path = options_.socket_path;
   socket_gid_ = resolve_group(options_.socket_group);

@@ -45,6 +45,9 @@ class control_server {
                  events::event_bus& bus, journal_reader journal = {});
   ~control_server();
 
+  // Throws std::runtime_error when a live isensd answers on the socket
+  // (and removes a stale one): checked before any other listener opens.
+  void refuse_if_taken() const;
   // Creates the socket (refusing to steal one a live isensd answers on) and
   // starts accepting. Throws std::runtime_error with the path and cause.
   void start();

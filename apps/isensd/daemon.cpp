@@ -317,6 +317,7 @@ int daemon::run() {
   });
   // The control socket answering is isensd's "ready" (tests and scripts wait
   // for it), so every other listener is open before it.
+  p.control.refuse_if_taken();  // a second isensd names the control socket, not whichever listener came first
   if (!p.config.metrics_listen.empty()) p.http.start(p.config.metrics_listen);
   if (p.nbd) p.nbd->start();
   p.control.start();
