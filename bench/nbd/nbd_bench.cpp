@@ -31,6 +31,8 @@
 #include <boost/asio/use_future.hpp>
 
 #include <algorithm>
+#include <cstring>
+#include <fstream>
 #include <cstdio>
 #include <future>
 #include <map>
@@ -139,6 +141,17 @@ class isens_side {
   std::string uri_;
 };
 
+// Writes a pattern over the whole backing file (tgtd reads it with pread).
+void fill(const std::filesystem::path& file, std::uint64_t bytes) {
+  std::ofstream out(file, std::ios::binary | std::ios::in | std::ios::out);
+  std::vector<char> chunk(1 << 20);
+  for (std::uint64_t at = 0; at < bytes; at += chunk.size()) {
+    for (std::size_t i = 0; i < chunk.size(); i += 8) std::memcpy(&chunk[i], &at, sizeof at);
+    out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+  }
+  if (!out) throw std::runtime_error("cannot fill " + file.string());
+}
+
 // Waits until an NBD server answers on `uri`.
 void wait_for_server(const std::string& uri, test::child_process& server) {
   const auto until = std::chrono::steady_clock::now() + 20s;
@@ -245,6 +258,7 @@ int main(int argc, char** argv) {
     test::tgtd_target target;
     target.add_target(iqn, 1);
     const auto backing = target.add_lun(1, 1, lun_bytes, {.in_memory = true});
+    fill(backing, lun_bytes);  // no holes: every side reads real pages
     target.bind_all_initiators(1);
     const auto dir = target.dir();
 
@@ -262,6 +276,7 @@ int main(int argc, char** argv) {
 
     const std::vector<std::pair<std::string, std::string>> sides{
         {"isens", isens.uri()}, {"qemu-nbd", qemu_uri}, {"nbdkit", nbdkit_uri}};
+    for (const auto& [name, uri] : sides) bench::run_fio(uri, "randread", 4096, 16, lun_bytes, 1, dir);  // warm-up
     std::printf("%-18s %14s %14s %14s %10s %10s\n", "row (fio nbd, QD16)", "isens", "qemu-nbd", "nbdkit file",
                 "isens/qemu", "isens/kit");
     bool ok = true;
