@@ -53,21 +53,21 @@ inline fio_result fio_outcome(const nlohmann::json& report, bool reads) {
 /// The fio command line for `rw` (randread, randwrite, read, write) of
 /// `block` bytes at queue depth `depth` on `uri`.
 inline std::vector<std::string> fio_command(const std::string& uri, const std::string& rw, std::uint32_t block,
-                                            std::uint32_t depth, std::uint64_t size, std::size_t seconds,
+                                            std::uint32_t depth, std::uint64_t size, std::size_t run_ms,
                                             const std::filesystem::path& report) {
   return {"fio", "--name=nbd-bench", "--ioengine=nbd", "--uri=" + uri, "--rw=" + rw, "--bs=" + std::to_string(block),
           "--iodepth=" + std::to_string(depth), "--size=" + std::to_string(size), "--time_based",
-          "--runtime=" + std::to_string(seconds), "--output-format=json", "--output=" + report.string()};
+          "--runtime=" + std::to_string(run_ms) + "ms", "--output-format=json", "--output=" + report.string()};
 }
 
 /// Runs one measurement to its end.
 inline fio_result run_fio(const std::string& uri, const std::string& rw, std::uint32_t block, std::uint32_t depth,
-                          std::uint64_t size, std::size_t seconds, const std::filesystem::path& dir) {
+                          std::uint64_t size, std::size_t run_ms, const std::filesystem::path& dir) {
   const auto report = dir / "fio.json";
   test::run_options o;
-  o.timeout = std::chrono::seconds(seconds + 60);
+  o.timeout = std::chrono::milliseconds(run_ms) + std::chrono::seconds(60);
   o.separate_stderr = true;
-  const auto r = test::run(fio_command(uri, rw, block, depth, size, seconds, report), o);
+  const auto r = test::run(fio_command(uri, rw, block, depth, size, run_ms, report), o);
   if (r.exit_code != 0) throw std::runtime_error("fio on " + uri + " exited " + std::to_string(r.exit_code) + ": " + r.errors);
   return fio_outcome(read_fio_report(report), rw.find("read") != std::string::npos);
 }

@@ -8,7 +8,7 @@
 // connection N times; client errors and how long requests waited after
 // each drop are compared.
 //
-//   nbd_bench [--rounds N] [--seconds N] [--drops N] [--lun-mib N] [--quick]
+//   nbd_bench [--rounds N] [--run-ms N] [--drops N] [--lun-mib N] [--quick]
 //
 // Prints a table, then as its last line one JSON object. Exits 1 when a
 // measurement failed, 2 on a bad argument.
@@ -31,6 +31,8 @@
 #include <boost/asio/use_future.hpp>
 
 #include <algorithm>
+#include <cstring>
+#include <fstream>
 #include <cstdio>
 #include <future>
 #include <map>
@@ -44,18 +46,19 @@ namespace test = isens::test;
 using namespace std::chrono_literals;
 
 struct bench_options {
-  std::size_t rounds = 3;     // rounds per row (each side once per round)
-  std::size_t seconds = 3;    // per fio run
-  std::size_t drops = 20;     // target-side drops per iSCSI side
-  std::size_t lun_mib = 256;  // LUN size
+  std::size_t rounds = 3;      // rounds per row (each side once per round)
+  std::size_t run_ms = 3000;   // per fio run
+  std::size_t drops = 20;      // target-side drops per iSCSI side
+  std::size_t lun_mib = 256;   // LUN size
+  bool warm_up = true;         // one fio run per side before the rows
 };
 
 bench_options parse_options(int argc, char** argv) {
   bench::command_line<bench_options> cli("nbd_bench", "isens NBD export vs qemu-nbd over iscsi:// vs nbdkit file",
-                                         {.rounds = 1, .seconds = 1, .drops = 3, .lun_mib = 64},
-                                         "1 round of 1 s per row, 3 drops, a 64 MiB LUN");
+                                         {.rounds = 1, .run_ms = 300, .drops = 1, .lun_mib = 64, .warm_up = false},
+                                         "1 round of 300 ms per row, 1 drop per side, a 64 MiB LUN, no warm-up");
   cli.count("--rounds", &bench_options::rounds, "Rounds per row");
-  cli.count("--seconds", &bench_options::seconds, "Seconds per fio run");
+  cli.count("--run-ms", &bench_options::run_ms, "Milliseconds per fio run");
   cli.count("--drops", &bench_options::drops, "Target-side connection drops per iSCSI side");
   cli.count("--lun-mib", &bench_options::lun_mib, "LUN size in MiB");
   return cli.parse_or_exit(argc, argv);
@@ -139,6 +142,17 @@ class isens_side {
   std::string uri_;
 };
 
+// Writes a pattern over the whole backing file (tgtd reads it with pread).
+void fill(const std::filesystem::path& file, std::uint64_t bytes) {
+  std::ofstream out(file, std::ios::binary | std::ios::in | std::ios::out);
+  std::vector<char> chunk(1 << 20);
+  for (std::uint64_t at = 0; at < bytes; at += chunk.size()) {
+    for (std::size_t i = 0; i < chunk.size(); i += 8) std::memcpy(&chunk[i], &at, sizeof at);
+    out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+  }
+  if (!out) throw std::runtime_error("cannot fill " + file.string());
+}
+
 // Waits until an NBD server answers on `uri`.
 void wait_for_server(const std::string& uri, test::child_process& server) {
   const auto until = std::chrono::steady_clock::now() + 20s;
@@ -197,11 +211,11 @@ failover_result run_failover(test::tgtd_target& target, const std::string& uri, 
                              std::size_t drops, const std::filesystem::path& dir, std::uint64_t size) {
   failover_result out;
   const auto report = dir / "failover.json";
-  auto argv = bench::fio_command(uri, "randwrite", 4096, 16, size, 3600, report);
+  auto argv = bench::fio_command(uri, "randwrite", 4096, 16, size, 3600 * 1000, report);
   argv.insert(argv.end(), {"--continue_on_error=all", "--write_lat_log=" + (dir / "failover").string(),
                            "--log_avg_msec=0", "--log_unix_epoch=1"});
   test::child_process fio(argv, dir / "failover.log");
-  std::this_thread::sleep_for(1s);  // fio connects and settles
+  std::this_thread::sleep_for(500ms);  // fio connects and settles
   std::vector<std::int64_t> drop_times;
   for (std::size_t i = 0; i < drops; ++i) {
     const auto before = connection_of(target, initiator_prefix);
@@ -245,6 +259,7 @@ int main(int argc, char** argv) {
     test::tgtd_target target;
     target.add_target(iqn, 1);
     const auto backing = target.add_lun(1, 1, lun_bytes, {.in_memory = true});
+    fill(backing, lun_bytes);  // no holes: every side reads real pages
     target.bind_all_initiators(1);
     const auto dir = target.dir();
 
@@ -262,6 +277,8 @@ int main(int argc, char** argv) {
 
     const std::vector<std::pair<std::string, std::string>> sides{
         {"isens", isens.uri()}, {"qemu-nbd", qemu_uri}, {"nbdkit", nbdkit_uri}};
+    if (options.warm_up)
+      for (const auto& [name, uri] : sides) bench::run_fio(uri, "randread", 4096, 16, lun_bytes, 1000, dir);
     std::printf("%-18s %14s %14s %14s %10s %10s\n", "row (fio nbd, QD16)", "isens", "qemu-nbd", "nbdkit file",
                 "isens/qemu", "isens/kit");
     bool ok = true;
@@ -270,7 +287,7 @@ int main(int argc, char** argv) {
       for (std::size_t round = 0; round < options.rounds; ++round) {
         for (std::size_t k = 0; k < sides.size(); ++k) {
           const auto& [name, uri] = sides[round % 2 ? sides.size() - 1 - k : k];  // A/B, then B/A
-          const auto f = bench::run_fio(uri, r.rw, r.block, 16, lun_bytes, options.seconds, dir);
+          const auto f = bench::run_fio(uri, r.rw, r.block, 16, lun_bytes, options.run_ms, dir);
           if (f.errors) ok = false;
           figures[name].push_back(r.iops ? f.iops : f.mbps);
         }
@@ -287,9 +304,10 @@ int main(int argc, char** argv) {
 
     // What the NBD layer costs: iscsi-perf's raw 4 KiB QD16 random read, same LUN.
     test::run_options perf_options;
-    perf_options.timeout = std::chrono::seconds(options.seconds + 30);
+    const auto perf_seconds = std::max<std::size_t>(1, options.run_ms / 1000);  // iscsi-perf counts whole seconds
+    perf_options.timeout = std::chrono::seconds(perf_seconds + 30);
     const auto perf = test::run({"iscsi-perf", "-i", "iqn.2026-12.org.isens:nbd-bench-perf", "-m", "16", "-b", "8",
-                                 "-t", std::to_string(options.seconds), "-r", target.url(iqn, 1)},
+                                 "-t", std::to_string(perf_seconds), "-r", target.url(iqn, 1)},
                                 perf_options);
     const auto at = perf.output.rfind("iops average ");
     const double raw = at == std::string::npos ? 0 : std::strtod(perf.output.c_str() + at + 13, nullptr);

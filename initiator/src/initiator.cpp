@@ -3,6 +3,7 @@
 #include "isens/initiator/initiator.hpp"
 
 #include "discovery/send_targets.hpp"
+#include "protocol/scsi_sense.hpp"
 #include "session/scsi_commands.hpp"
 #include "session/session.hpp"
 
@@ -170,6 +171,31 @@ asio::awaitable<result<inquiry_data>> initiator::scsi_inquiry(std::uint64_t sess
   auto s = registry_->require(session_id);
   if (!s) co_return s.error();
   co_return co_await on_session<inquiry_data>(*s, [lun](detail::session& self) { return detail::scsi_inquiry(self, lun); });
+}
+
+asio::awaitable<result<mode_flags>> initiator::scsi_mode_sense(std::uint64_t session_id, std::uint64_t lun) {
+  auto s = registry_->require(session_id);
+  if (!s) co_return s.error();
+  co_return co_await on_session<mode_flags>(*s, [lun](detail::session& self) -> asio::awaitable<result<mode_flags>> {
+    // A UNIT ATTENTION (a new nexus) is not about this command: asked again.
+    for (int attempt = 0;; ++attempt) {
+      auto reply = co_await self.execute({lun, protocol::mode_sense6_cdb(192), 192});
+      if (!reply) co_return reply.error();
+      if (reply->status == static_cast<std::uint8_t>(protocol::scsi_status::good)) {
+        auto header = protocol::parse_mode_sense6_header(reply->data);
+        if (!header) co_return header.error();
+        co_return mode_flags{header->write_protected, header->dpo_fua};
+      }
+      const auto status = static_cast<protocol::scsi_status>(reply->status);
+      std::string message =
+          "MODE SENSE(6) on LUN " + std::to_string(lun) + " failed: " + std::string(protocol::to_string(status));
+      if (status != protocol::scsi_status::check_condition) co_return make_error(errc::scsi_bad_status, message);
+      const auto sense = protocol::parse_sense_segment(reply->sense);
+      if (sense && sense->key == protocol::sense_key::unit_attention && attempt < 3) continue;
+      if (sense) message += ": " + protocol::describe(*sense);
+      co_return make_error(errc::scsi_check_condition, message);
+    }
+  });
 }
 
 asio::awaitable<result<capacity_data>> initiator::scsi_read_capacity(std::uint64_t session_id, std::uint64_t lun) {

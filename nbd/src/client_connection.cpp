@@ -269,7 +269,8 @@ void client_connection::submit(request_ptr r) {
       return ini.async_read(info.session_id, info.lun, lba, std::span(raw->payload.data.get(), h.length), std::move(done));
     case wire::cmd_write:
       return ini.async_write(info.session_id, info.lun, lba, std::span<const std::byte>(raw->payload.data.get(), h.length),
-                             initiator::write_options{(h.flags & wire::cf_fua) != 0}, std::move(done));
+                             initiator::write_options{export_->fua_native && (h.flags & wire::cf_fua) != 0},
+                             std::move(done));
     case wire::cmd_flush: return ini.async_flush(info.session_id, info.lun, std::move(done));
     case wire::cmd_trim:
       // TRIM is advisory (proto.md): a LUN that cannot unmap answers success.
@@ -308,9 +309,10 @@ void client_connection::complete(request_ptr r, const initiator::result<void>& o
                     r->header.offset, r->header.length, outcome.error().what());
     }
   }
-  // WRITE SAME and UNMAP carry no FUA bit: a flush makes them durable.
+  // WRITE SAME and UNMAP carry no FUA bit, and a LUN without DPOFUA may
+  // ignore WRITE's: a flush makes them durable.
   if (r->error == 0 && (r->header.flags & wire::cf_fua) != 0 &&
-      (type == wire::cmd_trim || type == wire::cmd_write_zeroes))
+      (type == wire::cmd_trim || type == wire::cmd_write_zeroes || (type == wire::cmd_write && !export_->fua_native)))
     return submit_flush(std::move(r));
   queue_reply(std::move(r));
 }

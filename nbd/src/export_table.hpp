@@ -35,6 +35,7 @@ struct export_state {
   live_counters counters;
   std::atomic<std::size_t> clients{0};
   std::atomic<bool> unmap_refused{false};  // the target answered UNMAP with ILLEGAL REQUEST
+  bool fua_native = true;                  // the LUN honours WRITE's FUA bit (MODE SENSE DPOFUA)
   std::vector<std::byte> zero_block;       // one logical block of zeros, for WRITE SAME
   // ---- on the server's executor only ----
   bool closed = false;  // its session logged off: no new clients

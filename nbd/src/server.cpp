@@ -80,18 +80,37 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   events::subscription subscription;
   struct export_watcher;
 
-  // Adds the exports of one session from its snapshot (on the executor).
+  // Adds the exports of one session from its snapshot (on the executor),
+  // each once MODE SENSE said whether it is write-protected.
   void add_session(std::uint64_t session_id) {
     const auto s = context->ini.session(session_id);
     if (!s || !s->connected) return;
     for (const auto& d : s->devices) {
-      if (!exportable(d)) continue;
-      auto e = make_export(*s, d, context->options.max_payload);
-      if (context->exports.find(e->info.alias)) continue;  // already there (a second session_ready)
-      // Two sessions to one target: the second is reachable by its alias only.
-      if (context->exports.find(e->info.name)) e->info.name = e->info.alias;
-      if (context->exports.add(e)) spdlog::info("nbd: export {} ({} bytes) ready", e->info.name, e->info.size_bytes);
+      if (!exportable(d) || context->exports.find(make_export(*s, d, context->options.max_payload)->info.alias))
+        continue;  // already there (a second session_ready or a resync)
+      asio::co_spawn(context->executor, add_export(shared_from_this(), make_export(*s, d, context->options.max_payload)),
+                     asio::detached);
     }
+  }
+
+  static asio::awaitable<void> add_export(std::shared_ptr<impl> self, std::shared_ptr<export_state> e) {
+    auto& info = e->info;
+    const auto mode = co_await self->context->ini.scsi_mode_sense(info.session_id, info.lun);
+    if (mode) {
+      info.read_only = mode->write_protected;
+      e->fua_native = mode->dpo_fua;
+    } else {
+      spdlog::warn("nbd: export {}: MODE SENSE failed ({}); served writable, FUA by flushing", info.name,
+                   mode.error().what());
+      e->fua_native = false;
+    }
+    if (info.read_only) info.transmission_flags |= wire::tf_read_only;
+    if (self->context->stopped || !self->context->ini.session(info.session_id)) co_return;  // gone meanwhile
+    if (self->context->exports.find(info.alias)) co_return;
+    // Two sessions to one target: the second is reachable by its alias only.
+    if (self->context->exports.find(info.name)) info.name = info.alias;
+    if (self->context->exports.add(e))
+      spdlog::info("nbd: export {} ({} bytes{}) ready", info.name, info.size_bytes, info.read_only ? ", read-only" : "");
   }
 
   void close_exports(std::vector<std::shared_ptr<export_state>> gone, events::event_reason reason, const std::string& why) {

@@ -3,11 +3,14 @@
 // verifying at queue depth 16, two clients on two sessions at once, and an
 // export that goes away with its session.
 #include "nbd_rig.hpp"
+#include "raw_nbd_client.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+
+#include <unistd.h>
 
 using namespace isens;
 using namespace isens::test;
@@ -176,4 +179,59 @@ TEST_CASE("an export goes away with its session's logoff", "[nbd][clients]") {
   CHECK(r.exit_code != 0);
   INFO(r.errors);
   CHECK(r.errors.find("No such file or directory") != std::string::npos);  // NBD_REP_ERR_UNKNOWN
+}
+
+TEST_CASE("nbdfuse mounts an export as a file", "[nbd][clients]") {
+  std::error_code ec;
+  if (!std::filesystem::exists("/dev/fuse", ec) || ::geteuid() != 0) {
+    WARN("skipped: nbdfuse needs /dev/fuse and root (FUSE mounts) on this machine");
+    return;
+  }
+  nbd_rig rig;
+  rig.login();
+  const auto mount = rig.dir() / "mnt";
+  std::filesystem::create_directory(mount);
+  const auto pidfile = rig.dir() / "nbdfuse.pid";
+  child_process fuse({"nbdfuse", "-P", pidfile.string(), mount.string(), rig.uri(1, 2)}, rig.dir() / "nbdfuse.log");
+  const auto file = mount / "nbd";
+  if (!eventually([&] { return std::filesystem::exists(pidfile) || !fuse.running(); }, std::chrono::seconds(20)) ||
+      !fuse.running()) {
+    WARN("skipped: nbdfuse could not mount here: " + file_tail(rig.dir() / "nbdfuse.log"));
+    return;
+  }
+  CHECK(std::filesystem::file_size(file) == nbd_lun2_bytes);
+  // Written through the mounted file, read back by another client of the export.
+  const auto data = rig.random_file("chunk.bin", 1 << 20, 9);
+  checked({"dd", "if=" + data.string(), "of=" + file.string(), "bs=1M", "seek=3", "conv=notrunc,fsync", "status=none"});
+  const auto whole = rig.dir() / "whole.raw";
+  checked({"nbdcopy", rig.uri(1, 2), whole.string()});
+  const auto part = rig.dir() / "part.raw";
+  checked({"dd", "if=" + whole.string(), "of=" + part.string(), "bs=1M", "skip=3", "count=1", "status=none"});
+  CHECK(sha256_of(part) == sha256_of(data));
+  checked({"umount", mount.string()});
+  CHECK(fuse.wait_for(std::chrono::seconds(20)).has_value());
+}
+
+TEST_CASE("a write-protected LUN is served read-only", "[nbd][clients]") {
+  nbd_rig rig;
+  rig.target().set_lun_params(1, 2, "readonly=1");
+  rig.login();
+  const auto info = json::parse(checked({"nbdinfo", "--json", rig.uri(1, 2)}));
+  CHECK(info["exports"][0]["is_read_only"] == true);
+  CHECK(json::parse(checked({"nbdinfo", "--json", rig.uri(1, 1)}))["exports"][0]["is_read_only"] == false);
+  // libnbd refuses to write to it by itself...
+  const auto source = rig.random_file("in.raw", nbd_lun2_bytes, 1);
+  const auto r = run({"nbdcopy", source.string(), rig.uri(1, 2)}, long_run());
+  CHECK(r.exit_code != 0);
+  CHECK(rig.find_export(nbd_rig::iqn(1) + "/2")->read_only);
+  // ...and a client that tries anyway gets EPERM; reads go on.
+  raw_nbd_client c(rig.socket_path());
+  c.open(nbd_rig::iqn(1) + "/2");
+  c.request(1, 1, 0, 512, 0, std::vector<std::uint8_t>(512, 1));
+  CHECK(c.read_simple_reply().error == 1);
+  c.request(6, 2, 0, 4096);  // WRITE_ZEROES
+  CHECK(c.read_simple_reply().error == 1);
+  c.request(0, 3, 0, 512);
+  CHECK(c.read_simple_reply().error == 0);
+  c.receive(512);
 }

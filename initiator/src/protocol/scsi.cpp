@@ -142,6 +142,20 @@ std::array<std::uint8_t, 24> unmap_parameters(std::uint64_t lba, std::uint32_t b
   return p;
 }
 
+cdb mode_sense6_cdb(std::uint8_t allocation_length) noexcept {
+  cdb c{};
+  c[0] = 0x1a;
+  c[1] = 0x08;  // DBD: no block descriptors
+  c[2] = 0x3f;  // all pages, current values
+  c[4] = allocation_length;
+  return c;
+}
+
+result<mode_header> parse_mode_sense6_header(byte_span data) {
+  if (data.size() < 4) return bad("MODE SENSE(6) data of " + std::to_string(data.size()) + " bytes (< 4)");
+  return mode_header{(data[2] & 0x80) != 0, (data[2] & 0x10) != 0};
+}
+
 result<standard_inquiry> parse_standard_inquiry(byte_span data) {
   if (data.size() < 36) return bad("standard INQUIRY data of " + std::to_string(data.size()) + " bytes (< 36)");
   standard_inquiry inq;

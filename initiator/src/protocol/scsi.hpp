@@ -48,6 +48,8 @@ cdb inquiry_vpd_cdb(std::uint8_t page, std::uint16_t allocation_length) noexcept
 cdb read_capacity10_cdb() noexcept;
 /// READ CAPACITY(16): SERVICE ACTION IN(16) 0x9e, service action 0x10.
 cdb read_capacity16_cdb(std::uint32_t allocation_length = 32) noexcept;
+/// MODE SENSE(6) (0x1a) of all pages, without block descriptors.
+cdb mode_sense6_cdb(std::uint8_t allocation_length) noexcept;
 /// REPORT LUNS (0xa0); allocation length at least 16.
 cdb report_luns_cdb(std::uint32_t allocation_length, std::uint8_t select_report = 0) noexcept;
 /// READ(10) (0x28).
@@ -114,6 +116,15 @@ result<capacity> parse_read_capacity10(byte_span data);
 
 /// Parses READ CAPACITY(16) data (at least 12 bytes).
 result<capacity> parse_read_capacity16(byte_span data);
+
+/// The MODE SENSE(6) header's device-specific parameter of a block device.
+struct mode_header {
+  bool write_protected = false;  ///< WP, bit 7
+  bool dpo_fua = false;          ///< DPOFUA, bit 4
+};
+
+/// Parses the 4-byte MODE SENSE(6) header.
+result<mode_header> parse_mode_sense6_header(byte_span data);
 
 /// REPORT LUNS data.
 struct report_luns_data {

@@ -89,6 +89,8 @@ class initiator {
   boost::asio::awaitable<result<inquiry_data>> scsi_inquiry(std::uint64_t session_id, std::uint64_t lun);
   /// READ CAPACITY(16), falling back to READ CAPACITY(10).
   boost::asio::awaitable<result<capacity_data>> scsi_read_capacity(std::uint64_t session_id, std::uint64_t lun);
+  /// MODE SENSE(6) header of a block device: write protection and FUA support.
+  boost::asio::awaitable<result<mode_flags>> scsi_mode_sense(std::uint64_t session_id, std::uint64_t lun);
   /// REPORT LUNS: the LUNs of the session's target.
   boost::asio::awaitable<result<std::vector<std::uint64_t>>> scsi_report_luns(std::uint64_t session_id);
 

@@ -111,6 +111,12 @@ struct capacity_data {
   std::uint64_t bytes() const noexcept { return block_count * block_size; }
 };
 
+/// The device-specific parameter of a block device's MODE SENSE header (SBC-4 §6.5.2).
+struct mode_flags {
+  bool write_protected = false;  ///< WP: writes fail with DATA PROTECT
+  bool dpo_fua = false;          ///< DPOFUA: the device honours FUA
+};
+
 /// A LUN of a session with what enumeration found out about it.
 struct device_info {
   std::uint64_t lun = 0;
