@@ -361,12 +361,25 @@ function lanesToShow() {
     const last = lane.events[lane.events.length - 1];
     if (live.has(lane.key) || (last && last.t >= from)) lanes.push(lane);
   }
+  // Live sessions first (by id), then the others, most recent first.
+  const lastTime = (lane) => lane.events.length ? lane.events[lane.events.length - 1].t : 0;
+  lanes.sort((a, b) => (live.has(b.key) - live.has(a.key)) || (live.has(a.key) ? a.sid - b.sid : lastTime(b) - lastTime(a)));
   return lanes;
+}
+
+// The lanes in (or near) the timeline's scrolled view: only those are drawn,
+// so hundreds of sessions cost what a screenful does.
+function visibleLanes(count) {
+  const box = $('timeline').parentNode;
+  const first = Math.max(0, Math.floor((box.scrollTop - 24) / LANE_HEIGHT) - 20);
+  const shown = Math.ceil((box.clientHeight || 520) / LANE_HEIGHT) + 40;
+  return [first, Math.min(count, first + shown)];
 }
 
 function renderTimeline() {
   const svg = $('timeline');
   const lanes = lanesToShow();
+  const [firstLane, endLane] = visibleLanes(lanes.length);
   const width = chartWidth();
   const [from, to] = timeWindow(lanes);
   const plot = width - LABEL_WIDTH - 10;
@@ -380,6 +393,7 @@ function renderTimeline() {
       `<text x="${x(t)}" y="11" text-anchor="${i === 4 ? 'end' : 'middle'}">${clock(t)}</text>`);
   }
   lanes.forEach((lane, i) => {
+    if (i < firstLane || i >= endLane) return;
     const y = 24 + i * LANE_HEIGHT;
     const mid = y + LANE_HEIGHT / 2 - 2;
     const ended = lane.events.length && lane.events[lane.events.length - 1].kind === 'logoff';
@@ -431,6 +445,7 @@ function renderTimeline() {
   svg.dataset.from = String(from);
   svg.dataset.to = String(to);
   svg.dataset.lanes = String(lanes.length);
+  svg.dataset.drawn = String(endLane - firstLane);
 }
 
 function renderIo() {
@@ -480,6 +495,7 @@ async function start() {
   });
   $('detail-close').addEventListener('click', () => { state.selected = null; scheduleRender('sessions', 'detail'); });
   $('window').addEventListener('change', () => scheduleRender('timeline', 'io'));
+  $('timeline').parentNode.addEventListener('scroll', () => scheduleRender('timeline'), {passive: true});
   for (;;) {
     try {
       await refreshStatus();
