@@ -274,9 +274,20 @@ function stateText(s) {
   return [t.state, t.state.replace('_', ' ')];
 }
 
+// Rows in (or near) the table's scrolled view are drawn; spacers stand in
+// for the others, so 200 sessions lay out like a screenful.
+let rowHeight = 0;
 function renderSessions() {
-  const rows = [];
-  for (const s of state.sessions) {
+  const table = $('sessions');
+  const box = table.parentNode;
+  const n = state.sessions.length;
+  const h = rowHeight || 25;
+  const first = Math.max(0, Math.floor(box.scrollTop / h) - 10);
+  const end = Math.min(n, first + Math.ceil((box.clientHeight || 420) / h) + 20);
+  const spacer = (count) => `<tr class="spacer"><td colspan="14" height="${count * h}"></td></tr>`;
+  const rows = first > 0 ? [spacer(first)] : [];
+  for (let i = first; i < end; ++i) {
+    const s = state.sessions[i];
     const key = laneKey(state.sessionsBoot, s.session_id);
     const [cls, text] = stateText(s);
     const t = s.tracked || {};
@@ -294,9 +305,12 @@ function renderSessions() {
       `<td class="num">${t.reconnects_last_hour ?? 0}</td>` +
       `<td class="num">${bytesRate(s.rate.rb)}</td><td class="num">${bytesRate(s.rate.wb)}</td></tr>`);
   }
-  $('sessions').tBodies[0].innerHTML = rows.join('');
-  $('session-count').textContent = `(${state.sessions.length})`;
-  $('no-sessions').hidden = state.sessions.length > 0;
+  if (end < n) rows.push(spacer(n - end));
+  table.tBodies[0].innerHTML = rows.join('');
+  if (!rowHeight && end > first) rowHeight = table.tBodies[0].querySelector('tr[data-key]').offsetHeight || 25;
+  table.dataset.rows = String(n);
+  $('session-count').textContent = `(${n})`;
+  $('no-sessions').hidden = n > 0;
 }
 
 function renderDetail() {
@@ -491,8 +505,11 @@ async function start() {
     const row = ev.target.closest('tr[data-key]');
     if (!row) return;
     state.selected = row.dataset.key;
-    scheduleRender('sessions', 'detail');
+    for (const other of $('sessions').querySelectorAll('tr.selected')) other.classList.remove('selected');
+    row.classList.add('selected');
+    scheduleRender('detail');
   });
+  $('sessions').parentNode.addEventListener('scroll', () => scheduleRender('sessions'), {passive: true});
   $('timeline').addEventListener('click', (ev) => {
     const row = ev.target.closest('g[data-key]');
     if (!row) return;
