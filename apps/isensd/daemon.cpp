@@ -23,7 +23,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
@@ -31,6 +33,8 @@
 #include <grp.h>
 #include <signal.h>
 #include <sys/stat.h>
+
+#include <thread>
 
 namespace isens::daemon {
 
@@ -171,8 +175,8 @@ struct daemon::parts {
                                  return replay_batch{std::move(batch.events), batch.gap, batch.oldest_available};
                                },
                                [j = journal] { return j->last_seq(); }}),
-        http(io.get_executor()),
-        dashboard(io.get_executor(), bus, journal, initiator, [this](std::uint64_t id) { return methods.is_registered(id); },
+        http(http_io.get_executor()),
+        dashboard(http_io.get_executor(), bus, journal, initiator, [this](std::uint64_t id) { return methods.is_registered(id); },
                   config.initiator.initiator_name, config.dashboard) {
     if (config.nbd.enabled) {
       nbd = std::make_unique<nbd::server>(io.get_executor(), initiator, bus, nbd_settings(config));
@@ -208,6 +212,10 @@ struct daemon::parts {
 
   daemon_config config;
   asio::io_context io;
+  // The HTTP listener's own thread: writing events to a hundred browsers,
+  // or waiting on one that does not read, never delays the initiator's I/O.
+  asio::io_context http_io{1};
+  std::thread http_thread;
   // Before the bus, so destroyed after it: the bus joins its delivery
   // threads first, and the libraries unload here, on the daemon's thread,
   // once no callback can be running. (The subscriber's deleter keeps each
@@ -238,7 +246,13 @@ daemon::daemon(daemon_config config) {
   parts_ = std::make_unique<parts>(std::move(config));
 }
 
-daemon::~daemon() = default;
+daemon::~daemon() {
+  // run() joins the HTTP thread; this covers a run() left by an exception.
+  if (parts_ && parts_->http_thread.joinable()) {
+    parts_->http_io.stop();
+    parts_->http_thread.join();
+  }
+}
 
 namespace {
 
@@ -310,8 +324,10 @@ int daemon::run() {
     if (ec) return;
     spdlog::info("signal {} received: logging out every session", signal);
     p.control.stop();
-    p.http.stop();
-    p.dashboard.stop();
+    asio::post(p.http_io, [&p] {
+      p.http.stop();
+      p.dashboard.stop();
+    });
     if (p.nbd) p.nbd->stop();
     asio::co_spawn(p.io, shut_down(p), [&p](std::exception_ptr) { p.io.stop(); });
   });
@@ -325,7 +341,12 @@ int daemon::run() {
   asio::co_spawn(p.io, flush_journal_periodically(*p.journal), asio::detached);
   spdlog::info("isensd running as {} (state in {}, events continue after seq {})", p.config.initiator.initiator_name,
                p.config.state_dir.string(), p.bus.last_seq());
+  auto http_work = asio::make_work_guard(p.http_io);
+  p.http_thread = events::start_thread_with_signals_blocked([&p] { p.http_io.run(); });
   p.io.run();
+  http_work.reset();
+  p.http_io.stop();
+  p.http_thread.join();
   p.journal->flush();
   spdlog::info("isensd stopped");
   return 0;

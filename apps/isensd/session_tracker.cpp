@@ -1,5 +1,7 @@
 #include "session_tracker.hpp"
 
+#include <algorithm>
+
 namespace isens::daemon {
 
 using events::event_kind;

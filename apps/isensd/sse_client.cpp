@@ -48,11 +48,12 @@ sse_client::~sse_client() { hub_->detach(this); }
 
 void sse_client::wake() { wake_.cancel(); }
 
-void sse_client::close() {
+void sse_client::close(bool abandon) {
   if (closed_) return;
   closed_ = true;
   hub_->detach(this);
   boost::system::error_code ignored;
+  if (abandon) stream_.socket().set_option(asio::socket_base::linger(true, 0), ignored);
   stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   stream_.socket().close(ignored);
   wake();
@@ -77,7 +78,7 @@ void sse_client::push_live(const sse_frame& frame) {
   if (outbox_.size() >= hub_->options().client_queue_frames) {
     spdlog::info("events stream: closing a client {} frames behind (it resumes from the journal)", outbox_.size());
     hub_->count_lagging();
-    close();
+    close(true);
     return;
   }
   cursor_ = frame.seq;
@@ -166,6 +167,7 @@ asio::awaitable<void> sse_client::run() {
         spdlog::info("events stream: closing a client that took nothing for {} ms",
                      hub_->options().write_timeout.count());
         hub_->count_lagging();
+        close(true);
       }
       break;
     }

@@ -33,8 +33,10 @@ class sse_client : public std::enable_shared_from_this<sse_client> {
   void push_note(const sse_frame& frame);
   /// The hub lost events: take them from the journal instead.
   void fall_back_to_journal() { live_ = false; wake(); }
-  /// Ends the stream.
-  void close();
+  /// Ends the stream. `abandon`: drop what the kernel still holds for the
+  /// client at once (a reset, for a client that stopped reading: it resumes
+  /// from the journal anyway) instead of trying to deliver it.
+  void close(bool abandon = false);
 
  private:
   void enqueue(const sse_frame& frame);

@@ -190,23 +190,29 @@ TEST_CASE("the dashboard stays usable with 200 sessions and 10 000 journal event
   const auto started = std::chrono::steady_clock::now();
   browser.open(url(env.daemon));
   const auto shown = browser.wait("document.body.dataset.ready === '1' && "
-                                  "document.querySelectorAll('#sessions tbody tr').length === 200 && "
+                                  "document.getElementById('sessions').dataset.rows === '200' && "
                                   "window.isensDashboard.events.length >= 10000", 30s);
   REQUIRE(shown.ok);
   const auto load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   // What one full redraw (table, timeline, chart) costs now, measured in the page.
   double full_ms = 0;
-  for (int i = 0; i < 3; ++i) full_ms = std::max(full_ms, browser.eval("window.isensDashboard.fullRender()").get<double>());
+  json full_parts;
+  for (int i = 0; i < 3; ++i) {
+    const auto took = browser.eval("window.isensDashboard.fullRender()");
+    if (took.at("total").get<double>() < full_ms && i > 0) continue;
+    full_ms = took.at("total").get<double>();
+    full_parts = took.at("parts");
+  }
   const auto render = browser.eval("window.isensDashboard.render");
   const auto lanes = browser.eval("Number(document.getElementById('timeline').dataset.lanes)").get<int>();
   CHECK(lanes >= 200);
   // Still answering: a row opens its detail view.
-  browser.eval("document.querySelector('#sessions tbody tr').click()");
+  browser.eval("document.querySelector('#sessions tbody tr[data-key]').click()");
   const auto detail = browser.wait("!document.getElementById('detail').hidden", 5s);
   CHECK(detail.ok);
   std::cout << "dashboard scale: 200 sessions, " << browser.eval("window.isensDashboard.events.length").get<int>()
             << " events, " << lanes << " lanes: page ready in " << load_ms << " ms, full redraw with layout " << full_ms
-            << " ms (slowest of 3; parts " << render.at("parts").dump() << "), slowest frame "
+            << " ms (slowest of 3; parts with their layout " << full_parts.dump() << "), slowest frame "
             << render.at("maxMs").get<double>() << " ms, detail opened in " << detail.elapsed_ms << " ms\n";
   browser.screenshot(screenshot_path("dashboard-200.png"));
   CHECK(script_errors(browser).empty());

@@ -334,13 +334,13 @@ TEST_CASE("100 idle streams and one that never reads slow nobody: the laggard is
     const auto frames = frames_through(*s, head);
     CHECK(ids_of(frames) == range(1, head));
   }
-  // The stuck one's stream ends (once read) short of the head; resuming
-  // from its last id fetches the rest from the journal, each once.
+  // The stuck one was reset: what reached it ends short of the head (maybe
+  // nothing); resuming from its last id fetches the rest from the journal,
+  // each once.
   std::vector<sse_frame> partial;
   while (auto f = stuck.next_event(5s)) partial.push_back(std::move(*f));
   REQUIRE(stuck.closed());
-  REQUIRE_FALSE(partial.empty());
-  const auto last = *partial.back().id;
+  const auto last = partial.empty() ? 0 : *partial.back().id;
   CHECK(last < head);
   CHECK(ids_of(partial) == range(1, last));
   sse_reader resumed(port, "/events", {"Last-Event-ID: " + std::to_string(last)});

@@ -233,13 +233,19 @@ function render() {
   document.body.dataset.lastSeq = String(state.lastSeq);
 }
 
-// Draws everything now and returns how long it took (ms): for tests and measurements.
+// Draws everything now, each part followed by the layout it causes, and
+// returns how long that took (ms) in all and per part: for tests and measurements.
 state.fullRender = () => {
-  for (const part of PARTS) dirty.add(part);
   const t0 = performance.now();
-  render();
-  void document.body.offsetHeight;  // and the layout it causes
-  return performance.now() - t0;
+  const parts = {};
+  for (const part of PARTS) {
+    const t = performance.now();
+    dirty.add(part);
+    render();
+    void document.body.offsetHeight;
+    parts[part] = performance.now() - t;
+  }
+  return {total: performance.now() - t0, parts};
 };
 
 function renderStatus() {
@@ -268,9 +274,20 @@ function stateText(s) {
   return [t.state, t.state.replace('_', ' ')];
 }
 
+// Rows in (or near) the table's scrolled view are drawn; spacers stand in
+// for the others, so 200 sessions lay out like a screenful.
+let rowHeight = 0;
 function renderSessions() {
-  const rows = [];
-  for (const s of state.sessions) {
+  const table = $('sessions');
+  const box = table.parentNode;
+  const n = state.sessions.length;
+  const h = rowHeight || 25;
+  const first = Math.max(0, Math.floor(box.scrollTop / h) - 10);
+  const end = Math.min(n, first + Math.ceil((box.clientHeight || 420) / h) + 20);
+  const spacer = (count) => `<tr class="spacer"><td colspan="14" height="${count * h}"></td></tr>`;
+  const rows = first > 0 ? [spacer(first)] : [];
+  for (let i = first; i < end; ++i) {
+    const s = state.sessions[i];
     const key = laneKey(state.sessionsBoot, s.session_id);
     const [cls, text] = stateText(s);
     const t = s.tracked || {};
@@ -288,9 +305,12 @@ function renderSessions() {
       `<td class="num">${t.reconnects_last_hour ?? 0}</td>` +
       `<td class="num">${bytesRate(s.rate.rb)}</td><td class="num">${bytesRate(s.rate.wb)}</td></tr>`);
   }
-  $('sessions').tBodies[0].innerHTML = rows.join('');
-  $('session-count').textContent = `(${state.sessions.length})`;
-  $('no-sessions').hidden = state.sessions.length > 0;
+  if (end < n) rows.push(spacer(n - end));
+  table.tBodies[0].innerHTML = rows.join('');
+  if (!rowHeight && end > first) rowHeight = table.tBodies[0].querySelector('tr[data-key]').offsetHeight || 25;
+  table.dataset.rows = String(n);
+  $('session-count').textContent = `(${n})`;
+  $('no-sessions').hidden = n > 0;
 }
 
 function renderDetail() {
@@ -361,12 +381,25 @@ function lanesToShow() {
     const last = lane.events[lane.events.length - 1];
     if (live.has(lane.key) || (last && last.t >= from)) lanes.push(lane);
   }
+  // Live sessions first (by id), then the others, most recent first.
+  const lastTime = (lane) => lane.events.length ? lane.events[lane.events.length - 1].t : 0;
+  lanes.sort((a, b) => (live.has(b.key) - live.has(a.key)) || (live.has(a.key) ? a.sid - b.sid : lastTime(b) - lastTime(a)));
   return lanes;
+}
+
+// The lanes in (or near) the timeline's scrolled view: only those are drawn,
+// so hundreds of sessions cost what a screenful does.
+function visibleLanes(count) {
+  const box = $('timeline').parentNode;
+  const first = Math.max(0, Math.floor((box.scrollTop - 24) / LANE_HEIGHT) - 20);
+  const shown = Math.ceil((box.clientHeight || 520) / LANE_HEIGHT) + 40;
+  return [first, Math.min(count, first + shown)];
 }
 
 function renderTimeline() {
   const svg = $('timeline');
   const lanes = lanesToShow();
+  const [firstLane, endLane] = visibleLanes(lanes.length);
   const width = chartWidth();
   const [from, to] = timeWindow(lanes);
   const plot = width - LABEL_WIDTH - 10;
@@ -380,6 +413,7 @@ function renderTimeline() {
       `<text x="${x(t)}" y="11" text-anchor="${i === 4 ? 'end' : 'middle'}">${clock(t)}</text>`);
   }
   lanes.forEach((lane, i) => {
+    if (i < firstLane || i >= endLane) return;
     const y = 24 + i * LANE_HEIGHT;
     const mid = y + LANE_HEIGHT / 2 - 2;
     const ended = lane.events.length && lane.events[lane.events.length - 1].kind === 'logoff';
@@ -431,6 +465,7 @@ function renderTimeline() {
   svg.dataset.from = String(from);
   svg.dataset.to = String(to);
   svg.dataset.lanes = String(lanes.length);
+  svg.dataset.drawn = String(endLane - firstLane);
 }
 
 function renderIo() {
@@ -470,8 +505,11 @@ async function start() {
     const row = ev.target.closest('tr[data-key]');
     if (!row) return;
     state.selected = row.dataset.key;
-    scheduleRender('sessions', 'detail');
+    for (const other of $('sessions').querySelectorAll('tr.selected')) other.classList.remove('selected');
+    row.classList.add('selected');
+    scheduleRender('detail');
   });
+  $('sessions').parentNode.addEventListener('scroll', () => scheduleRender('sessions'), {passive: true});
   $('timeline').addEventListener('click', (ev) => {
     const row = ev.target.closest('g[data-key]');
     if (!row) return;
@@ -480,6 +518,7 @@ async function start() {
   });
   $('detail-close').addEventListener('click', () => { state.selected = null; scheduleRender('sessions', 'detail'); });
   $('window').addEventListener('change', () => scheduleRender('timeline', 'io'));
+  $('timeline').parentNode.addEventListener('scroll', () => scheduleRender('timeline'), {passive: true});
   for (;;) {
     try {
       await refreshStatus();
