@@ -8,6 +8,10 @@ else()
 endif()
 set(ISENS_BINDIR ${CMAKE_INSTALL_PREFIX}/bin)
 set(ISENS_DOCDIR ${CMAKE_INSTALL_PREFIX}/${ISENS_DOCDIR_RELATIVE})
-configure_file(${ISENS_DIST_DIR}/isensd.service.in ${ISENS_STAGING_DIR}/isensd.service @ONLY)
-file(INSTALL DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/systemd/system TYPE FILE FILES ${ISENS_STAGING_DIR}/isensd.service)
+# One staging file per destination: installs to two prefixes at once (a
+# cpack beside a `cmake --install`, as the tests do) never share one.
+string(MD5 destination "$ENV{DESTDIR}${CMAKE_INSTALL_PREFIX}")
+set(unit ${ISENS_STAGING_DIR}/unit-${destination}/isensd.service)
+configure_file(${ISENS_DIST_DIR}/isensd.service.in ${unit} @ONLY)
+file(INSTALL DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/systemd/system TYPE FILE FILES ${unit})
 file(INSTALL DESTINATION ${ISENS_SYSCONFDIR}/isens TYPE FILE FILES ${ISENS_DIST_DIR}/isensd.toml)

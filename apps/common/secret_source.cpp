@@ -1,10 +1,12 @@
 #include "secret_source.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -34,6 +36,43 @@ std::string first_line(std::string text) {
   if (!text.empty() && text.back() == '\r') text.pop_back();
   return text;
 }
+
+// The terminal's settings while a prompt has echo off, for the signal
+// handler below; a process prompts at most once at a time.
+int prompt_fd = -1;
+termios prompt_saved{};
+
+// Ctrl-C (or any ending signal) at the prompt: put echo back, then die of
+// the signal as the default action would, so the shell is not left mute.
+extern "C" void restore_terminal_and_reraise(int signo) {
+  if (prompt_fd >= 0) ::tcsetattr(prompt_fd, TCSANOW, &prompt_saved);
+  ::signal(signo, SIG_DFL);
+  ::raise(signo);
+}
+
+// Installs restore_terminal_and_reraise for the prompt's duration.
+class terminal_guard {
+ public:
+  terminal_guard(int fd, const termios& saved) {
+    prompt_fd = fd;
+    prompt_saved = saved;
+    struct sigaction action{};
+    action.sa_handler = restore_terminal_and_reraise;
+    sigemptyset(&action.sa_mask);
+    for (std::size_t i = 0; i < signals_.size(); ++i) ::sigaction(signals_[i], &action, &previous_[i]);
+  }
+  ~terminal_guard() {
+    ::tcsetattr(prompt_fd, TCSANOW, &prompt_saved);
+    for (std::size_t i = 0; i < signals_.size(); ++i) ::sigaction(signals_[i], &previous_[i], nullptr);
+    prompt_fd = -1;
+  }
+  terminal_guard(const terminal_guard&) = delete;
+  terminal_guard& operator=(const terminal_guard&) = delete;
+
+ private:
+  static constexpr std::array<int, 4> signals_{SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  std::array<struct sigaction, 4> previous_{};
+};
 
 }  // namespace
 
@@ -88,28 +127,27 @@ std::string prompt_secret(const std::string& prompt) {
   termios quiet = saved;
   quiet.c_lflag &= static_cast<tcflag_t>(~ECHO);
   quiet.c_lflag |= ECHONL;  // the Enter still moves to the next line
-  // Echo off before the prompt shows: whatever is typed after it is never
-  // echoed. (Type-ahead from before the prompt is dropped with the flush.)
-  ::tcsetattr(fd, TCSAFLUSH, &quiet);
-  const std::string text = prompt + ": ";
-  if (::write(fd, text.data(), text.size()) < 0) {
-    ::tcsetattr(fd, TCSANOW, &saved);
-    throw secret_error("cannot write the prompt to the terminal");
-  }
   std::string line;
-  char c = 0;
   bool ended = false;
-  for (;;) {
-    const auto n = ::read(fd, &c, 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    if (c == '\n') {
-      ended = true;
-      break;
+  {
+    const terminal_guard restore(fd, saved);  // echo comes back however this block is left
+    // Echo off before the prompt shows: whatever is typed after it is never
+    // echoed. (Type-ahead from before the prompt is dropped with the flush.)
+    ::tcsetattr(fd, TCSAFLUSH, &quiet);
+    const std::string text = prompt + ": ";
+    if (::write(fd, text.data(), text.size()) < 0) throw secret_error("cannot write the prompt to the terminal");
+    char c = 0;
+    for (;;) {
+      const auto n = ::read(fd, &c, 1);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      if (c == '\n') {
+        ended = true;
+        break;
+      }
+      if (line.size() < max_secret_bytes) line += c;
     }
-    if (line.size() < max_secret_bytes) line += c;
   }
-  ::tcsetattr(fd, TCSANOW, &saved);
   if (!ended && line.empty()) throw secret_error("no secret entered");
   line = first_line(std::move(line));
   if (line.empty()) throw secret_error("no secret entered");

@@ -39,7 +39,7 @@ json session_json(const daemon_with_target& env, std::uint64_t id) {
 
 }  // namespace
 
-TEST_CASE("sessions say which are persistent, and a target and portal is registered once, and unregister takes session ids",
+TEST_CASE("sessions say which are persistent, a target and portal is registered once, unregister takes session ids",
           "[daemon][admin][integration]") {
   daemon_with_target env;
   auto second_target = make_standard_target();  // another portal: a second registration of its own
@@ -102,7 +102,7 @@ TEST_CASE("sessions say which are persistent, and a target and portal is registe
   CHECK(session_json(env, plain).at("persistent") == true);
 }
 
-TEST_CASE("isensctl login --header-digest CRC32C,None prefers a digest, and crc32c alone demands it",
+TEST_CASE("isensctl login --header-digest CRC32C,None prefers a digest, crc32c alone demands it",
           "[daemon][admin][digest][integration]") {
   daemon_with_target env;  // tgt's default: no digests
   auto with_digests = make_standard_target();

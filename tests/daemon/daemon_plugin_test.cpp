@@ -75,7 +75,7 @@ TEST_CASE("a plugin that refuses its [plugins.config] stops isensd at start with
   }
 }
 
-TEST_CASE("[[plugins]] tables: enabled = false skips a plugin, and a malformed table names the file and key",
+TEST_CASE("[[plugins]] tables: enabled = false skips a plugin, a malformed table names the file and key",
           "[daemon][plugin]") {
   temp_dir dir("isensd-plugin-tables");
   // A disabled plugin is not even opened: a missing file does not matter.

@@ -13,8 +13,10 @@
 #include <pty.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
 
 namespace {
@@ -57,10 +59,16 @@ std::vector<std::string> login_args(const daemon_with_target& env, std::vector<s
 // What every process's command line shows (ps -eo args).
 std::string ps_listing() { return run_checked({"ps", "-eo", "args"}); }
 
-// Runs isensctl on a new pseudo-terminal, answers its prompt with `answer`
-// once the prompt is shown, and returns everything the terminal displayed
-// and the exit code.
-std::pair<std::string, int> isensctl_on_terminal(const std::vector<std::string>& args, const std::string& prompt,
+// What a run on a terminal left behind.
+struct terminal_run {
+  std::string shown;        // everything the terminal displayed
+  int exit_code = -1;       // negative: killed by that signal
+  bool echo_after = false;  // the terminal echoes again once isensctl is gone
+};
+
+// Runs isensctl on a new pseudo-terminal and types `answer` (a line, or
+// anything ending in a control character) once `prompt` is shown.
+terminal_run isensctl_on_terminal(const std::vector<std::string>& args, const std::string& prompt,
                                                  const std::string& answer) {
   std::vector<std::string> argv_text{ISENSCTL_PATH};
   argv_text.insert(argv_text.end(), args.begin(), args.end());
@@ -71,6 +79,11 @@ std::pair<std::string, int> isensctl_on_terminal(const std::vector<std::string>&
   const pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
   REQUIRE(pid >= 0);
   if (pid == 0) {
+    // As a shell would start it: no signal blocked or ignored from the test.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGINT, SIG_DFL);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
@@ -87,15 +100,18 @@ std::pair<std::string, int> isensctl_on_terminal(const std::vector<std::string>&
     if (n <= 0) break;  // EIO: the child closed the terminal
     shown.append(buffer, static_cast<std::size_t>(n));
     if (!answered && shown.find(prompt) != std::string::npos) {
-      const auto line = answer + "\n";
+      const auto line = answer.ends_with('\x03') ? answer : answer + "\n";
       REQUIRE(::write(master, line.data(), line.size()) == static_cast<ssize_t>(line.size()));
       answered = true;
     }
   }
-  ::close(master);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  return {shown, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+  termios after{};
+  ::tcgetattr(master, &after);  // the pair's settings, as the slave left them
+  ::close(master);
+  return {shown, WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? -WTERMSIG(status) : -1,
+          (after.c_lflag & ECHO) != 0};
 }
 
 }  // namespace
@@ -128,11 +144,20 @@ TEST_CASE("isensctl takes a CHAP secret from a 0600 file, the environment or a p
     all_output += r.output + r.errors;
   }
   SECTION("a prompt on the terminal, with echo off") {
-    const auto [shown, code] = isensctl_on_terminal(login_args(env, {}), "CHAP secret for " + user + ": ", secret);
-    INFO(shown);
-    CHECK(code == 0);
+    const auto r = isensctl_on_terminal(login_args(env, {}), "CHAP secret for " + user + ": ", secret);
+    INFO(r.shown);
+    CHECK(r.exit_code == 0);
+    CHECK(r.echo_after);
     CHECK(env.client()->call("sessions").size() == 1);
-    all_output += shown;  // the typed secret was not echoed
+    all_output += r.shown;  // the typed secret was not echoed
+  }
+  SECTION("Ctrl-C at the prompt ends isensctl and gives the terminal its echo back") {
+    const auto r = isensctl_on_terminal(login_args(env, {}), "CHAP secret for " + user + ": ", "half-typed\x03");
+    INFO(r.shown);
+    CHECK(r.exit_code == -SIGINT);
+    CHECK(r.echo_after);
+    CHECK(env.client()->call("sessions").empty());
+    all_output += r.shown;
   }
   SECTION("--chap-secret still works, with a warning that it is visible") {
     const auto r = isensctl(login_args(env, {"--chap-secret", secret}));
