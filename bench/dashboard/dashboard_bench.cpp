@@ -14,8 +14,6 @@
 #include "daemon_fixture.hpp"
 #include "http_test_client.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -50,15 +48,7 @@ bench_options parse(int argc, char** argv) {
 
 // A raw GET /events socket (the bench only counts bytes, it parses nothing).
 int open_stream(unsigned short port, int receive_buffer) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket() failed");
-  if (receive_buffer > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0)
-    throw std::runtime_error("cannot connect to the HTTP listener");
+  const int fd = connect_loopback(port, receive_buffer);
   const std::string request = "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
   if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size()))
     throw std::runtime_error("cannot send GET /events");

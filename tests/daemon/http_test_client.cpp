@@ -73,19 +73,24 @@ http_answer http_get(unsigned short port, const std::string& path, const std::st
   return http_exchange(port, raw + "\r\n");
 }
 
-sse_reader::sse_reader(unsigned short port, const std::string& path, const std::vector<std::string>& headers,
-                       int receive_buffer) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) throw std::runtime_error("socket() failed");
-  if (receive_buffer > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+int connect_loopback(unsigned short port, int receive_buffer) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket() failed");
+  if (receive_buffer > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(port);
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd_, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
-    ::close(fd_);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
     throw std::runtime_error("cannot connect to 127.0.0.1:" + std::to_string(port));
   }
+  return fd;
+}
+
+sse_reader::sse_reader(unsigned short port, const std::string& path, const std::vector<std::string>& headers,
+                       int receive_buffer) {
+  fd_ = connect_loopback(port, receive_buffer);
   std::string raw = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n";
   for (const auto& h : headers) raw += h + "\r\n";
   raw += "\r\n";

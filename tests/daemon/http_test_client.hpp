@@ -25,6 +25,10 @@ http_answer http_exchange(unsigned short port, const std::string& raw);
 http_answer http_get(unsigned short port, const std::string& path, const std::string& method = "GET",
                      const std::vector<std::string>& headers = {});
 
+/// A TCP socket connected to 127.0.0.1:`port`, with SO_RCVBUF `receive_buffer`
+/// set before connecting when non-zero (a small window that fills soon); throws.
+int connect_loopback(unsigned short port, int receive_buffer = 0);
+
 /// One SSE frame: its fields, or a comment line.
 struct sse_frame {
   std::optional<std::uint64_t> id;
