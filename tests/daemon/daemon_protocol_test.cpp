@@ -62,7 +62,7 @@ TEST_CASE("malformed requests get -32700 or -32600 and the connection stays usab
   }
 }
 
-TEST_CASE("a line longer than 1 MiB gets an error, then the connection closes; others are served",
+TEST_CASE("a line longer than 1 MiB gets an error, then the connection closes, and others are served",
           "[daemon][protocol]") {
   daemon_process daemon;
   rpc_test_client watcher(daemon.socket_path());  // connected before, must survive

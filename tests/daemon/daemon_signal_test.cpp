@@ -113,7 +113,7 @@ std::vector<std::string> start_stop_cycles(const tgtd_target& target, int cycles
 
 }  // namespace
 
-TEST_CASE("only isensd's main thread takes SIGTERM and SIGINT; every other thread blocks them", "[daemon][signals]") {
+TEST_CASE("only isensd's main thread takes SIGTERM and SIGINT, and every other thread blocks them", "[daemon][signals]") {
   daemon_options options;
 #ifdef ISENS_PLUGIN_RUN_COMMAND
   // A plugin that starts a thread of its own.

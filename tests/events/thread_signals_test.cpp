@@ -74,7 +74,7 @@ std::vector<std::uint64_t> masks_of_threads_named(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("a helper thread blocks every signal from its first instruction; its creator's mask is untouched",
+TEST_CASE("a helper thread blocks every signal from its first instruction, and its creator's mask is untouched",
           "[events][signals]") {
   open_stop_signals();
   REQUIRE_FALSE(blocks_any_stop_signal(my_mask()));

@@ -52,7 +52,8 @@ struct running_workload {
     const auto io = session().io;
     rig.run(rig.initiator().logout_from_target(id));  // ends what is stuck, so the workload stops at once
     FAIL("the workload is stuck: " << io.in_flight << " commands in flight, " << io.queued << " queued, "
-                                   << io.aborted << " aborted, " << io.reissued << " re-issued; tgtd's log ends with:\n"
+                                   << io.aborted << " aborted, " << io.lun_resets << " LUN resets, " << io.reissued
+                                   << " re-issued; tgtd's log ends with:\n"
                                    << test::file_tail(target->log_file(), 3000));
   }
 
@@ -189,28 +190,43 @@ TEST_CASE("a target frozen (SIGSTOP) past the NOP timeout, then thawed: no error
 }
 
 TEST_CASE("one of four connections dropped under the workload, ten times: no error, every block as last acknowledged",
-          "[failover][tgtd][datapath][faults][!mayfail]") {
+          "[failover][tgtd][datapath][faults]") {
   running_workload w;
   for (int i = 0; i < 3; ++i) REQUIRE(w.rig.run(w.rig.initiator().add_connection_to_session(w.id)));
-  const auto before = w.logged_in + 3;  // and a connection_made for each added connection
-  REQUIRE(w.rig.recorder().wait_for_count(before));
+  REQUIRE(w.rig.recorder().wait_for_count(w.logged_in + 3));  // a connection_made for each added connection
+  // At ErrorRecoveryLevel 0 a connection lost with commands in flight takes
+  // the session with it (its CmdSNs would leave a hole the target waits on):
+  // the others go too, the session is reinstated and its connections added
+  // back. A connection lost idle is only replaced.
+  const step added{event_kind::connection_made, event_reason::admin_login, std::nullopt};
+  const std::vector<step> replaced{lost, added};
+  const std::vector<step> reinstated{lost, lost, lost, lost, down, made, back, added, added, added};
   constexpr int drops = 10;
+  int took_session = 0;
   for (int i = 1; i <= drops; ++i) {
     INFO("drop " << i);
+    const auto before = w.rig.steps(w.id).size();
     const auto on_target = w.target->connections(test::standard_tid);
     REQUIRE(on_target.size() == 4);
     const auto& victim = on_target[static_cast<std::size_t>(i) % on_target.size()];
     w.target->delete_connection(test::standard_tid, victim.sid, victim.cid);
-    REQUIRE(w.rig.recorder().wait_for_count(before + 2 * i));  // lost, then its replacement
+    // Back to four connections, by either path.
+    const auto recovered = [&](const auto&) {
+      const auto steps = w.rig.steps(w.id);
+      const std::vector<step> since(steps.begin() + static_cast<std::ptrdiff_t>(before), steps.end());
+      return since == replaced || since == reinstated;
+    };
+    if (!w.rig.wait_until(recovered)) {
+      std::ostringstream events;
+      for (const auto& s : w.rig.steps(w.id)) events << "\n  " << s;
+      FAIL("the session did not come back to four connections; its events:" << events.str());
+    }
+    took_session += w.rig.steps(w.id).size() - before == reinstated.size();
     w.require_flowing();
   }
   w.stop_and_verify();
-
-  const auto steps = w.rig.steps(w.id);
-  std::vector<step> expected;
-  for (int i = 0; i < drops; ++i)
-    expected.insert(expected.end(), {lost, {event_kind::connection_made, event_reason::admin_login, std::nullopt}});
-  CHECK(std::vector<step>(steps.end() - 2 * drops, steps.end()) == expected);
+  // Under a queue depth of 16 spread over four connections, a lost one nearly always carried commands.
+  CHECK(took_session >= drops / 2);
   const auto s = w.session();
   CHECK(s.connected);
   CHECK(s.connections.size() == 4);
@@ -242,17 +258,16 @@ TEST_CASE("a target that stays down: every held command fails, naming why, by th
   // 16 fail naming the give-up or the hold's end, then the cause ("session 1
   // was not recovered within 1000 ms: the target closed the connection").
   // What it submitted after that failed at once, finding the session
-  // disconnected (with the cause), ended or gone.
+  // disconnected (with the cause), ended (naming the give-up) or gone.
   std::size_t named = 0;
   for (const auto& e : w.load.errors()) {
     INFO(e);
     const bool why = e.find("given up (recovery_failed): ") != std::string::npos ||
                      e.find("was not recovered within 1000 ms: ") != std::string::npos;
     named += why;
-    CHECK((why || e.find("is disconnected: ") != std::string::npos || e.find("is not logged in") != std::string::npos ||
-           e.find("no session with id") != std::string::npos));
+    CHECK((why || e.find("is disconnected: ") != std::string::npos || e.find("no session with id") != std::string::npos));
   }
-  CHECK(named == 16);
+  CHECK(named >= 16);
   const auto steps = w.steps_after_login();
   REQUIRE(steps.size() >= 4);
   CHECK(steps[0] == lost);
@@ -299,24 +314,3 @@ TEST_CASE("a recovery hold shorter than the failover: held commands fail at its 
   CHECK(again.stop_and_verify() == "");
 }
 
-// Why "one of four connections dropped" fails today (an initiator bug, kept
-// as [!mayfail] until it is fixed): when a connection of a multi-connection
-// session is lost, session::drop_connection (initiator/src/session/session.cpp)
-// moves its commands back to the waiting queue (requeue_commands_on) and
-// dispatch() sends them on the other connections with new CmdSNs
-// (send_command: cmd_sn_++). The CmdSNs they had are never sent again. Those
-// the target had not received, and those it held as pending (a CmdSN ahead of
-// its ExpCmdSN) and freed when the connection closed, leave a hole in the
-// session's command sequence: tgt executes commands strictly in CmdSN order
-// and keeps every later command, from every connection, in its pending list
-// until the hole is filled, which never happens. The session stops: no
-// command completes, ABORT TASK "succeeds" and the re-sent command waits
-// behind the same hole (seen in tgtd's debug log: ExpCmdSN stays at the lost
-// command's CmdSN while re-sent commands arrive with later ones). At
-// ErrorRecoveryLevel 0 there is no connection recovery (that is ERL 2), so
-// losing a connection that carried commands the target has not acknowledged
-// (CmdSN >= the last ExpCmdSN seen) has to be handled as losing the session:
-// reinstate it (same ISID, TSIH 0), which starts a fresh command sequence, and
-// re-issue the held commands there. (Re-sending them with their old CmdSN is
-// no way out: one the target did receive and run comes back as a CmdSN below
-// its ExpCmdSN, which tgt rejects: "unexpected cmd_sn", iscsi_task_queue.)

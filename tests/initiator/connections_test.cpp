@@ -23,7 +23,7 @@ std::size_t count(const std::vector<events::event>& events, event_kind kind) {
 
 }  // namespace
 
-TEST_CASE("a session grows to four connections and shrinks back; the last one is refused",
+TEST_CASE("a session grows to four connections and shrinks back, and the last one is refused",
           "[initiator][tgtd][mcs]") {
   auto target = test::make_standard_target();
   test::initiator_harness h;

@@ -304,7 +304,7 @@ TEST_CASE("a read in several Data-In PDUs lands intact, with status in the last 
   CHECK(s.info().io.read_ops == 2);
 }
 
-TEST_CASE("a write goes out as immediate data, then by R2T or unsolicited; a flush follows it",
+TEST_CASE("a write goes out as immediate data, then by R2T or unsolicited, and a flush follows it",
           "[initiator][scripted][datapath]") {
   target_settings settings;
   SECTION("InitialR2T=Yes: the rest of the write waits for an R2T") {}
@@ -322,7 +322,7 @@ TEST_CASE("a write goes out as immediate data, then by R2T or unsolicited; a flu
   CHECK(s.info().io.write_ops == 2);
 }
 
-TEST_CASE("Data-In and R2T that break the rules drop the connection as a protocol error; the command is "
+TEST_CASE("Data-In and R2T that break the rules drop the connection as a protocol error, and the command is "
           "re-issued once the session is back and lands intact",
           "[initiator][scripted][datapath]") {
   for (const auto& v : violations()) {
@@ -660,7 +660,7 @@ TEST_CASE("commands wait while the target keeps the CmdSN window closed, and go 
   CHECK(cmd_sn[2] == cmd_sn[0] + 2);
 }
 
-TEST_CASE("a Data-In on another connection than its command drops that connection; the command completes on its own",
+TEST_CASE("a Data-In on another connection than its command drops that connection, and the command completes on its own",
           "[initiator][scripted][datapath]") {
   std::array<test::scripted_connection*, 3> connections{};  // by nth; only the target's thread touches them
   test::script_gate both_in, other_dropped;

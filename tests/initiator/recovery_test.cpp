@@ -84,7 +84,7 @@ TEST_CASE("without a recovery hold, a command of a disconnected session fails at
   CHECK(capacity.error().code == make_error_code(initiator::errc::session_not_logged_in));
 }
 
-TEST_CASE("a failed reconnect says why and with which attempt; giving up ends the session", "[initiator][tgtd][recovery]") {
+TEST_CASE("a failed reconnect says why and with which attempt, and giving up ends the session", "[initiator][tgtd][recovery]") {
   auto target = test::make_standard_target();
   auto options = test::initiator_harness::quick_options();
   options.recovery_hold = std::chrono::milliseconds(10000);

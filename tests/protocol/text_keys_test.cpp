@@ -40,7 +40,7 @@ TEST_CASE("parse_text reads pairs in order", "[text_keys]") {
   CHECK(find_value(*r, "Nope") == nullptr);
 }
 
-TEST_CASE("parse_text: values may contain '='; extra NULs are skipped", "[text_keys]") {
+TEST_CASE("parse_text: values may contain '=', and extra NULs are skipped", "[text_keys]") {
   auto r = parse_text(bytes(std::string_view("CHAP_C=0bAAA=\0\0\0", 16)));
   REQUIRE(r.has_value());
   REQUIRE(r->size() == 1);

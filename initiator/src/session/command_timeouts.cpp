@@ -16,9 +16,6 @@ using protocol::opcode;
 
 namespace {
 
-constexpr std::uint8_t abort_task = 1;
-constexpr std::uint8_t logical_unit_reset = 5;
-
 // TMF responses (RFC 7143 §11.6.1) that leave no task behind at the target.
 bool task_gone(std::uint8_t response) {
   return response == 0 /* function complete */ || response == 1 /* task does not exist */;
@@ -61,7 +58,7 @@ asio::awaitable<void> session::abort_command(std::uint32_t itt, std::uint64_t co
   const auto limit = context_->options.command_timeout;
   spdlog::warn("session {}: command {:#x} on LUN {} unanswered for {} ms: ABORT TASK", id_, itt, lun, limit.count());
   count(aborted);
-  auto answer = co_await task_management(*conn, abort_task, lun, itt, found->second->cmd_sn);
+  auto answer = co_await task_management(*conn, tmf_abort_task, lun, itt, found->second->cmd_sn);
   if (answer && task_gone(*answer)) {
     resend_command(itt);
     co_return;
@@ -70,7 +67,7 @@ asio::awaitable<void> session::abort_command(std::uint32_t itt, std::uint64_t co
   spdlog::warn("session {}: ABORT TASK of {:#x} failed ({}): LOGICAL UNIT RESET of LUN {}", id_, itt,
                answer ? "response " + std::to_string(*answer) : answer.error().what(), lun);
   count(lun_resets);
-  auto reset = co_await task_management(*conn, logical_unit_reset, lun, protocol::reserved_tag, 0);
+  auto reset = co_await task_management(*conn, tmf_logical_unit_reset, lun, protocol::reserved_tag, 0);
   if (reset && *reset == 0) {
     // The reset ended every task of the LUN at the target; each is sent again.
     std::vector<std::uint32_t> victims;

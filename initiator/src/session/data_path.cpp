@@ -66,20 +66,25 @@ void session::submit(std::unique_ptr<scsi_task> task) {
     return;
   }
   if (state_ != state::logged_in) {
-    complete(std::move(task),
-             make_error(errc::session_not_logged_in, "session " + std::to_string(id_) + " is not logged in"));
+    complete(std::move(task), make_error(errc::session_not_logged_in,
+                                         "session " + std::to_string(id_) +
+                                             (ended_because_.empty() ? " is not logged in" : " " + ended_because_)));
     return;
   }
   waiting_.push_back(std::move(task));
   dispatch();
 }
 
+std::uint32_t session::in_flight_on(std::uint64_t connection_id) const {
+  const auto found = in_flight_on_.find(connection_id);
+  return found == in_flight_on_.end() ? 0 : found->second;
+}
+
 std::shared_ptr<connection> session::least_loaded_connection() const {
   std::shared_ptr<connection> best;
   std::uint32_t least = 0;
   for (const auto& c : connections_) {
-    const auto found = in_flight_on_.find(c->id());
-    const std::uint32_t load = found == in_flight_on_.end() ? 0 : found->second;
+    const auto load = in_flight_on(c->id());
     if (!best || load < least) {
       best = c;
       least = load;

@@ -103,13 +103,18 @@ asio::awaitable<result<session::opened_connection>> session::open_connection(por
 
 void session::attach(opened_connection opened, event_reason reason) {
   auto& conn = opened.conn;
+  // A session's first connection starts its command window; an added one's
+  // login response may be older than responses already seen on the others.
+  if (connections_.empty()) {
+    exp_cmd_sn_ = opened.login.exp_cmd_sn;
+    max_cmd_sn_ = opened.login.max_cmd_sn;
+  }
   connections_.push_back(conn);
   connections_wanted_ = std::max(connections_wanted_, connections_.size());
-  exp_cmd_sn_ = opened.login.exp_cmd_sn;
-  max_cmd_sn_ = opened.login.max_cmd_sn;
   conn->start(weak_from_this());
   if (context_->options.nop_interval.count() > 0) asio::co_spawn(executor_, ping_loop(conn), asio::detached);
   publish(event_kind::connection_made, reason, conn.get());
+  if (connections_.size() > 1) advance_window(opened.login.exp_cmd_sn, opened.login.max_cmd_sn);
 }
 
 asio::awaitable<result<void>> session::login() {
@@ -178,7 +183,8 @@ asio::awaitable<result<void>> session::logout(event_reason reason) {
   // detach_connection takes its own reference: it erases the element it was given.
   while (!connections_.empty()) detach_connection(connections_.back(), reason);
   state_ = state::ended;
-  fail_all_commands(make_error(errc::session_not_logged_in, "session " + std::to_string(id_) + " was logged out"));
+  ended_because_ = "was logged out";
+  fail_all_commands(make_error(errc::session_not_logged_in, "session " + std::to_string(id_) + " " + ended_because_));
   publish(event_kind::logoff, reason, nullptr);
   co_return answer;
 }
@@ -237,6 +243,7 @@ asio::awaitable<result<void>> session::abandon(std::string why, std::uint32_t at
   if (state_ == state::logged_in)
     co_return make_error(errc::invalid_argument, "session " + std::to_string(id_) + " is connected; log it out instead");
   state_ = state::ended;
+  ended_because_ = "ended: its recovery was given up (recovery_failed): " + why;
   fail_all_commands(make_error(errc::session_not_logged_in, "recovery of session " + std::to_string(id_) +
                                                                 " was given up (recovery_failed): " + why));
   publish(event_kind::logoff, event_reason::recovery_failed, nullptr, std::move(why),
@@ -246,6 +253,7 @@ asio::awaitable<result<void>> session::abandon(std::string why, std::uint32_t at
 
 void session::abort() {
   state_ = state::ended;
+  ended_because_ = "ended: the initiator was destroyed";
   for (const auto& c : connections_) c->close();
   connections_.clear();
   for (auto& [itt, task] : tasks_) task->wakeup.cancel();
@@ -270,15 +278,17 @@ void session::detach_connection(std::shared_ptr<connection> conn, event_reason r
 }
 
 void session::drop_connection(const std::shared_ptr<connection>& conn, event_reason reason, const std::string& why) {
-  conn->close();
-  std::erase(connections_, conn);
-  if (const auto timer = ping_timers_.find(conn->id()); timer != ping_timers_.end()) {
-    timer->second->cancel();
-    ping_timers_.erase(timer);
+  // At ErrorRecoveryLevel 0 there is no connection recovery: the CmdSNs a
+  // lost connection carried leave a hole that the target waits on forever,
+  // so a connection lost with unanswered commands takes the session with it
+  // and reinstatement starts a fresh command sequence (docs/design-notes.md).
+  const auto unanswered = in_flight_on(conn->id());
+  lose_connection(conn, reason, why);
+  if (unanswered > 0 && !connections_.empty() && state_ == state::logged_in) {
+    const auto whole = "connection " + std::to_string(conn->id()) + " was lost with " + std::to_string(unanswered) +
+                       " unanswered commands, which only session recovery re-issues (ErrorRecoveryLevel 0): " + why;
+    while (!connections_.empty()) lose_connection(connections_.back(), reason, whole);
   }
-  fail_tasks_on(conn->id(), make_error(errc::connection_closed, why));
-  requeue_commands_on(conn->id());
-  publish(event_kind::connection_lost, reason, conn.get(), why);
   if (connections_.empty() && state_ == state::logged_in) {
     state_ = state::disconnected;
     hold_commands(why);
@@ -290,6 +300,18 @@ void session::drop_connection(const std::shared_ptr<connection>& conn, event_rea
   }
   // Logged after publishing: stderr is synchronous, and failover should not wait for it.
   spdlog::warn("session {}: connection {} (cid {}) lost: {}", id_, conn->id(), conn->cid(), why);
+}
+
+void session::lose_connection(std::shared_ptr<connection> conn, event_reason reason, const std::string& why) {
+  conn->close();
+  std::erase(connections_, conn);
+  if (const auto timer = ping_timers_.find(conn->id()); timer != ping_timers_.end()) {
+    timer->second->cancel();
+    ping_timers_.erase(timer);
+  }
+  fail_tasks_on(conn->id(), make_error(errc::connection_closed, why));
+  requeue_commands_on(conn->id());
+  publish(event_kind::connection_lost, reason, conn.get(), why);
 }
 
 void session::on_connection_failed(connection& which, event_reason reason, const error& why) {

@@ -173,6 +173,8 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   // Drops a connection that broke the protocol (a malformed data transfer).
   void protocol_violation(connection& from, const std::string& why);
   std::shared_ptr<connection> least_loaded_connection() const;
+  // Commands sent on a connection and not yet answered.
+  std::uint32_t in_flight_on(std::uint64_t connection_id) const;
   // Puts a waiting command back in submission order.
   void enqueue_in_order(std::unique_ptr<scsi_task> task);
 
@@ -183,6 +185,9 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   void check_timeouts();
   // ABORT TASK, then LOGICAL UNIT RESET, then dropping the connection.
   boost::asio::awaitable<void> abort_command(std::uint32_t itt, std::uint64_t connection_id);
+  // Task Management Function codes (RFC 7143 §11.5.1) that isens sends.
+  static constexpr std::uint8_t tmf_abort_task = 1;
+  static constexpr std::uint8_t tmf_logical_unit_reset = 5;
   // Sends a Task Management Function Request; its response code.
   boost::asio::awaitable<result<std::uint8_t>> task_management(connection& via, std::uint8_t function,
                                                                std::uint64_t lun, std::uint32_t referenced_itt,
@@ -197,9 +202,13 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   void complete_task(std::uint32_t itt, result<protocol::pdu> outcome);
   void fail_tasks_on(std::uint64_t connection_id, const error& why);
   void note_window(const protocol::pdu& p);
+  // Moves the CmdSN window forward (never back).
+  void advance_window(std::uint32_t exp, std::uint32_t max);
   // Drops a connection unexpectedly: connection_lost, and session_disconnect
   // when it was the last.
   void drop_connection(const std::shared_ptr<connection>& conn, events::event_reason reason, const std::string& why);
+  /// Closes and forgets one connection, moving its commands back to the queue; raises connection_lost.
+  void lose_connection(std::shared_ptr<connection> conn, events::event_reason reason, const std::string& why);
   // Removes a connection we chose to close (remove or logout): connection_lost.
   void detach_connection(std::shared_ptr<connection> conn, events::event_reason reason);
 
@@ -246,6 +255,7 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   boost::asio::steady_timer hold_timer_;  // ends the hold of a disconnected session's commands
   bool hold_expired_ = false;             // the hold passed before a recovery: new commands fail at once
   std::string held_because_;              // why the session went down, for the hold's error
+  std::string ended_because_;             // why it ended, for commands submitted afterwards
   boost::asio::steady_timer busy_timer_;  // the pause after BUSY / TASK SET FULL
   // Completions waiting for their one posted run (complete()).
   std::vector<std::pair<std::unique_ptr<scsi_task>, result<scsi_completion>>> completed_;

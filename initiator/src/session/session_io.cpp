@@ -90,11 +90,13 @@ asio::awaitable<result<void>> session::send_logout(connection& via, std::uint8_t
   co_return result<void>{};
 }
 
-void session::note_window(const protocol::pdu& p) {
-  const auto exp = p.exp_cmd_sn();
-  const auto max = p.max_cmd_sn();
+void session::note_window(const protocol::pdu& p) { advance_window(p.exp_cmd_sn(), p.max_cmd_sn()); }
+
+void session::advance_window(std::uint32_t exp, std::uint32_t max) {
   // RFC 7143 §4.2.2.1: a window with MaxCmdSN < ExpCmdSN - 1 is invalid; ignore it.
   if (protocol::serial_greater(exp, max + 1)) return;
+  // Only forward: PDUs of several connections arrive in any order, and an
+  // older one must not close the window again.
   if (protocol::serial_greater(exp, exp_cmd_sn_)) exp_cmd_sn_ = exp;
   if (protocol::serial_greater(max, max_cmd_sn_)) {
     max_cmd_sn_ = max;
