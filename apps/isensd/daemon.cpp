@@ -288,8 +288,10 @@ int daemon::run() {
   // The control socket answering is isensd's "ready" (tests and scripts wait
   // for it), so every other listener is open before it.
   if (!p.config.metrics_listen.empty()) p.metrics_http.start(p.config.metrics_listen);
-  if (p.nbd) p.nbd->start();
   p.control.start();
+  // After the control socket, whose check names a second isensd; still
+  // before io.run(), so nobody is served before both listen.
+  if (p.nbd) p.nbd->start();
   asio::co_spawn(p.io, restore_registered(p.methods, p.registrations), asio::detached);
   asio::co_spawn(p.io, flush_journal_periodically(*p.journal), asio::detached);
   spdlog::info("isensd running as {} (state in {}, events continue after seq {})", p.config.initiator.initiator_name,
