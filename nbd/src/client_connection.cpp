@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include <bit>
+#include <cstring>
 
 namespace isens::nbd::detail {
 
@@ -138,9 +139,6 @@ void client_connection::publish(events::event_kind kind, events::event_reason re
 asio::awaitable<void> client_connection::transmit() {
   auto self = shared_from_this();
   std::array<std::byte, wire::request_size> header{};
-  const auto reading = [this] {
-    return asio::bind_cancellation_slot(read_cancel_.slot(), asio::as_tuple(asio::use_awaitable));
-  };
   const auto stop_reading = [this](const boost::system::error_code& ec) {
     if (closing_ || ec == asio::error::operation_aborted) return;
     if (ec == asio::error::eof || ec == asio::error::connection_reset) {
@@ -159,7 +157,7 @@ asio::awaitable<void> client_connection::transmit() {
       reader_waiting_ = false;
     }
     if (closing_ || broken_) break;
-    auto [ec, n] = co_await asio::async_read(socket_, asio::buffer(header), reading());
+    const auto ec = co_await receive(header.data(), header.size(), false);
     if (ec || closing_) {
       stop_reading(ec);
       break;
@@ -194,7 +192,7 @@ asio::awaitable<void> client_connection::transmit() {
         }
       } else {
         r->payload = buffers_.take(h.length);
-        auto [pec, pn] = co_await asio::async_read(socket_, asio::buffer(r->payload.data.get(), h.length), reading());
+        const auto pec = co_await receive(r->payload.data.get(), h.length, true);
         if (pec || closing_) {
           stop_reading(pec);
           recycle(std::move(r));
@@ -210,13 +208,37 @@ asio::awaitable<void> client_connection::transmit() {
   maybe_finish();
 }
 
+asio::awaitable<boost::system::error_code> client_connection::receive(std::byte* out, std::size_t n, bool direct) {
+  const auto reading = [this] {
+    return asio::bind_cancellation_slot(read_cancel_.slot(), asio::as_tuple(asio::use_awaitable));
+  };
+  const std::size_t buffered = std::min(n, received_end_ - received_begin_);
+  std::memcpy(out, received_.data() + received_begin_, buffered);
+  received_begin_ += buffered;
+  if (buffered == n) co_return boost::system::error_code{};
+  out += buffered;
+  n -= buffered;
+  received_begin_ = received_end_ = 0;
+  if (direct || n > received_.size()) {
+    auto [ec, got] = co_await asio::async_read(socket_, asio::buffer(out, n), reading());
+    co_return ec;
+  }
+  while (received_end_ < n) {
+    auto [ec, got] = co_await socket_.async_read_some(
+        asio::buffer(received_.data() + received_end_, received_.size() - received_end_), reading());
+    if (ec) co_return ec;
+    received_end_ += got;
+  }
+  std::memcpy(out, received_.data(), n);
+  received_begin_ = n;
+  co_return boost::system::error_code{};
+}
+
 asio::awaitable<bool> client_connection::discard_payload(std::uint32_t length) {
   auto scratch = buffers_.take(std::min<std::uint32_t>(length, 1u << 20));
   while (length > 0) {
     const auto chunk = std::min<std::size_t>(length, scratch.capacity);
-    auto [ec, n] = co_await asio::async_read(
-        socket_, asio::buffer(scratch.data.get(), chunk),
-        asio::bind_cancellation_slot(read_cancel_.slot(), asio::as_tuple(asio::use_awaitable)));
+    const auto ec = co_await receive(scratch.data.get(), chunk, true);
     if (ec || closing_) {
       if (!closing_) {
         leave_reason_ = events::event_reason::peer_closed;

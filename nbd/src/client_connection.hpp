@@ -18,6 +18,7 @@
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <array>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -51,6 +52,11 @@ class client_connection : public std::enable_shared_from_this<client_connection>
 
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<void> transmit();
+  // Fills `out` with the next `n` bytes of the stream: first from the
+  // receive buffer, then, for a payload (`direct`), straight from the
+  // socket into place, else by reading what is there into the buffer (one
+  // recv often brings several requests).
+  boost::asio::awaitable<boost::system::error_code> receive(std::byte* out, std::size_t n, bool direct);
   // Reads and discards `length` payload bytes of a refused WRITE.
   boost::asio::awaitable<bool> discard_payload(std::uint32_t length);
   // The error to answer `h` with before it reaches the data path, or 0.
@@ -78,6 +84,8 @@ class client_connection : public std::enable_shared_from_this<client_connection>
   std::uint64_t lba_shift_ = 0;  // log2 of the block size
 
   boost::asio::cancellation_signal read_cancel_;  // stops the reader, never a write
+  std::array<std::byte, 16384> received_{};       // read ahead of the request being parsed
+  std::size_t received_begin_ = 0, received_end_ = 0;
   boost::asio::steady_timer slot_free_;           // the reader waits on it while too many requests are out
   bool reader_waiting_ = false;
   bool reader_done_ = false;
