@@ -336,13 +336,16 @@ int daemon::run() {
   p.control.refuse_if_taken();  // a second isensd names the control socket, not whichever listener came first
   if (!p.config.metrics_listen.empty()) p.http.start(p.config.metrics_listen);
   if (p.nbd) p.nbd->start();
+  // Started before the control socket answers: this thread blocks every
+  // signal while it creates one, and a SIGTERM sent once isensd is ready
+  // must find it unblocked (daemon_signal_test).
+  auto http_work = asio::make_work_guard(p.http_io);
+  p.http_thread = events::start_thread_with_signals_blocked([&p] { p.http_io.run(); });
   p.control.start();
   asio::co_spawn(p.io, restore_sessions(p.methods, p.registrations, p.config.sessions), asio::detached);
   asio::co_spawn(p.io, flush_journal_periodically(*p.journal), asio::detached);
   spdlog::info("isensd running as {} (state in {}, events continue after seq {})", p.config.initiator.initiator_name,
                p.config.state_dir.string(), p.bus.last_seq());
-  auto http_work = asio::make_work_guard(p.http_io);
-  p.http_thread = events::start_thread_with_signals_blocked([&p] { p.http_io.run(); });
   p.io.run();
   http_work.reset();
   p.http_io.stop();
