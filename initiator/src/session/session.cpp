@@ -271,16 +271,8 @@ void session::abort() {
 }
 
 void session::detach_connection(std::shared_ptr<connection> conn, event_reason reason) {
-  conn->close();
   departing_.erase(conn->id());
-  std::erase(connections_, conn);
-  if (const auto timer = ping_timers_.find(conn->id()); timer != ping_timers_.end()) {
-    timer->second->cancel();
-    ping_timers_.erase(timer);
-  }
-  fail_tasks_on(conn->id(), make_error(errc::connection_closed, "the connection was logged out"));
-  requeue_commands_on(conn->id());
-  publish(event_kind::connection_lost, reason, conn.get());  // publishing updates the snapshot
+  lose_connection(std::move(conn), reason, "the connection was logged out", {});
   if (state_ == state::logged_in) dispatch();
 }
 
@@ -290,11 +282,11 @@ void session::drop_connection(const std::shared_ptr<connection>& conn, event_rea
   // so a connection lost with unanswered commands takes the session with it
   // and reinstatement starts a fresh command sequence (docs/design-notes.md).
   const auto unanswered = in_flight_on(conn->id());
-  lose_connection(conn, reason, why);
+  lose_connection(conn, reason, why, why);
   if (unanswered > 0 && !connections_.empty() && state_ == state::logged_in) {
     const auto whole = "connection " + std::to_string(conn->id()) + " was lost with " + std::to_string(unanswered) +
                        " unanswered commands, which only session recovery re-issues (ErrorRecoveryLevel 0): " + why;
-    while (!connections_.empty()) lose_connection(connections_.back(), reason, whole);
+    while (!connections_.empty()) lose_connection(connections_.back(), reason, whole, whole);
   }
   if (connections_.empty() && state_ == state::logged_in) {
     state_ = state::disconnected;
@@ -309,7 +301,8 @@ void session::drop_connection(const std::shared_ptr<connection>& conn, event_rea
   spdlog::warn("session {}: connection {} (cid {}) lost: {}", id_, conn->id(), conn->cid(), why);
 }
 
-void session::lose_connection(std::shared_ptr<connection> conn, event_reason reason, const std::string& why) {
+void session::lose_connection(std::shared_ptr<connection> conn, event_reason reason, const std::string& why,
+                              const std::string& detail) {
   conn->close();
   std::erase(connections_, conn);
   if (const auto timer = ping_timers_.find(conn->id()); timer != ping_timers_.end()) {
@@ -318,7 +311,7 @@ void session::lose_connection(std::shared_ptr<connection> conn, event_reason rea
   }
   fail_tasks_on(conn->id(), make_error(errc::connection_closed, why));
   requeue_commands_on(conn->id());
-  publish(event_kind::connection_lost, reason, conn.get(), why);
+  publish(event_kind::connection_lost, reason, conn.get(), detail);  // publishing updates the snapshot
 }
 
 void session::on_connection_failed(connection& which, event_reason reason, const error& why) {

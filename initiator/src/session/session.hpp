@@ -207,8 +207,10 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   // Drops a connection unexpectedly: connection_lost, and session_disconnect
   // when it was the last.
   void drop_connection(const std::shared_ptr<connection>& conn, events::event_reason reason, const std::string& why);
-  /// Closes and forgets one connection, moving its commands back to the queue; raises connection_lost.
-  void lose_connection(std::shared_ptr<connection> conn, events::event_reason reason, const std::string& why);
+  // Closes and forgets one connection: its control tasks fail with `why`, its
+  // commands go back to the queue; raises connection_lost with `detail`.
+  void lose_connection(std::shared_ptr<connection> conn, events::event_reason reason, const std::string& why,
+                       const std::string& detail);
   // Removes a connection we chose to close (remove or logout): connection_lost.
   void detach_connection(std::shared_ptr<connection> conn, events::event_reason reason);
 
