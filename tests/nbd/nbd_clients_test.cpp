@@ -124,7 +124,7 @@ TEST_CASE("fio verifies reads and writes at queue depth 16 through the nbd engin
   nbd_rig rig;
   rig.login();
   const auto report = fio(rig.uri(1, 2), {"--rw=randwrite", "--bs=4k", "--iodepth=16", "--size=16m",
-                                          "--verify=crc32c", "--verify_fatal=1", "--do_verify=1"},
+                                          "--verify=crc32c", "--verify_fatal=1", "--verify_state_save=0", "--do_verify=1"},
                           rig.dir() / "fio.json");
   const auto& job = report["jobs"][0];
   INFO(report.dump(2));
