@@ -36,7 +36,8 @@ TEST_CASE("fio verify through 20 connection drops and a target restart sees no e
   // to check them, for longer than the faults below take.
   child_process fio({"fio", "--name=failover", "--ioengine=nbd", "--uri=" + rig.uri(1, 2), "--rw=randwrite",
                      "--bs=4k", "--iodepth=16", "--size=16m", "--time_based", "--runtime=5", "--verify=crc32c",
-                     "--verify_backlog=256", "--verify_fatal=1", "--verify_state_save=0", "--output-format=json", "--output=" + report.string()},
+                     "--verify_backlog=256", "--verify_fatal=1", "--verify_state_save=0", "--output-format=json",
+                     "--output=" + report.string()},
                     log);
   REQUIRE(eventually([&] {
     const auto e = rig.find_export(nbd_rig::iqn(1) + "/2");
