@@ -43,9 +43,25 @@ json to_json(const capacity_data& c) {
   return {{"block_count", c.block_count}, {"block_size", c.block_size}, {"bytes", c.bytes()}};
 }
 
+json to_json(const block_limits& l) {
+  return {{"max_transfer_blocks", l.max_transfer_blocks},
+          {"optimal_transfer_blocks", l.optimal_transfer_blocks},
+          {"max_unmap_blocks", l.max_unmap_blocks},
+          {"max_write_same_blocks", l.max_write_same_blocks}};
+}
+
+json to_json(const thin_provisioning& p) {
+  return {{"thin", p.thin},
+          {"unmap", p.unmap},
+          {"write_same_unmap", p.write_same_unmap},
+          {"zeroes_after_unmap", p.zeroes_after_unmap}};
+}
+
 json to_json(const device_info& d) {
   json out{{"lun", d.lun}, {"inquiry", to_json(d.inquiry)}};
   out["capacity"] = d.capacity ? to_json(*d.capacity) : json(nullptr);
+  out["limits"] = d.limits ? to_json(*d.limits) : json(nullptr);
+  out["provisioning"] = d.provisioning ? to_json(*d.provisioning) : json(nullptr);
   return out;
 }
 

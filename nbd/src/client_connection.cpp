@@ -261,7 +261,10 @@ std::uint32_t client_connection::check(const wire::request_header& h) const {
     case wire::cmd_read: allowed = structured_ ? wire::cf_df : 0; break;
     case wire::cmd_write: allowed = wire::cf_fua, writes = true; break;
     case wire::cmd_flush: break;
-    case wire::cmd_trim: allowed = wire::cf_fua, writes = true; break;
+    case wire::cmd_trim:
+      if ((info.transmission_flags & wire::tf_send_trim) == 0) return wire::err_inval;  // never advertised
+      allowed = wire::cf_fua, writes = true;
+      break;
     case wire::cmd_write_zeroes: allowed = wire::cf_fua | wire::cf_no_hole, writes = true; break;
     default: return wire::err_inval;  // CACHE, BLOCK_STATUS and unknown commands were never advertised
   }
@@ -299,9 +302,10 @@ void client_connection::submit(request_ptr r) {
       if (export_->unmap_refused.load(std::memory_order_relaxed)) return std::move(done)(initiator::result<void>{});
       return ini.async_unmap(info.session_id, info.lun, lba, blocks, std::move(done));
     case wire::cmd_write_zeroes:
-      // Without the UNMAP bit: the blocks stay allocated, so NO_HOLE always holds.
+      // With NO_HOLE, or where a deallocated block might not read as zeros,
+      // the blocks are written; otherwise the LUN may deallocate them.
       return ini.async_write_same(info.session_id, info.lun, lba, blocks, std::span<const std::byte>(export_->zero_block),
-                                  false, std::move(done));
+                                  export_->zeroes_by_unmap && (h.flags & wire::cf_no_hole) == 0, std::move(done));
     default: return std::move(done)(initiator::result<void>(initiator::make_error(initiator::errc::invalid_argument)));
   }
 }

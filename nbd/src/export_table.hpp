@@ -37,6 +37,9 @@ struct export_state {
   std::atomic<bool> unmap_refused{false};  // the target answered UNMAP with ILLEGAL REQUEST
   bool fua_native = true;                  // the LUN honours WRITE's FUA bit (MODE SENSE DPOFUA)
   std::vector<std::byte> zero_block;       // one logical block of zeros, for WRITE SAME
+  // WRITE SAME with UNMAP deallocates and the blocks then read as zeros
+  // (LBPWS and LBPRZ): WRITE_ZEROES without NO_HOLE may punch a hole.
+  bool zeroes_by_unmap = false;
   // ---- on the server's executor only ----
   bool closed = false;  // its session logged off: no new clients
   std::vector<std::weak_ptr<client_connection>> attached;

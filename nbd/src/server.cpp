@@ -47,14 +47,22 @@ std::shared_ptr<export_state> make_export(const initiator::session_info& s, cons
   info.block_size = d.capacity->block_size;
   info.size_bytes = d.capacity->bytes();
   info.preferred_block_size = std::max<std::uint32_t>(4096, info.block_size);
-  info.max_block_size = std::max(info.block_size, max_payload - max_payload % info.block_size);
+  // At most what one request may carry, and what the LUN takes in one command (Block Limits).
+  std::uint64_t max_bytes = max_payload;
+  if (d.limits && d.limits->max_transfer_blocks != 0)
+    max_bytes = std::min<std::uint64_t>(max_bytes, std::uint64_t{d.limits->max_transfer_blocks} * info.block_size);
+  info.max_block_size = std::max<std::uint32_t>(info.block_size, static_cast<std::uint32_t>(max_bytes - max_bytes % info.block_size));
   // CAN_MULTI_CONN: every connection to an export goes through the one
   // session to the one LUN, a write is answered only after the target's
   // GOOD, and FLUSH is SYNCHRONIZE CACHE of the whole LUN: what one
   // connection was told is written, another reads and a later flush
   // anywhere covers (docs/nbd.md).
-  info.transmission_flags = wire::tf_has_flags | wire::tf_send_flush | wire::tf_send_fua | wire::tf_send_trim |
+  info.transmission_flags = wire::tf_has_flags | wire::tf_send_flush | wire::tf_send_fua |
                             wire::tf_send_write_zeroes | wire::tf_can_multi_conn;
+  // TRIM where UNMAP deallocates; where the LUN has no provisioning page,
+  // its first answer to UNMAP tells (client_connection).
+  if (!d.provisioning || d.provisioning->unmap) info.transmission_flags |= wire::tf_send_trim;
+  e->zeroes_by_unmap = d.provisioning && d.provisioning->write_same_unmap && d.provisioning->zeroes_after_unmap;
   e->zero_block.assign(info.block_size, std::byte{0});
   return e;
 }

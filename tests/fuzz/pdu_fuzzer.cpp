@@ -4,6 +4,7 @@
 #include "protocol/pdu.hpp"
 #include "protocol/scsi.hpp"
 #include "protocol/scsi_sense.hpp"
+#include "protocol/scsi_vpd.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -39,6 +40,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)parse_read_capacity10(input);
   (void)parse_read_capacity16(input);
   (void)parse_report_luns(input);
+  (void)parse_supported_vpd_pages(input);
+  (void)parse_block_limits(input);
+  (void)parse_logical_block_provisioning(input);
   if (size >= 8) (void)decode_lun(load_be64(data));
   return 0;
 }

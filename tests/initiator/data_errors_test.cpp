@@ -89,6 +89,14 @@ TEST_CASE("requests outside the LUN fail at once with invalid_argument, and the 
   SECTION("LUN 0, tgt's controller, is no block device") {
     refused(test::write_blocks(ini, s.id, 0, 0, two), "not a known block device");
   }
+  SECTION("an UNMAP of a LUN whose provisioning page says it does not deallocate") {
+    const auto device = ini.session(s.id)->devices;
+    const auto lun1 = std::find_if(device.begin(), device.end(), [](const auto& d) { return d.lun == 1; });
+    REQUIRE(lun1 != device.end());
+    REQUIRE(lun1->provisioning);  // tgt lists page 0xB2 for every disk
+    CHECK_FALSE(lun1->provisioning->unmap);
+    refused(ini.async_unmap(s.id, 1, 0, 2, boost::asio::use_future).get(), "does not unmap");
+  }
   // Nothing reached the disk, and the session still works.
   check_reads_back(ini, s.id, 1, lun_blocks - 1, 1, 1);
   const auto io = ini.session(s.id)->io;

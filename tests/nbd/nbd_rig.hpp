@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -49,6 +50,7 @@ struct nbd_rig_options {
   std::chrono::milliseconds give_up_after{20000};
   std::string tcp_listen;                       // also serve on TCP ("127.0.0.1:0")
   std::size_t targets = 1;                      // targets (tid 1..n, iqn nbd_iqn + "-<tid>" beyond the first)
+  bool thin = false;                            // LUNs with tgt's thin_provisioning=1 (UNMAP punches holes)
 };
 
 class nbd_rig {
@@ -66,8 +68,10 @@ class nbd_rig {
     for (std::size_t t = 1; t <= o.targets; ++t) {
       const int tid = static_cast<int>(t);
       target_->add_target(iqn(tid), tid);
-      target_->add_lun(tid, 1, nbd_lun1_bytes, {.in_memory = true});
-      target_->add_lun(tid, 2, nbd_lun2_bytes, {.in_memory = true});
+      for (const auto& [lun, bytes] : {std::pair{1, nbd_lun1_bytes}, std::pair{2, nbd_lun2_bytes}}) {
+        lun_files_[{tid, lun}] = target_->add_lun(tid, lun, bytes, {.in_memory = true});
+        if (o.thin) target_->set_lun_params(tid, lun, "thin_provisioning=1");
+      }
       target_->bind_all_initiators(tid);
     }
     if (o.failover) {
@@ -135,6 +139,8 @@ class nbd_rig {
 
   const std::filesystem::path& dir() const { return dir_; }
   tgtd_target& target() { return *target_; }
+  // The backing file of a LUN (a sparse file on /dev/shm).
+  const std::filesystem::path& lun_file(int tid, int lun) const { return lun_files_.at({tid, lun}); }
   nbd::server& server() { return server_; }
   event_recorder& recorder() { return *recorder_; }
   initiator::initiator& ini() { return initiator_; }
@@ -193,6 +199,7 @@ class nbd_rig {
 
   nbd_rig_options options_;
   std::filesystem::path dir_;
+  std::map<std::pair<int, int>, std::filesystem::path> lun_files_;
   std::unique_ptr<tgtd_target> target_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;

@@ -1,4 +1,5 @@
 #include "protocol/scsi.hpp"
+#include "protocol/scsi_vpd.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -121,6 +122,10 @@ TEST_CASE("READ CAPACITY(10) and (16)", "[scsi]") {
   CHECK(c16->last_lba == 0x00000001000000ffull);
   CHECK(c16->block_size == 4096u);
   CHECK(c16->capacity_bytes == (0x00000001000000ffull + 1) * 4096);
+  CHECK_FALSE(c16->thin_provisioned);
+  d[14] = 0xc0;  // LBPME, LBPRZ
+  CHECK(parse_read_capacity16(d)->thin_provisioned);
+  CHECK(parse_read_capacity16(d)->zeroes_after_unmap);
   byte_buffer huge(12, 0xff);
   CHECK(code_of(parse_read_capacity16(huge).error()) == errc::scsi_bad_response);
   CHECK(code_of(parse_read_capacity16(byte_span(d).first(11)).error()) == errc::scsi_bad_response);
@@ -157,4 +162,45 @@ TEST_CASE("REPORT LUNS and LUN addressing", "[scsi]") {
 TEST_CASE("SCSI status names", "[scsi]") {
   CHECK(to_string(scsi_status::check_condition) == "CHECK CONDITION");
   CHECK(to_string(static_cast<scsi_status>(0x99)) == "UNKNOWN");
+}
+
+TEST_CASE("VPD 0x00, 0xB0 and 0xB2: supported pages, Block Limits, Logical Block Provisioning", "[scsi]") {
+  CHECK(parse_supported_vpd_pages(byte_buffer{0, 0x00, 0, 4, 0x00, 0x80, 0xb0, 0xb2}).value() ==
+        std::vector<std::uint8_t>{0x00, 0x80, 0xb0, 0xb2});
+  CHECK(code_of(parse_supported_vpd_pages(byte_buffer{0, 0x80, 0, 0}).error()) == errc::scsi_bad_response);
+
+  byte_buffer limits(64, 0);
+  limits[1] = 0xb0;
+  limits[3] = 0x3c;
+  store_be(&limits[8], 4, 0x4000);     // max transfer length
+  store_be(&limits[12], 4, 0x80);      // optimal
+  store_be(&limits[20], 4, 0x100000);  // max unmap LBA count
+  store_be(&limits[24], 4, 1);         // max unmap descriptors
+  store_be(&limits[36], 8, 0x200000);  // max WRITE SAME length
+  const auto l = parse_block_limits(limits);
+  REQUIRE(l.has_value());
+  CHECK(l->max_transfer_length == 0x4000u);
+  CHECK(l->optimal_transfer_length == 0x80u);
+  CHECK(l->max_unmap_lba_count == 0x100000u);
+  CHECK(l->max_unmap_descriptors == 1u);
+  CHECK(l->max_write_same_length == 0x200000u);
+  // SBC-2's 16-byte page: the later fields are absent, so no limit.
+  byte_buffer short_page(limits.begin(), limits.begin() + 16);
+  short_page[3] = 12;
+  const auto s = parse_block_limits(short_page);
+  REQUIRE(s.has_value());
+  CHECK(s->max_transfer_length == 0x4000u);
+  CHECK(s->max_unmap_lba_count == 0u);
+  CHECK(s->max_write_same_length == 0u);
+  limits[3] = 0x40;  // longer than the data
+  CHECK(code_of(parse_block_limits(limits).error()) == errc::scsi_bad_response);
+
+  const auto lbp = parse_logical_block_provisioning(byte_buffer{0, 0xb2, 0, 4, 0, 0xc4, 0x02, 0});
+  REQUIRE(lbp.has_value());
+  CHECK(lbp->lbpu);
+  CHECK(lbp->lbpws);
+  CHECK(lbp->lbprz);
+  // SBC-4's LBPRZ 010b (a provisioning pattern) is not zeros.
+  CHECK_FALSE(parse_logical_block_provisioning(byte_buffer{0, 0xb2, 0, 4, 0, 0x08, 0, 0})->lbprz);
+  CHECK(code_of(parse_logical_block_provisioning(byte_buffer{0, 0xb2, 0, 1, 0}).error()) == errc::scsi_bad_response);
 }

@@ -1,5 +1,7 @@
 #include "protocol/scsi.hpp"
 
+#include "protocol/scsi_vpd.hpp"
+
 #include <boost/algorithm/hex.hpp>
 
 #include <iterator>
@@ -170,19 +172,15 @@ result<standard_inquiry> parse_standard_inquiry(byte_span data) {
 }
 
 result<std::string> parse_unit_serial_number(byte_span data) {
-  if (data.size() < 4) return bad("VPD page 0x80 shorter than its header");
-  if (data[1] != vpd_unit_serial_number) return bad("VPD page code is not 0x80");
-  const std::size_t length = load_be16(&data[2]);
-  if (length > data.size() - 4) return bad("VPD page 0x80 longer than the data returned");
-  return trimmed(data.subspan(4, length));
+  auto body = vpd_page_body(data, vpd_unit_serial_number);
+  if (!body) return body.error();
+  return trimmed(*body);
 }
 
 result<std::vector<designation_descriptor>> parse_device_identification(byte_span data) {
-  if (data.size() < 4) return bad("VPD page 0x83 shorter than its header");
-  if (data[1] != vpd_device_identification) return bad("VPD page code is not 0x83");
-  const std::size_t length = load_be16(&data[2]);
-  if (length > data.size() - 4) return bad("VPD page 0x83 longer than the data returned");
-  const byte_span page = data.subspan(4, length);
+  auto body = vpd_page_body(data, vpd_device_identification);
+  if (!body) return body.error();
+  const byte_span page = *body;
   std::vector<designation_descriptor> out;
   std::size_t at = 0;
   while (at < page.size()) {
@@ -218,7 +216,12 @@ result<capacity> parse_read_capacity10(byte_span data) {
 
 result<capacity> parse_read_capacity16(byte_span data) {
   if (data.size() < 12) return bad("READ CAPACITY(16) data of " + std::to_string(data.size()) + " bytes (< 12)");
-  return make_capacity(load_be64(&data[0]), load_be32(&data[8]));
+  auto cap = make_capacity(load_be64(&data[0]), load_be32(&data[8]));
+  if (cap && data.size() >= 15) {  // byte 14: LBPME, LBPRZ (SBC-4 §5.20.2)
+    cap->thin_provisioned = (data[14] & 0x80) != 0;
+    cap->zeroes_after_unmap = (data[14] & 0x40) != 0;
+  }
+  return cap;
 }
 
 result<report_luns_data> parse_report_luns(byte_span data) {

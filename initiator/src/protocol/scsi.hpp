@@ -109,6 +109,8 @@ struct capacity {
   std::uint32_t block_size = 0;      ///< bytes per logical block
   std::uint64_t capacity_bytes = 0;  ///< (last_lba + 1) * block_size
   bool needs_read_capacity16 = false;  ///< READ CAPACITY(10) said 0xffffffff: ask again with (16)
+  bool thin_provisioned = false;       ///< (16) only: LBPME, the device can deallocate blocks
+  bool zeroes_after_unmap = false;     ///< (16) only: LBPRZ, deallocated blocks read as zeros
 };
 
 /// Parses READ CAPACITY(10) data (8 bytes).

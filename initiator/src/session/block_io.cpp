@@ -38,6 +38,14 @@ struct io_join {
   std::optional<error> first_error;
 };
 
+// Blocks per command: the session's max_transfer_bytes, and the device's
+// own limit for this kind of command where it declares one (0: none).
+std::uint64_t blocks_per_command(std::size_t max_transfer_bytes, std::uint32_t block_size,
+                                 std::uint64_t device_limit) {
+  const std::uint64_t ours = std::max<std::uint64_t>(1, max_transfer_bytes / block_size);
+  return device_limit == 0 ? ours : std::min(ours, device_limit);
+}
+
 std::string_view name_of(const protocol::cdb& cdb) {
   switch (cdb[0]) {
     case 0x88: return "READ(16)";
@@ -81,7 +89,12 @@ class block_io_task final : public scsi_task {
   result<void> judge(const result<scsi_completion>& outcome) const {
     if (!outcome) return outcome.error();
     const auto status = static_cast<protocol::scsi_status>(outcome->status);
-    const bool whole = outcome->transferred == length && outcome->residual_underflow == 0 && !outcome->residual_overflow;
+    // Only a READ or WRITE moves the caller's blocks; the Data-Out of UNMAP
+    // and WRITE SAME only describes the work, and tgt reports all of
+    // UNMAP's as residual although it did the unmap.
+    const bool moves_blocks = cdb[0] == 0x88 || cdb[0] == 0x8a;
+    const bool whole = !moves_blocks || (outcome->transferred == length && outcome->residual_underflow == 0 &&
+                                         !outcome->residual_overflow);
     if (status == protocol::scsi_status::good && whole) return {};
     std::string what = std::string(name_of(cdb)) + " of LUN " + std::to_string(lun);
     if (blocks_ != 0)
@@ -128,8 +141,7 @@ void session::start_block_io(const block_io_request& request, io_handler done) {
   const auto& capacity = *device->capacity;
   const std::uint32_t block_size = capacity.block_size;
 
-  if (request.range != block_io_request::range_op::none)
-    return start_range_io(request, block_size, capacity.block_count, std::move(done));
+  if (request.range != block_io_request::range_op::none) return start_range_io(request, *device, std::move(done));
   std::uint64_t blocks = 0;
   if (request.direction != data_direction::none) {
     if (request.length == 0) return refuse("a read or write of 0 bytes on " + which());
@@ -142,8 +154,8 @@ void session::start_block_io(const block_io_request& request, io_handler done) {
                     which() + " (" + std::to_string(capacity.block_count) + " blocks)");
   }
 
-  const std::uint64_t per_command =
-      std::max<std::uint64_t>(1, context_->options.max_transfer_bytes / block_size);
+  const std::uint64_t per_command = blocks_per_command(context_->options.max_transfer_bytes, block_size,
+                                                      device->limits ? device->limits->max_transfer_blocks : 0);
   const std::uint64_t commands = blocks == 0 ? 1 : (blocks + per_command - 1) / per_command;
   std::shared_ptr<io_join> join;
   if (commands > 1) join = std::make_shared<io_join>(io_join{std::move(done), commands, {}});
@@ -173,8 +185,9 @@ void session::start_block_io(const block_io_request& request, io_handler done) {
 // Data-Out is one block (WRITE SAME) or a 24-byte parameter list (UNMAP),
 // so a range is split by blocks, at the size a write would be split at, to
 // bound how long the target works on one command.
-void session::start_range_io(const block_io_request& request, std::uint32_t block_size, std::uint64_t block_count,
-                             io_handler done) {
+void session::start_range_io(const block_io_request& request, const device_info& device, io_handler done) {
+  const std::uint32_t block_size = device.capacity->block_size;
+  const std::uint64_t block_count = device.capacity->block_count;
   const bool same = request.range == block_io_request::range_op::write_same;
   const auto which = [&] { return "LUN " + std::to_string(request.lun) + " of session " + std::to_string(id_); };
   const auto refuse = [&](std::string why) {
@@ -188,7 +201,18 @@ void session::start_range_io(const block_io_request& request, std::uint32_t bloc
     return refuse("blocks " + std::to_string(request.lba) + "+" + std::to_string(request.blocks) +
                   " lie beyond the end of " + which() + " (" + std::to_string(block_count) + " blocks)");
 
-  const std::uint64_t per_command = std::max<std::uint64_t>(1, context_->options.max_transfer_bytes / block_size);
+  // A device whose provisioning page says it does not deallocate is not
+  // sent UNMAP, and its WRITE SAME writes the blocks (which is all a
+  // caller may count on anyway); one without the page answers for itself.
+  const auto& provisioning = device.provisioning;
+  if (!same && provisioning && !provisioning->unmap)
+    return refuse(which() + " does not unmap (its Logical Block Provisioning page: " +
+                  (provisioning->thin ? "LBPU=0" : "not thin provisioned") + ")");
+  const bool unmap = request.unmap && (!provisioning || provisioning->write_same_unmap);
+  const auto& limits = device.limits;
+  const std::uint64_t per_command = blocks_per_command(
+      context_->options.max_transfer_bytes, block_size,
+      !limits ? 0 : same ? limits->max_write_same_blocks : limits->max_unmap_blocks);
   const std::uint64_t commands = (request.blocks + per_command - 1) / per_command;
   std::shared_ptr<io_join> join;
   if (commands > 1) join = std::make_shared<io_join>(io_join{std::move(done), commands, {}});
@@ -204,7 +228,7 @@ void session::start_range_io(const block_io_request& request, std::uint32_t bloc
     if (same) {
       task->buffer = request.buffer;  // the same block for every command
       task->length = block_size;
-      task->cdb = protocol::write_same16_cdb(lba, n, request.unmap);
+      task->cdb = protocol::write_same16_cdb(lba, n, unmap);
     } else {
       task->parameters = protocol::unmap_parameters(lba, n);
       task->buffer = task->parameters.data();

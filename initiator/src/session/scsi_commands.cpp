@@ -1,8 +1,11 @@
 #include "session/scsi_commands.hpp"
 
 #include "protocol/scsi_sense.hpp"
+#include "protocol/scsi_vpd.hpp"
 
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 namespace isens::initiator::detail {
 
@@ -73,13 +76,12 @@ asio::awaitable<result<inquiry_data>> scsi_inquiry(session& s, std::uint64_t lun
   co_return out;
 }
 
-asio::awaitable<result<capacity_data>> scsi_read_capacity(session& s, std::uint64_t lun) {
+namespace {
+
+// READ CAPACITY(16), or (10) from a device that does not know (16).
+asio::awaitable<result<protocol::capacity>> read_capacity(session& s, std::uint64_t lun) {
   auto long_form = co_await run_checked(s, lun, protocol::read_capacity16_cdb(32), 32, "READ CAPACITY(16)");
-  if (long_form) {
-    auto parsed = protocol::parse_read_capacity16(*long_form);
-    if (!parsed) co_return parsed.error();
-    co_return capacity_data{parsed->last_lba + 1, parsed->block_size};
-  }
+  if (long_form) co_return protocol::parse_read_capacity16(*long_form);
   // Only a device that does not know READ CAPACITY(16) gets the short form.
   if (long_form.error().code != make_error_code(errc::scsi_check_condition)) co_return long_form.error();
   auto short_form = co_await run_checked(s, lun, protocol::read_capacity10_cdb(), 8, "READ CAPACITY(10)");
@@ -90,6 +92,51 @@ asio::awaitable<result<capacity_data>> scsi_read_capacity(session& s, std::uint6
     co_return make_error(errc::scsi_bad_response, "LUN " + std::to_string(lun) +
                                                       " is larger than READ CAPACITY(10) can say, and READ CAPACITY(16) failed: " +
                                                       long_form.error().what());
+  co_return parsed;
+}
+
+// The Block Limits and Logical Block Provisioning pages, where the device
+// lists them. Optional: a device without them keeps the defaults.
+asio::awaitable<void> read_block_pages(session& s, std::uint64_t lun, const protocol::capacity& capacity,
+                                       device_info& device) {
+  constexpr std::uint16_t allocation = 255;
+  const auto fetch = [&](std::uint8_t page, std::string_view what) {
+    return run_checked(s, lun, protocol::inquiry_vpd_cdb(page, allocation), allocation, what);
+  };
+  const auto listed = co_await fetch(protocol::vpd_supported_pages, "INQUIRY VPD 0x00");
+  if (!listed) co_return;
+  const auto pages = protocol::parse_supported_vpd_pages(*listed);
+  if (!pages) co_return;
+  const auto has = [&](std::uint8_t page) { return std::find(pages->begin(), pages->end(), page) != pages->end(); };
+  const auto malformed = [&](const error& e) { spdlog::warn("session {}: LUN {}: {}", s.id(), lun, e.what()); };
+  if (has(protocol::vpd_block_limits)) {
+    if (const auto data = co_await fetch(protocol::vpd_block_limits, "INQUIRY VPD 0xB0")) {
+      if (const auto page = protocol::parse_block_limits(*data))
+        device.limits = block_limits{page->max_transfer_length, page->optimal_transfer_length,
+                                     page->max_unmap_lba_count, page->max_write_same_length};
+      else malformed(page.error());
+    }
+  }
+  if (has(protocol::vpd_logical_block_provisioning)) {
+    if (const auto data = co_await fetch(protocol::vpd_logical_block_provisioning, "INQUIRY VPD 0xB2")) {
+      // The page speaks only for a thin device (LBPME); a fully provisioned
+      // one deallocates nothing whatever its bits say.
+      if (const auto page = protocol::parse_logical_block_provisioning(*data)) {
+        const bool thin = capacity.thin_provisioned;
+        device.provisioning = thin_provisioning{thin, thin && page->lbpu, thin && page->lbpws,
+                                                thin && (page->lbprz || capacity.zeroes_after_unmap)};
+      } else {
+        malformed(page.error());
+      }
+    }
+  }
+}
+
+}  // namespace
+
+asio::awaitable<result<capacity_data>> scsi_read_capacity(session& s, std::uint64_t lun) {
+  auto parsed = co_await read_capacity(s, lun);
+  if (!parsed) co_return parsed.error();
   co_return capacity_data{parsed->last_lba + 1, parsed->block_size};
 }
 
@@ -123,8 +170,10 @@ asio::awaitable<void> session::enumerate_devices() {
     }
     device.inquiry = std::move(*inquiry);
     if (device.inquiry.device_type == 0x00) {  // direct-access block device
-      auto capacity = co_await scsi_read_capacity(*this, lun);
-      if (capacity) device.capacity = *capacity;
+      if (const auto capacity = co_await read_capacity(*this, lun)) {
+        device.capacity = capacity_data{capacity->last_lba + 1, capacity->block_size};
+        co_await read_block_pages(*this, lun, *capacity, device);
+      }
     }
     found.push_back(std::move(device));
   }

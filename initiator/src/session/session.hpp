@@ -93,10 +93,11 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   // recovery_hold). task->complete() runs once, posted, never inline.
   void submit(std::unique_ptr<scsi_task> task);
   // A facade read, write or flush: checked against the LUN, split into
-  // commands of at most max_transfer_bytes, `done` called once at the end.
+  // commands within max_transfer_bytes and the LUN's Block Limits, `done`
+  // called once at the end.
   void start_block_io(const block_io_request& request, boost::asio::any_completion_handler<void(result<void>)> done);
-  // WRITE SAME and UNMAP of a checked LUN (block_io.cpp).
-  void start_range_io(const block_io_request& request, std::uint32_t block_size, std::uint64_t block_count,
+  // WRITE SAME and UNMAP of a checked block device (block_io.cpp).
+  void start_range_io(const block_io_request& request, const device_info& device,
                       boost::asio::any_completion_handler<void(result<void>)> done);
   // Counts a finished facade command (block_io.cpp).
   void note_block_io(const scsi_task& task, bool good);

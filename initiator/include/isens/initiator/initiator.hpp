@@ -144,7 +144,9 @@ class initiator {
   /// WRITE SAME(16): writes the one logical block `block` to `blocks` blocks
   /// from `lba` (WRITE_ZEROES passes a block of zeros). With `unmap` the
   /// target may deallocate the blocks instead, if it then reads them back
-  /// as that block.
+  /// as that block; the UNMAP bit is sent only where the LUN's provisioning
+  /// page has LBPWS (or the LUN has no such page). Split by the LUN's
+  /// MAXIMUM WRITE SAME LENGTH.
   template <class CompletionToken>
   auto async_write_same(std::uint64_t session_id, std::uint64_t lun, std::uint64_t lba, std::uint64_t blocks,
                         std::span<const std::byte> block, bool unmap, CompletionToken&& token) {
@@ -161,8 +163,10 @@ class initiator {
 
   /// UNMAP: the `blocks` blocks from `lba` hold nothing the caller needs;
   /// a thin-provisioned LUN frees them (what they read back as afterwards
-  /// is the LUN's business). A LUN that cannot unmap fails with
-  /// errc::scsi_check_condition (ILLEGAL REQUEST).
+  /// is the LUN's business). Split by the LUN's MAXIMUM UNMAP LBA COUNT. A
+  /// LUN whose provisioning page says it does not unmap fails at once with
+  /// errc::invalid_argument; one without that page answers for itself
+  /// (errc::scsi_check_condition, ILLEGAL REQUEST, when it cannot).
   template <class CompletionToken>
   auto async_unmap(std::uint64_t session_id, std::uint64_t lun, std::uint64_t lba, std::uint64_t blocks,
                    CompletionToken&& token) {

@@ -17,7 +17,12 @@ nlohmann::ordered_json to_json(const discovered_target& t);
 nlohmann::ordered_json to_json(const inquiry_data& d);
 /// {"block_count":…, "block_size":…, "bytes":…}
 nlohmann::ordered_json to_json(const capacity_data& c);
-/// A LUN with its inquiry data and capacity.
+/// {"max_transfer_blocks":…, "optimal_transfer_blocks":…, "max_unmap_blocks":…, "max_write_same_blocks":…}
+nlohmann::ordered_json to_json(const block_limits& l);
+/// {"thin":…, "unmap":…, "write_same_unmap":…, "zeroes_after_unmap":…}
+nlohmann::ordered_json to_json(const thin_provisioning& p);
+/// A LUN with its inquiry data, capacity, limits and provisioning (null
+/// where the device has no such page).
 nlohmann::ordered_json to_json(const device_info& d);
 /// A connection's ids and addresses.
 nlohmann::ordered_json to_json(const connection_info& c);

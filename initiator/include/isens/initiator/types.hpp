@@ -117,11 +117,33 @@ struct mode_flags {
   bool dpo_fua = false;          ///< DPOFUA: the device honours FUA
 };
 
+/// A block device's limits (Block Limits VPD page 0xB0), in blocks; 0: none declared.
+/// The data path splits a larger I/O into commands within them.
+struct block_limits {
+  std::uint32_t max_transfer_blocks = 0;     ///< per READ or WRITE
+  std::uint32_t optimal_transfer_blocks = 0;
+  std::uint32_t max_unmap_blocks = 0;        ///< per UNMAP
+  std::uint64_t max_write_same_blocks = 0;   ///< per WRITE SAME
+};
+
+/// Whether a block device deallocates (READ CAPACITY(16) and the Logical
+/// Block Provisioning VPD page 0xB2).
+struct thin_provisioning {
+  bool thin = false;                ///< LBPME: the device is thin provisioned
+  bool unmap = false;               ///< LBPU: UNMAP deallocates
+  bool write_same_unmap = false;    ///< LBPWS: WRITE SAME(16) with UNMAP deallocates
+  bool zeroes_after_unmap = false;  ///< LBPRZ: a deallocated block reads as zeros
+};
+
 /// A LUN of a session with what enumeration found out about it.
 struct device_info {
   std::uint64_t lun = 0;
   inquiry_data inquiry;
   std::optional<capacity_data> capacity;  ///< absent for non-block devices
+  std::optional<block_limits> limits;     ///< absent when the device has no Block Limits page
+  /// Absent when the device has no Logical Block Provisioning page: then
+  /// whether it unmaps is learnt from its answer to UNMAP.
+  std::optional<thin_provisioning> provisioning;
 };
 
 /// How one write is to be made durable.
