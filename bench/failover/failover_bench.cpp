@@ -13,6 +13,7 @@
 // bad argument (--help: the usage).
 
 #include "../common/command_line.hpp"
+#include "../common/io_runner.hpp"
 #include "../common/run_and_report.hpp"
 #include "event_timer.hpp"
 #include "isens_reader.hpp"
@@ -49,6 +50,7 @@ namespace {
 
 namespace asio = boost::asio;
 namespace bench = isens::bench;
+using bench::io_runner;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 using isens::events::event_reason;
@@ -96,31 +98,6 @@ isens::events::subscription_options named(const char* name) {
   o.name = name;
   return o;
 }
-
-// One io_context run by one thread for the whole bench; the main thread
-// drives tgtd (tgtd_target is not thread-safe) and waits on futures.
-class io_runner {
- public:
-  io_runner() : guard_(io_.get_executor()), thread_([this] { io_.run(); }) {}
-  ~io_runner() {
-    guard_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  asio::io_context& io() { return io_; }
-
-  template <class T>
-  T run(asio::awaitable<T> work, std::chrono::seconds limit = 30s) {
-    auto f = asio::co_spawn(io_, std::move(work), asio::use_future);
-    if (f.wait_for(limit) != std::future_status::ready) throw std::runtime_error("an initiator call did not complete");
-    return f.get();
-  }
-
- private:
-  asio::io_context io_{1};
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::thread thread_;
-};
 
 isens::initiator::login_options login_options_for(const isens::test::tgtd_target& tgtd) {
   isens::initiator::login_options o;

@@ -18,6 +18,7 @@
 // hang: the JSON says which), 2 on a bad argument (--help: the usage).
 
 #include "../common/command_line.hpp"
+#include "../common/io_runner.hpp"
 #include "../common/run_and_report.hpp"
 #include "../common/sample_summary.hpp"
 #include "../failover/event_timer.hpp"
@@ -66,6 +67,7 @@ namespace {
 
 namespace asio = boost::asio;
 namespace bench = isens::bench;
+using bench::io_runner;
 using namespace std::chrono_literals;
 using bench::io_op;
 using bench::row_spec;
@@ -142,34 +144,6 @@ const std::vector<row_spec>& main_rows() {
   };
   return rows;
 }
-
-// One io_context run by one thread for the whole bench (the initiator is
-// single_threaded); the main thread orchestrates and drives tgtd.
-class io_runner {
- public:
-  io_runner()
-      : guard_(io_.get_executor()), thread_([this] {
-          ::pthread_setname_np(::pthread_self(), "isens-io");  // for perf report --comms
-          io_.run();
-        }) {}
-  ~io_runner() {
-    guard_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  asio::io_context& io() { return io_; }
-  template <class T>
-  T run(asio::awaitable<T> work, std::chrono::seconds limit = 30s) {
-    auto f = asio::co_spawn(io_, std::move(work), asio::use_future);
-    if (f.wait_for(limit) != std::future_status::ready) throw std::runtime_error("an initiator call did not complete");
-    return f.get();
-  }
-
- private:
-  asio::io_context io_{1};
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::thread thread_;
-};
 
 // A round that never ends cannot be abandoned (its side still writes into
 // it): the bench reports the hang as its JSON line and exits at once.
