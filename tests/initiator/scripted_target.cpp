@@ -1,6 +1,7 @@
 #include "scripted_target.hpp"
 
 #include "protocol/scsi.hpp"
+#include "protocol/scsi_vpd.hpp"
 #include "protocol/text_keys.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -401,6 +402,10 @@ std::optional<proto::byte_buffer> enumeration_data(std::span<const std::uint8_t,
       }
       if (cdb[2] == proto::vpd_device_identification)
         return at_most({0, proto::vpd_device_identification, 0, 0}, allocation);
+      if (cdb[2] == proto::vpd_supported_pages)  // no Block Limits, no provisioning page
+        return at_most({0, proto::vpd_supported_pages, 0, 3, proto::vpd_supported_pages, proto::vpd_unit_serial_number,
+                        proto::vpd_device_identification},
+                       allocation);
       return std::nullopt;
     }
     case op_service_action_in16: {
@@ -420,8 +425,10 @@ std::optional<proto::byte_buffer> enumeration_data(std::span<const std::uint8_t,
   }
 }
 
-bool is_read_capacity(std::span<const std::uint8_t, 16> cdb) {
-  return cdb[0] == op_read_capacity10 || (cdb[0] == op_service_action_in16 && (cdb[1] & 0x1f) == 0x10);
+// The last command enumeration sends a disk that lists neither page 0xB0
+// nor 0xB2: INQUIRY for the supported VPD pages, after READ CAPACITY.
+bool is_last_of_enumeration(std::span<const std::uint8_t, 16> cdb) {
+  return cdb[0] == op_inquiry && (cdb[1] & 0x01) != 0 && cdb[2] == proto::vpd_supported_pages;
 }
 
 }  // namespace
@@ -461,7 +468,7 @@ asio::awaitable<void> scripted_connection::answer_enumeration(const scripted_dis
       continue;
     }
     co_await answer_with_data(command, *data);
-    if (is_read_capacity(command.cdb())) co_return;
+    if (is_last_of_enumeration(command.cdb())) co_return;
   }
 }
 

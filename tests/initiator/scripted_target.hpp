@@ -123,8 +123,8 @@ class scripted_connection {
   // Reads PDUs until a SCSI Command, answering NOP-Out pings on the way.
   boost::asio::awaitable<initiator::protocol::pdu> receive_command();
   // Answers the commands of LUN enumeration (REPORT LUNS, INQUIRY with VPD
-  // pages 0x80 and 0x83, READ CAPACITY) for `disk`; returns once READ
-  // CAPACITY is answered, the last of them.
+  // pages 0x80 and 0x83, READ CAPACITY, VPD page 0x00) for `disk`; returns
+  // once page 0x00 is answered, the last of them (it lists no 0xB0/0xB2).
   boost::asio::awaitable<void> answer_enumeration(const scripted_disk& disk);
   // Carries out one SCSI command on `disk` the way a well-behaved target
   // does: READ(16) as Data-In of at most `data_in_size` bytes each, status

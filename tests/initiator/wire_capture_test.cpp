@@ -110,7 +110,8 @@ TEST_CASE("a representative session decodes as clean iSCSI with good digests", "
     test::initiator_harness h;
 
     // Session 1: one-way CHAP, digests, LUN enumeration (REPORT LUNS,
-    // INQUIRY + VPD 0x80/0x83 and READ CAPACITY(16) of every LUN).
+    // INQUIRY + VPD 0x80/0x83, READ CAPACITY(16) and VPD 0x00/0xB0/0xB2 of
+    // every LUN).
     auto id = h.run(h.initiator().login_to_target(digest_login(*target)));
     REQUIRE_OK(id);
     const auto snapshot = h.initiator().session(*id);
