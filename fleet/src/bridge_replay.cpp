@@ -98,7 +98,8 @@ void bridge::impl::publish_more() {
   std::size_t space = 0;
   {
     std::lock_guard lock(mutex);
-    if (resync_needed || !link_up || window.in_flight() >= options.max_in_flight) return;
+    // Refill in large batches: a journal read per ack would cost more than the publish.
+    if (resync_needed || !link_up || window.in_flight() > options.max_in_flight / 2) return;
     space = options.max_in_flight - window.in_flight();
   }
   while (space > 0) {
@@ -160,8 +161,12 @@ void bridge::impl::on_publish_result(natsMsg* msg, jsPubAck* ack, jsPubAckErr* e
       spdlog::warn("nats bridge: publish of seq {} failed: {}; replaying from the stream's last message", position, why);
     }
   }
-  woken = true;
-  wake.notify_all();
+  // Wake the thread when half the window is free (it refills in batches),
+  // when a resync is due, or for stop()'s drain.
+  if (!ack || window.in_flight() == options.max_in_flight / 2 || window.in_flight() == 0) {
+    woken = true;
+    wake.notify_all();
+  }
 }
 
 }  // namespace isens::fleet
