@@ -20,7 +20,7 @@ journal_then_bridge::journal_then_bridge(std::shared_ptr<events::event_journal> 
 
 void journal_then_bridge::on_event(const events::event& e) {
   journal_subscriber::on_event(e);
-  bridge_->notify();
+  bridge_->notify(e);
 }
 
 void journal_then_bridge::on_gap(std::uint64_t lost) {

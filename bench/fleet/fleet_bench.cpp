@@ -49,7 +49,7 @@ class journal_then_bridge final : public events::journal_subscriber {
       : journal_subscriber(std::move(j)), bridge_(b) {}
   void on_event(const events::event& e) override {
     journal_subscriber::on_event(e);
-    bridge_.notify();
+    bridge_.notify(e);
   }
 
  private:

@@ -222,6 +222,13 @@ void bridge::notify() noexcept {
   impl_->wake.notify_all();
 }
 
+void bridge::notify(const events::event& e) {
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->fresh.size() < 32 * impl_->options.max_in_flight) impl_->fresh.push_back(e);  // ~3 MB at most
+  impl_->woken = true;
+  impl_->wake.notify_all();
+}
+
 bridge_stats bridge::stats() const {
   std::lock_guard lock(impl_->mutex);
   bridge_stats s = impl_->counters;

@@ -94,14 +94,38 @@ void bridge::impl::publish_gap(std::uint64_t first, std::uint64_t last, const ch
           first - 1, last);
 }
 
+bool bridge::impl::publish_event(const events::event& e) {
+  return publish(event_subject(options.host_token, e.session_id, e.kind), events::to_json_line(e),
+                 event_msg_id(options.host_token, e.boot_id, e.seq), e.boot_id, e.seq - 1, e.seq);
+}
+
 void bridge::impl::publish_more() {
   std::size_t space = 0;
   {
     std::lock_guard lock(mutex);
     // Refill in large batches: a journal read per ack would cost more than the publish.
-    if (resync_needed || !link_up || window.in_flight() > options.max_in_flight / 2) return;
+    if (resync_needed || !link_up || window.in_flight() > options.max_in_flight * 3 / 4) return;
     space = options.max_in_flight - window.in_flight();
   }
+  // Caught up: the events notify(event) handed over, without reading them back.
+  while (space > 0) {
+    std::vector<events::event> ready;
+    {
+      std::lock_guard lock(mutex);
+      while (!fresh.empty() && fresh.front().seq <= next_after) fresh.pop_front();
+      for (auto expected = next_after + 1; ready.size() < space && !fresh.empty() && fresh.front().seq == expected; ++expected) {
+        ready.push_back(std::move(fresh.front()));
+        fresh.pop_front();
+      }
+    }
+    if (ready.empty()) break;
+    for (const auto& e : ready) {
+      if (!publish_event(e)) return;
+      next_after = e.seq;
+    }
+    space -= ready.size();
+  }
+  // Behind (a replay, or more than the queue held): from the journal.
   while (space > 0) {
     const auto batch = journal->read_since(next_after, std::min<std::size_t>(space, 256));
     std::uint64_t expected = next_after + 1;
@@ -112,9 +136,7 @@ void bridge::impl::publish_more() {
                     e.boot_id);
         ++sent;
       }
-      if (!publish(event_subject(options.host_token, e.session_id, e.kind), events::to_json_line(e),
-                   event_msg_id(options.host_token, e.boot_id, e.seq), e.boot_id, e.seq - 1, e.seq))
-        return;
+      if (!publish_event(e)) return;
       expected = e.seq + 1;
       next_after = e.seq;
       ++sent;
@@ -161,9 +183,9 @@ void bridge::impl::on_publish_result(natsMsg* msg, jsPubAck* ack, jsPubAckErr* e
       spdlog::warn("nats bridge: publish of seq {} failed: {}; replaying from the stream's last message", position, why);
     }
   }
-  // Wake the thread when half the window is free (it refills in batches),
+  // Wake the thread when a quarter of the window is free (it refills in batches),
   // when a resync is due, or for stop()'s drain.
-  if (!ack || window.in_flight() == options.max_in_flight / 2 || window.in_flight() == 0) {
+  if (!ack || window.in_flight() == options.max_in_flight * 3 / 4 || window.in_flight() == 0) {
     woken = true;
     wake.notify_all();
   }

@@ -7,6 +7,7 @@
 #include "publish_window.hpp"
 
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -41,6 +42,7 @@ struct bridge::impl {
   std::optional<std::chrono::steady_clock::time_point> outage_since;
   std::string last_problem;      // the kind of problem logged last in this outage
   publish_window window;
+  std::deque<events::event> fresh;  // events just journaled, in seq order (notify(event))
   bridge_stats counters;
   std::optional<std::chrono::steady_clock::time_point> last_ack;
   std::uint64_t stored_cursor = 0;  // what the cursor file holds
@@ -55,6 +57,7 @@ struct bridge::impl {
   bool connect();
   bool resync();
   void publish_more();
+  bool publish_event(const events::event& e);
   bool publish(const std::string& subject, const std::string& body, const std::string& msg_id,
                const std::string& boot_id, std::uint64_t after, std::uint64_t position);
   void publish_gap(std::uint64_t first, std::uint64_t last, const char* reason, const std::string& boot_id);

@@ -66,7 +66,7 @@ void bridge_env::append(std::size_t n) {
     e.target = "iqn.2026-12.test:fleet";
     e.portal = "127.0.0.1:3260";
     journal->append(e);
-    if (bridge) bridge->notify();
+    if (bridge) bridge->notify(e);
   }
 }
 

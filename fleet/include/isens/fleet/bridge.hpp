@@ -62,6 +62,10 @@ class bridge {
   void stop();
   /// The journal has new events: wakes the thread. Cheap, never blocks on I/O.
   void notify() noexcept;
+  /// The journal has just stored `e`: wakes the thread and hands it the
+  /// event, so while it is caught up it publishes without reading the
+  /// journal back (a bounded queue; what it drops is read from the journal).
+  void notify(const events::event& e);
 
   /// Current counters.
   bridge_stats stats() const;
