@@ -109,7 +109,7 @@ struct options_handle {
 void apply(natsOptions* o, const nats_options& options) {
   std::vector<const char*> urls;
   for (const auto& url : options.urls) urls.push_back(url.c_str());
-  if (urls.empty()) throw nats_error("no NATS server URL configured", NATS_INVALID_ARG);
+  if (urls.empty()) throw nats_error::plain("no NATS server URL configured", NATS_INVALID_ARG);
   const std::string where = "NATS options for " + redacted_urls(options);
   check_nats(natsOptions_SetServers(o, urls.data(), static_cast<int>(urls.size())), where);
   check_nats(natsOptions_SetNoRandomize(o, true), where);
@@ -127,12 +127,12 @@ void apply(natsOptions* o, const nats_options& options) {
   int kinds = (c.password.empty() && c.user.empty() ? 0 : 1) + (c.token.empty() ? 0 : 1) +
               (c.nkey_seed_file.empty() ? 0 : 1) + (c.creds_file.empty() ? 0 : 1);
   if (kinds > 1)
-    throw nats_error("NATS credentials: use only one of user/password, token, nkey or creds file", NATS_INVALID_ARG);
+    throw nats_error::plain("NATS credentials: use only one of user/password, token, nkey or creds file", NATS_INVALID_ARG);
   // The statuses below are reported without the values passed.
   if (!c.user.empty()) check_nats(natsOptions_SetUserInfo(o, c.user.c_str(), c.password.c_str()), "NATS user/password");
   if (!c.token.empty()) check_nats(natsOptions_SetToken(o, c.token.c_str()), "NATS token");
   if (!c.nkey_seed_file.empty()) {
-    if (c.nkey_public.empty()) throw nats_error("NATS nkey: the public key is missing", NATS_INVALID_ARG);
+    if (c.nkey_public.empty()) throw nats_error::plain("NATS nkey: the public key is missing", NATS_INVALID_ARG);
     check_nats(natsOptions_SetNKeyFromSeed(o, c.nkey_public.c_str(), c.nkey_seed_file.c_str()),
                "NATS nkey seed file " + c.nkey_seed_file.string());
   }

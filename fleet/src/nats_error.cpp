@@ -27,6 +27,13 @@ std::string describe_nats_failure(const std::string& what, natsStatus status, js
 nats_error::nats_error(const std::string& what, natsStatus status, jsErrCode js_code)
     : std::runtime_error(describe_nats_failure(what, status, js_code)), status_(status), js_code_(js_code) {}
 
+nats_error::nats_error(plain_tag, const std::string& message, natsStatus status)
+    : std::runtime_error(message), status_(status), js_code_(static_cast<jsErrCode>(0)) {}
+
+nats_error nats_error::plain(const std::string& message, natsStatus status) {
+  return nats_error(plain_tag{}, message, status);
+}
+
 void check_nats(natsStatus status, const std::string& what, jsErrCode js_code) {
   if (status != NATS_OK) throw nats_error(what, status, js_code);
 }

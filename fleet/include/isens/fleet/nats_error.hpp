@@ -14,6 +14,9 @@ namespace isens::fleet {
 class nats_error : public std::runtime_error {
  public:
   nats_error(const std::string& what, natsStatus status, jsErrCode js_code = static_cast<jsErrCode>(0));
+  /// A failure found by isens itself (a mismatching stream, a bad option):
+  /// `message` is the whole line.
+  static nats_error plain(const std::string& message, natsStatus status = NATS_ERR);
 
   /// The client status.
   natsStatus status() const noexcept { return status_; }
@@ -21,6 +24,8 @@ class nats_error : public std::runtime_error {
   jsErrCode js_code() const noexcept { return js_code_; }
 
  private:
+  struct plain_tag {};
+  nats_error(plain_tag, const std::string& message, natsStatus status);
   natsStatus status_;
   jsErrCode js_code_;
 };

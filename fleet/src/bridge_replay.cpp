@@ -1,0 +1,160 @@
+// Where to resume (the stream's last message of this host against the
+// journal and the cursor), and publishing the journal from there: events
+// with their message id, gap messages for what the journal no longer holds,
+// at most max_in_flight awaiting their ack.
+#include "bridge_state.hpp"
+
+#include "isens/fleet/nats_error.hpp"
+#include "isens/fleet/stream_setup.hpp"
+
+#include <isens/events/event_json.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace isens::fleet {
+
+bool bridge::impl::resync() {
+  // Let what is in flight end first (acked, refused or timed out), so the
+  // stream's last message is not overtaken by an ack still on its way.
+  drain(options.ack_timeout + std::chrono::seconds(1));
+  last_stored last;
+  try {
+    last = find_last_stored(connection->jetstream(), options.stream.name, options.host_token);
+  } catch (const nats_error& ex) {
+    std::lock_guard lock(mutex);
+    report_problem_locked(ex.what());
+    return false;
+  }
+  const std::uint64_t head = journal->last_seq();
+  std::lock_guard lock(mutex);
+  const std::uint64_t cursor = window.cursor();
+  std::uint64_t resume = last.any ? last.seq : 0;
+  if (auto failed = window.lowest_failed(); failed && *failed < resume) resume = *failed;
+  if (resume > head) {
+    spdlog::warn("nats bridge: stream {} holds seq {} of host {} but the journal ends at {} (state directory reset?); "
+                 "publishing the journal from its start",
+                 options.stream.name, resume, options.host_token, head);
+    resume = 0;
+  } else if (cursor > resume) {
+    spdlog::warn("nats bridge: stream {} lacks seqs {}..{} of host {} that it had acknowledged (broker store lost?); "
+                 "republishing them from the journal",
+                 options.stream.name, resume + 1, cursor, options.host_token);
+  }
+  window.reset(resume);
+  next_after = resume;
+  resync_needed = false;
+  ++counters.resyncs;
+  spdlog::debug("nats bridge: resuming after seq {} (journal head {})", resume, head);
+  return true;
+}
+
+bool bridge::impl::publish(const std::string& subject, const std::string& body, const std::string& msg_id,
+                           const std::string& boot_id, std::uint64_t after, std::uint64_t position) {
+  natsMsg* msg = nullptr;
+  natsStatus status = natsMsg_Create(&msg, subject.c_str(), nullptr, body.data(), static_cast<int>(body.size()));
+  const auto position_text = std::to_string(position);
+  if (status == NATS_OK) status = natsMsgHeader_Set(msg, seq_header, position_text.c_str());
+  if (status == NATS_OK && !boot_id.empty()) status = natsMsgHeader_Set(msg, boot_id_header, boot_id.c_str());
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MsgId = msg_id.c_str();
+  po.MaxWait = options.ack_timeout.count();  // without it a lost ack would stay pending forever
+  {
+    std::lock_guard lock(mutex);
+    window.sent(after, position);  // before publishing: the ack may come at once
+  }
+  if (status == NATS_OK) status = js_PublishMsgAsync(connection->jetstream(), &msg, &po);
+  if (status == NATS_OK) return true;
+  natsMsg_Destroy(msg);
+  std::lock_guard lock(mutex);
+  window.failed(position);
+  resync_needed = true;
+  ++counters.publish_errors;
+  report_problem_locked(describe_nats_failure("cannot publish " + msg_id, status));
+  return false;
+}
+
+void bridge::impl::publish_gap(std::uint64_t first, std::uint64_t last, const char* reason,
+                               const std::string& boot_id) {
+  gap_message gap{options.host, boot_id, first, last, reason};
+  spdlog::warn("nats bridge: the journal no longer holds seqs {}..{} ({} events) that stream {} lacks: "
+               "publishing a gap message",
+               first, last, gap.count(), options.stream.name);
+  publish(gap_subject(options.host_token), to_json_line(gap), gap_msg_id(options.host_token, first, last), boot_id,
+          first - 1, last);
+}
+
+void bridge::impl::publish_more() {
+  std::size_t space = 0;
+  {
+    std::lock_guard lock(mutex);
+    if (resync_needed || !link_up || window.in_flight() >= options.max_in_flight) return;
+    space = options.max_in_flight - window.in_flight();
+  }
+  while (space > 0) {
+    const auto batch = journal->read_since(next_after, std::min<std::size_t>(space, 256));
+    std::uint64_t expected = next_after + 1;
+    std::size_t sent = 0;
+    for (const auto& e : batch.events) {
+      if (e.seq > expected) {
+        publish_gap(expected, e.seq - 1, e.seq - 1 < batch.oldest_available ? "journal_rotated" : "journal_hole",
+                    e.boot_id);
+        ++sent;
+      }
+      if (!publish(event_subject(options.host_token, e.session_id, e.kind), events::to_json_line(e),
+                   event_msg_id(options.host_token, e.boot_id, e.seq), e.boot_id, e.seq - 1, e.seq))
+        return;
+      expected = e.seq + 1;
+      next_after = e.seq;
+      ++sent;
+    }
+    if (batch.gap && batch.next_after >= expected) {
+      publish_gap(expected, batch.next_after,
+                  batch.next_after < batch.oldest_available ? "journal_rotated" : "journal_hole", options.boot_id);
+      next_after = batch.next_after;
+      ++sent;
+    }
+    if (sent == 0) return;  // caught up
+    space = sent >= space ? 0 : space - sent;
+    std::lock_guard lock(mutex);
+    if (resync_needed) return;
+  }
+}
+
+void bridge::impl::on_publish_result(natsMsg* msg, jsPubAck* ack, jsPubAckErr* error) {
+  const char* value = nullptr;
+  std::uint64_t position = 0;
+  if (natsMsgHeader_Get(msg, seq_header, &value) == NATS_OK && value)
+    std::from_chars(value, value + std::strlen(value), position);
+  std::optional<gap_message> gap;
+  if (ack && !ack->Duplicate && std::string_view(natsMsg_GetSubject(msg)).ends_with(".gap"))
+    gap = parse_gap_message(std::string_view(natsMsg_GetData(msg), natsMsg_GetDataLength(msg)));
+  std::lock_guard lock(mutex);
+  if (ack) {
+    window.acked(position);
+    last_ack = std::chrono::steady_clock::now();
+    ++(ack->Duplicate ? counters.duplicates : counters.published);
+    if (gap) {
+      ++counters.gap_messages;
+      counters.gap_events += gap->count();
+    }
+  } else {
+    window.failed(position);
+    resync_needed = true;
+    ++counters.publish_errors;
+    if (!outage_reported && link_up) {
+      outage_reported = true;
+      std::string why = error && error->ErrText ? error->ErrText : "no ack";
+      if (error && error->ErrCode != 0) why += " (JetStream error " + std::to_string(error->ErrCode) + ")";
+      else if (error) why = std::string(natsStatus_GetText(error->Err));
+      spdlog::warn("nats bridge: publish of seq {} failed: {}; replaying from the stream's last message", position, why);
+    }
+  }
+  woken = true;
+  wake.notify_all();
+}
+
+}  // namespace isens::fleet

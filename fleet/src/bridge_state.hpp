@@ -1,0 +1,65 @@
+#pragma once
+// The bridge's shared state: what the libnats callbacks and the bridge's
+// thread both touch, under one mutex. The thread alone owns the connection.
+
+#include "isens/fleet/bridge.hpp"
+#include "isens/fleet/nats_connection.hpp"
+#include "publish_window.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace isens::fleet {
+
+struct bridge::impl {
+  impl(bridge_options o, std::shared_ptr<events::event_journal> j) : options(std::move(o)), journal(std::move(j)) {}
+
+  const bridge_options options;
+  const std::shared_ptr<events::event_journal> journal;
+  std::thread thread;
+
+  mutable std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;
+  bool woken = false;
+  bool link_up = false;          // connected and the stream set up
+  bool link_closed = false;      // the client gave up: make a new connection
+  bool resync_needed = true;     // ask the stream where to resume before publishing
+  bool outage_reported = false;  // one warning line per outage
+  std::optional<std::chrono::steady_clock::time_point> outage_since;
+  std::string last_problem;      // logged once until it changes
+  publish_window window;
+  bridge_stats counters;
+  std::optional<std::chrono::steady_clock::time_point> last_ack;
+  std::uint64_t stored_cursor = 0;  // what the cursor file holds
+
+  // Thread-only.
+  std::unique_ptr<nats_connection> connection;
+  std::uint64_t next_after = 0;  // the last seq handed to the client
+  std::chrono::steady_clock::time_point next_heartbeat{};
+  std::chrono::steady_clock::time_point next_cursor_store{};
+
+  void run();
+  bool connect();
+  bool resync();
+  void publish_more();
+  bool publish(const std::string& subject, const std::string& body, const std::string& msg_id,
+               const std::string& boot_id, std::uint64_t after, std::uint64_t position);
+  void publish_gap(std::uint64_t first, std::uint64_t last, const char* reason, const std::string& boot_id);
+  void heartbeat_if_due();
+  void store_cursor_if_due(bool now);
+  void drain(std::chrono::milliseconds limit);
+  void wait_for(std::chrono::milliseconds limit);
+
+  // Callbacks from libnats threads.
+  void on_disconnected();
+  void on_reconnected();
+  void on_closed();
+  void on_publish_result(natsMsg* msg, jsPubAck* ack, jsPubAckErr* error);
+
+  // Logs `problem` once (with lock held); a new problem is logged again.
+  void report_problem_locked(const std::string& problem);
+};
+
+}  // namespace isens::fleet

@@ -1,0 +1,43 @@
+#pragma once
+// The publishes awaiting their ack, in publish order. Acks may come in any
+// order; the cursor advances only over a prefix that is wholly acknowledged,
+// so a persisted cursor never skips an unacknowledged event.
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+
+namespace isens::fleet {
+
+class publish_window {
+ public:
+  // Starts over after `acked` (a resync).
+  void reset(std::uint64_t acked);
+  // Records a publish that accounts for journal seqs (after, position].
+  void sent(std::uint64_t after, std::uint64_t position);
+  // Records its ack; returns the new in-order cursor when it moved.
+  std::optional<std::uint64_t> acked(std::uint64_t position);
+  // Records a failure (an error ack or a timeout): the lowest `after` of a
+  // failed publish is kept, since the stream may hold later ones but not it.
+  void failed(std::uint64_t position);
+  // Publishes not yet acked or failed.
+  std::size_t in_flight() const noexcept { return outstanding_; }
+  // The last position acknowledged in order.
+  std::uint64_t cursor() const noexcept { return cursor_; }
+  // Where a resend must start at the latest: every seq after it may be missing.
+  std::optional<std::uint64_t> lowest_failed() const noexcept { return lowest_failed_; }
+
+ private:
+  struct entry {
+    std::uint64_t after;
+    std::uint64_t position;
+    bool done;
+  };
+  std::deque<entry> entries_;
+  std::size_t outstanding_ = 0;
+  std::uint64_t cursor_ = 0;
+  std::optional<std::uint64_t> lowest_failed_;
+  entry* find(std::uint64_t position);
+};
+
+}  // namespace isens::fleet
