@@ -75,7 +75,7 @@ fleet::consumer_options consumer_options_from(const fleet_watch_request& r) {
   o.nats.tls.cert_file = r.tls_cert_file;
   o.nats.tls.key_file = r.tls_key_file;
   if (r.tls_cert_file.empty() != r.tls_key_file.empty())
-    throw usage_error("--nats-tls-cert and --nats-tls-key go together");
+    throw usage_error("--nats-tls-cert-file and --nats-tls-key-file go together");
 
   o.stream = r.stream;
   o.hosts = r.hosts;
@@ -91,6 +91,8 @@ fleet::consumer_options consumer_options_from(const fleet_watch_request& r) {
     o.start = fleet::start_from::since_time;
     o.since_time = parse_since_time(*r.since_time);
   }
+  if (!r.durable.empty() && !fleet::is_consumer_name(r.durable))
+    throw usage_error("--durable \"" + r.durable + "\": use letters, digits, '-' and '_' (at most 64)");
   o.durable = r.durable;
   o.notice = [](const std::string& line) { std::cerr << "isensctl: " << line << '\n'; };
   return o;
@@ -149,11 +151,11 @@ CLI::Option* add_fleet_watch_options(CLI::App& watch, fleet_watch_request& r) {
                               "Read the NATS token from FILE (mode 0600); or $ISENS_NATS_TOKEN"));
   needs_nats(watch.add_option("--nats-nkey", r.nkey, "The NATS user's public NKey (U…), with --nats-nkey-seed-file"));
   needs_nats(watch.add_option("--nats-nkey-seed-file", r.nkey_seed_file, "The NKey seed file"));
-  needs_nats(watch.add_option("--nats-creds", r.creds_file, "A NATS .creds file (user JWT and NKey seed)"));
+  needs_nats(watch.add_option("--nats-creds-file", r.creds_file, "A NATS .creds file (user JWT and NKey seed)"));
   needs_nats(watch.add_flag("--nats-tls", r.tls, "Use TLS (also implied by tls:// URLs)"));
-  needs_nats(watch.add_option("--nats-tls-ca", r.tls_ca_file, "Trusted CA certificates (default: the system's)"));
-  needs_nats(watch.add_option("--nats-tls-cert", r.tls_cert_file, "Client certificate chain (mutual TLS)"));
-  needs_nats(watch.add_option("--nats-tls-key", r.tls_key_file, "Client private key (mutual TLS)"));
+  needs_nats(watch.add_option("--nats-tls-ca-file", r.tls_ca_file, "Trusted CA certificates (default: the system's)"));
+  needs_nats(watch.add_option("--nats-tls-cert-file", r.tls_cert_file, "Client certificate chain (mutual TLS)"));
+  needs_nats(watch.add_option("--nats-tls-key-file", r.tls_key_file, "Client private key (mutual TLS)"));
   return nats;
 }
 

@@ -2,6 +2,8 @@
 // `isensctl watch --nats URL`: the fleet's events from NATS JetStream, printed
 // as the local `watch` prints isensd's (docs/fleet.md).
 
+#include <isens/fleet/bridge_options.hpp>
+
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
@@ -15,7 +17,7 @@ namespace isensctl {
 // Options of `watch --nats`.
 struct fleet_watch_request {
   std::string urls;  // --nats: one URL or several, comma-separated
-  std::string stream = "ISENS_EVENTS";
+  std::string stream = isens::fleet::stream_options{}.name;
   std::vector<std::string> hosts;
   std::vector<std::string> kinds;
   std::optional<std::string> since_time;

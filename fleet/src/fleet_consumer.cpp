@@ -18,10 +18,8 @@ constexpr std::int64_t ns_per_ms = 1'000'000;
 // (the server's default, 5 s, would lose it in every real outage).
 constexpr std::int64_t ephemeral_inactive_ns = 120'000 * ns_per_ms;
 
-bool is_consumer_name(const std::string& name) {
-  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-  });
+std::string invalid_durable_message(const std::string& name) {
+  return "durable name \"" + name + "\" is not valid: use letters, digits, '-' and '_' (at most 64)";
 }
 
 std::string consumer_failure(const std::string& what, natsStatus status, jsErrCode code) {
@@ -49,6 +47,12 @@ struct metadata_handle {
 };
 
 }  // namespace
+
+bool is_consumer_name(std::string_view name) noexcept {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
 
 std::string consumer_filter_subject(const consumer_options& options) {
   const std::string host = options.hosts.size() == 1 ? escape_host_token(options.hosts.front()) : "*";
@@ -286,8 +290,7 @@ fleet_consumer::fleet_consumer(consumer_options options, connection_callbacks ca
   auto& s = *state_;
   s.options = std::move(options);
   if (!s.options.durable.empty() && !is_consumer_name(s.options.durable))
-    throw consumer_error("durable name \"" + s.options.durable +
-                         "\" is not valid: use letters, digits, '-' and '_' (at most 64)");
+    throw consumer_error(invalid_durable_message(s.options.durable));
   if (s.options.stream.empty() || s.options.stream.find_first_of(".*> \t") != std::string::npos)
     throw consumer_error("stream name \"" + s.options.stream + "\" is not valid (no '.', '*', '>' or spaces)");
   if (s.options.batch < 1) throw consumer_error("batch must be at least 1");

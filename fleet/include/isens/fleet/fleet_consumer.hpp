@@ -7,6 +7,7 @@
 /// examples/fleet_failover_handler.cpp. One thread drives a consumer.
 
 #include "isens/events/event.hpp"
+#include "isens/fleet/bridge_options.hpp"
 #include "isens/fleet/host_order.hpp"
 #include "isens/fleet/nats_connection.hpp"
 #include "isens/fleet/nats_options.hpp"
@@ -22,9 +23,6 @@
 #include <vector>
 
 namespace isens::fleet {
-
-/// The stream a consumer reads when none is named (the bridge's default).
-inline constexpr std::string_view default_consumer_stream = "ISENS_EVENTS";
 
 /// A consumer that cannot start or go on; what() is one line for a person
 /// (no secret in it).
@@ -44,7 +42,7 @@ enum class start_from {
 /// What to follow and how.
 struct consumer_options {
   nats_options nats;                                   ///< servers, credentials, TLS
-  std::string stream{default_consumer_stream};         ///< the JetStream stream
+  std::string stream = stream_options{}.name;          ///< the JetStream stream (the bridge's default)
   std::vector<std::string> hosts;                      ///< host names (not escaped); empty: every host
   std::vector<events::event_kind> kinds;               ///< empty: every kind
   /// Also deliver gap messages. With exactly one kind and no gaps the
@@ -130,6 +128,9 @@ class fleet_consumer {
   struct state;
   std::unique_ptr<state> state_;
 };
+
+/// True when `name` may name a durable consumer: [A-Za-z0-9_-], 1 to 64 characters.
+bool is_consumer_name(std::string_view name) noexcept;
 
 /// The filter subject a consumer with these hosts and kinds uses (see
 /// consumer_options::gaps).
