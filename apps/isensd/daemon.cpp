@@ -3,6 +3,7 @@
 #include "control_server.hpp"
 #include "dashboard.hpp"
 #include "http_server.hpp"
+#include "nats_bridge.hpp"
 #include "nbd_exports.hpp"
 #include "plugin_loader.hpp"
 #include "registration_store.hpp"
@@ -186,14 +187,21 @@ struct daemon::parts {
     http.route("/metrics", [this](const http_request& request) {
       subscribers::metrics_snapshot(*metrics, initiator.sessions(), bus.stats());
       if (nbd) nbd_metrics_snapshot(*metrics, nbd->exports());
+      if (nats_bridge) nats_metrics_snapshot(*metrics, nats_bridge->stats());
       return make_response(request, boost::beast::http::status::ok,
                            std::string(subscribers::prometheus_content_type), metrics->render());
     });
     dashboard.add_routes(http);
     // seq goes on from the journal, so `watch --since` works across restarts.
     bus.continue_after(journal->last_seq());
-    // The journal must not miss events: it gets a deep queue.
-    subscriptions.push_back(subscribe_named(bus, std::make_shared<events::journal_subscriber>(journal), "journal", 1 << 16));
+    // The journal must not miss events: it gets a deep queue. With [nats]
+    // on, its subscriber also wakes the bridge, which reads the journal.
+    if (config.nats.enabled) {
+      nats_bridge = make_nats_bridge(config, journal, bus.boot_id());
+      subscriptions.push_back(subscribe_named(bus, std::make_shared<journal_then_bridge>(journal, nats_bridge), "journal", 1 << 16));
+    } else {
+      subscriptions.push_back(subscribe_named(bus, std::make_shared<events::journal_subscriber>(journal), "journal", 1 << 16));
+    }
     if (config.metrics_enabled)
       subscriptions.push_back(subscribe_named(bus, std::make_shared<subscribers::metrics_subscriber>(metrics), "metrics"));
     if (config.logger_enabled)
@@ -225,6 +233,9 @@ struct daemon::parts {
   // Before the bus too: every queued event reaches the journal before it closes.
   std::shared_ptr<events::event_journal> journal;
   std::shared_ptr<subscribers::metrics_registry> metrics;
+  // Publishes the journal to NATS on its own thread ([nats]); stopped by
+  // run() once the last events are in the journal.
+  std::shared_ptr<fleet::bridge> nats_bridge;
   // Before the bus, so they end after it: the bus's destructor delivers what
   // is still queued (the logoffs of a shutdown) before they unsubscribe.
   std::vector<events::subscription> subscriptions;
@@ -344,6 +355,7 @@ int daemon::run() {
   p.control.start();
   asio::co_spawn(p.io, restore_sessions(p.methods, p.registrations, p.config.sessions), asio::detached);
   asio::co_spawn(p.io, flush_journal_periodically(*p.journal), asio::detached);
+  if (p.nats_bridge) p.nats_bridge->start();
   spdlog::info("isensd running as {} (state in {}, events continue after seq {})", p.config.initiator.initiator_name,
                p.config.state_dir.string(), p.bus.last_seq());
   p.io.run();
@@ -351,6 +363,7 @@ int daemon::run() {
   p.http_io.stop();
   p.http_thread.join();
   p.journal->flush();
+  if (p.nats_bridge) p.nats_bridge->stop();  // publishes the shutdown's events, waits for their acks (bounded)
   spdlog::info("isensd stopped");
   return 0;
 }

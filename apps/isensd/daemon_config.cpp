@@ -1,6 +1,7 @@
 #include "daemon_config.hpp"
 
 #include "default_paths.hpp"
+#include "nats_config.hpp"
 #include "secret_source.hpp"
 
 #include <nlohmann/json.hpp>
@@ -193,8 +194,8 @@ void apply_config_file(daemon_config& c, const std::filesystem::path& file) {
 
   for (const auto& [section, value] : root.as_table()) {
     const auto known = known_keys().find(section);
-    if (section == "plugins" || section == "sessions") continue;  // arrays of tables, checked below
-    if (known == known_keys().end()) fail(file, section, "unknown section (known: initiator, daemon, metrics, dashboard, bus, logging, plugins, sessions, failover, nbd)");
+    if (section == "plugins" || section == "sessions" || section == "nats") continue;  // arrays of tables, checked below
+    if (known == known_keys().end()) fail(file, section, "unknown section (known: initiator, daemon, metrics, dashboard, bus, logging, plugins, sessions, failover, nbd, nats)");
     if (!value.is_table()) fail(file, section, "must be a table, e.g. [" + section + "]");
     for (const auto& [key, ignored] : value.as_table()) {
       if (!known->second.contains(key)) fail(file, section + "." + key, "unknown key");
@@ -291,6 +292,7 @@ void apply_config_file(daemon_config& c, const std::filesystem::path& file) {
     if (auto v = get<std::string>(t, file, "nbd", "socket")) c.nbd.socket = *v;
     if (auto v = get<std::string>(t, file, "nbd", "listen")) c.nbd.listen = *v;
   }
+  if (root.contains("nats")) apply_nats_table(c.nats, toml::find(root, "nats"), file);
   if (root.contains("plugins")) apply_plugins(c, toml::find(root, "plugins"), file);
   if (root.contains("sessions")) apply_sessions(c, toml::find(root, "sessions"), file);
 }

@@ -4,6 +4,7 @@
 // never starts half-configured.
 
 #include <isens/events/event_bus.hpp>
+#include <isens/fleet/bridge_options.hpp>
 #include <isens/initiator/types.hpp>
 
 #include <filesystem>
@@ -55,6 +56,14 @@ struct dashboard_config {
   std::size_t max_stream_clients = 200;           // event streams open at once
 };
 
+// The fleet stream ([nats]; docs/isensd.md, NATS): off by default. The
+// bridge's host token, cursor file and boot id are filled in by the daemon
+// when not configured.
+struct nats_config {
+  bool enabled = false;
+  fleet::bridge_options bridge;
+};
+
 // One [[plugins]] table: a subscriber plugin and its own configuration.
 struct plugin_config {
   std::filesystem::path path;
@@ -74,6 +83,7 @@ struct daemon_config {
   failover_config failover;
   nbd_config nbd;
   dashboard_config dashboard;
+  nats_config nats;
   events::bus_options bus;  // [bus]: delivery threads and the watcher's spin
   bool logger_enabled = true;
   bool metrics_enabled = true;

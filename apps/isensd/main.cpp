@@ -12,7 +12,7 @@
 int main(int argc, char** argv) {
   using isens::daemon::daemon_config;
   CLI::App app{"isensd: iSCSI initiator service raising SENS-style session events"};
-  std::string config_file, socket, state_dir, metrics, initiator_name, log_level;
+  std::string config_file, socket, state_dir, metrics, initiator_name, log_level, nats_url, nats_host;
   std::vector<std::string> plugins;
   long nop_interval_ms = -1, nop_timeout_ms = -1, login_timeout_ms = -1;
   app.add_option("--config", config_file, "TOML configuration file")->check(CLI::ExistingFile);
@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", state_dir, "Directory for the event journal and registered sessions");
   app.add_option("--metrics", metrics, "Prometheus endpoint HOST:PORT, or \"off\"");
   app.add_option("--plugin", plugins, "Subscriber plugin (.so) to load; repeatable");
+  app.add_option("--nats", nats_url, "Publish events to NATS JetStream at URL[,URL…] (turns [nats] on; \"off\" turns it off)");
+  app.add_option("--nats-host", nats_host, "Host name in the fleet stream's subjects (default: the hostname)");
   app.add_option("--initiator-name", initiator_name, "Initiator IQN");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off");
   app.add_option("--nop-interval-ms", nop_interval_ms, "NOP-Out ping interval (0: off)")->check(CLI::Range(0L, 3600000L));
@@ -47,6 +49,18 @@ int main(int argc, char** argv) {
     if (nop_timeout_ms >= 0) config.initiator.nop_timeout = std::chrono::milliseconds(nop_timeout_ms);
     if (login_timeout_ms >= 0) config.initiator.login_timeout = std::chrono::milliseconds(login_timeout_ms);
     for (const auto& p : plugins) config.plugins.emplace_back(p);
+    if (nats_url == "off") {
+      config.nats.enabled = false;
+    } else if (!nats_url.empty()) {
+      config.nats.enabled = true;
+      config.nats.bridge.nats.urls.clear();
+      for (std::size_t start = 0; start <= nats_url.size();) {
+        auto comma = std::min(nats_url.find(',', start), nats_url.size());
+        if (comma > start) config.nats.bridge.nats.urls.push_back(nats_url.substr(start, comma - start));
+        start = comma + 1;
+      }
+    }
+    if (!nats_host.empty()) config.nats.bridge.host = nats_host;
     isens::daemon::validate(config);
     spdlog::set_level(spdlog::level::from_str(config.log_level));
 

@@ -22,6 +22,10 @@ bool bridge::impl::resync() {
   drain(options.ack_timeout + std::chrono::seconds(1));
   last_stored last;
   try {
+    // Checked again at every resync: a broker restarted on an empty store
+    // (or an operator) may have removed the stream while we were linked.
+    if (ensure_stream(connection->jetstream(), options.stream) == "created")
+      spdlog::warn("nats bridge: stream {} was missing and is created again", options.stream.name);
     last = find_last_stored(connection->jetstream(), options.stream.name, options.host_token);
   } catch (const nats_error& ex) {
     std::lock_guard lock(mutex);
