@@ -49,6 +49,9 @@ int main(int argc, char** argv) {
   options.durable = argc > 2 ? argv[2] : "failover";
   options.sole_reader = false;    // handlers may share the durable
   options.start = isens::fleet::start_from::everything;  // when the durable is first made
+  // One at a time: a disconnect goes to the first free handler rather than
+  // waiting in another's batch (disconnects are few; a storm is thousands).
+  options.batch = 1;
   const unsigned long count = argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 0;
 
   try {

@@ -94,6 +94,7 @@ fleet::consumer_options consumer_options_from(const fleet_watch_request& r) {
   if (!r.durable.empty() && !fleet::is_consumer_name(r.durable))
     throw usage_error("--durable \"" + r.durable + "\": use letters, digits, '-' and '_' (at most 64)");
   o.durable = r.durable;
+  o.refuse_start_for_existing = true;
   o.notice = [](const std::string& line) { std::cerr << "isensctl: " << line << '\n'; };
   return o;
 }

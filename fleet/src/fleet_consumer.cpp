@@ -162,7 +162,7 @@ struct fleet_consumer::state {
     if (filter != (existing ? existing : ""))
       throw consumer_error("durable consumer " + options.durable + " follows " + (existing ? existing : "everything") +
                            ", not " + filter + ": give the same hosts and kinds as when it was created, or another name");
-    if (options.start != start_from::new_messages)
+    if (options.refuse_start_for_existing && options.start != start_from::new_messages)
       throw consumer_error("durable consumer " + options.durable +
                            " exists and resumes where it stopped; a start position only applies when it is created "
                            "(choose another name)");

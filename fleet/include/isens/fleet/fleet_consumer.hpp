@@ -56,6 +56,9 @@ struct consumer_options {
   /// (what was acknowledged); empty: an ephemeral consumer, deleted when
   /// this object is. Names: [A-Za-z0-9_-], at most 32 characters.
   std::string durable;
+  /// A durable that exists already resumes, and `start` is ignored; true
+  /// refuses instead, so a start position a user asked for is never dropped.
+  bool refuse_start_for_existing = false;
   /// This process is the durable's only reader: at start, messages fetched
   /// but never acknowledged by a previous run are delivered again at once,
   /// in order, rather than after ack_wait behind newer ones. Turn off when
