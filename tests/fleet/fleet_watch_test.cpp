@@ -5,6 +5,7 @@
 #include "daemon_process.hpp"
 #include "free_port.hpp"
 #include "nats_server.hpp"
+#include "stream_reader.hpp"
 #include "subprocess.hpp"
 
 #include <isens/events/event_journal.hpp>
@@ -71,7 +72,7 @@ struct bridged_host {
     journal = std::make_shared<ev::event_journal>(jo);
     for (const auto& e : events) REQUIRE(journal->append(e));
     fleet::bridge_options bo;
-    bo.nats.urls = {url};
+    bo.nats = fast_nats_options(url);
     bo.host = host;
     bo.host_token = fleet::escape_host_token(host);
     bo.boot_id = events.empty() ? "boot" : events.back().boot_id;
