@@ -108,7 +108,7 @@ std::vector<json> json_lines(const std::string& text) {
 struct two_host_fleet {
   nats_server server;
   std::vector<ev::event> web = session_life("boot-web", 1, 3);
-  std::vector<ev::event> db = session_life("boot-db", 41, 7);
+  std::vector<ev::event> db = session_life("boot-db", 1, 7);
   bridged_host web_host{"web-1", server.url(), web};
   bridged_host db_host{"db.eu_1", server.url(), db};
 
@@ -222,6 +222,31 @@ TEST_CASE("watch --nats filters by host and by kind", "[fleet][cli][integration]
     CHECK(kinds_of(lines) == std::vector<std::string>(3, "connection_made"));
     for (const auto& j : lines) CHECK(j.at("host") == "web-1");
   }
+}
+
+TEST_CASE("watch --nats prints the bridge's gap messages as the local watch prints gaps", "[fleet][cli][integration]") {
+  nats_server server;
+  // A journal whose first 40 seqs are gone (rotated): the bridge says so.
+  const auto events = session_life("boot-old", 41, 2);
+  bridged_host host("old-1", server.url(), events);
+  REQUIRE(host.published());
+  const auto count = std::to_string(events.size());
+
+  auto r = isensctl({"watch", "--nats", server.url(), "--since-seq", "0", "--count", count});
+  REQUIRE(r.exit_code == 0);
+  CHECK(lines_of(r.output).size() == events.size());
+  REQUIRE(lines_of(r.errors).size() == 1);
+  CHECK_THAT(r.errors, Catch::StartsWith("isensctl: gap in the event stream: "));
+  CHECK_THAT(r.errors, Catch::Contains("\"host\":\"old-1\""));
+  CHECK_THAT(r.errors, Catch::Contains("\"first_seq\":1,\"last_seq\":40,\"count\":40"));
+
+  r = isensctl({"watch", "--nats", server.url(), "--since-seq", "0", "--count", count, "--json"});
+  REQUIRE(r.exit_code == 0);
+  const auto lines = json_lines(r.output);
+  REQUIRE(lines.size() == events.size() + 1);
+  CHECK(lines.front().at("gap").at("count") == 40);  // first: in order before seq 41
+  CHECK(lines.front().at("gap").at("reason") == "journal_rotated");
+  CHECK(lines[1].at("seq") == 41);
 }
 
 TEST_CASE("watch --nats --durable resumes where the last run stopped", "[fleet][cli][integration]") {
