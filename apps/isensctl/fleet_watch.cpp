@@ -122,6 +122,9 @@ void print_order_notice(const fleet::fleet_message& m, bool as_json) {
                    {"count", order.missing},
                    {"reason", "not_in_stream"}},
               as_json);
+  } else if (order.verdict == fleet::order_verdict::late && m.event) {
+    std::cerr << "isensctl: host " << m.host << " seq " << m.event->seq << " arrived late (after seq "
+              << order.expected_seq - 1 << ")\n";
   } else if (order.verdict == fleet::order_verdict::journal_reset && m.event) {
     std::cerr << "isensctl: host " << m.host << " started a new journal (boot " << m.event->boot_id << ", seq "
               << m.event->seq << ")\n";

@@ -5,6 +5,8 @@
 /// a hole the stream should not have (docs/fleet.md, Message ids, order).
 
 #include <cstdint>
+#include <deque>
+#include <utility>
 #include <string>
 #include <unordered_map>
 
@@ -15,6 +17,8 @@ enum class order_verdict {
   first,          ///< the first message of this host seen here: nothing to compare with
   in_order,       ///< the next seq (or, under a kind filter, a later one)
   duplicate,      ///< a seq already seen from this bus: skip it
+  late,           ///< a seq reported missing earlier, arriving after later ones (the bridge
+                  ///< resent one publish the broker had refused while it stored the next)
   after_missing,  ///< seqs before it never arrived (order_check::missing of them)
   journal_reset,  ///< a new bus starting below the last seq: the host's journal was wiped
 };
@@ -43,7 +47,12 @@ class host_order {
   struct position {
     std::string boot_id;
     std::uint64_t seq = 0;
+    /// Seqs jumped over (first, last), oldest first, so a late one is told
+    /// from a duplicate; bounded (max_missing_ranges).
+    std::deque<std::pair<std::uint64_t, std::uint64_t>> missing;
   };
+  static constexpr std::size_t max_missing_ranges = 64;
+  static bool take_missing(position& p, std::uint64_t seq);
   bool every_seq_;
   std::unordered_map<std::string, position> hosts_;
 };
