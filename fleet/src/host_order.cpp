@@ -26,7 +26,7 @@ bool host_order::take_missing(position& p, std::uint64_t seq) {
 }
 
 order_check host_order::see_event(const std::string& host, const std::string& boot_id, std::uint64_t seq) {
-  auto [it, inserted] = hosts_.try_emplace(host, position{boot_id, seq});
+  auto [it, inserted] = hosts_.try_emplace(host, position{boot_id, seq, {}});
   if (inserted) return {order_verdict::first, 0, 0};
   auto& last = it->second;
   order_check check{order_verdict::in_order, 0, last.seq + 1};
@@ -52,7 +52,7 @@ order_check host_order::see_event(const std::string& host, const std::string& bo
 
 order_check host_order::see_gap(const std::string& host, const std::string& boot_id, std::uint64_t first_seq,
                                  std::uint64_t last_seq) {
-  auto [it, inserted] = hosts_.try_emplace(host, position{boot_id, last_seq});
+  auto [it, inserted] = hosts_.try_emplace(host, position{boot_id, last_seq, {}});
   if (inserted) return {order_verdict::first, 0, 0};
   auto& last = it->second;
   order_check check{order_verdict::in_order, 0, last.seq + 1};
