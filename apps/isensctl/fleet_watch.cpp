@@ -184,10 +184,15 @@ int cmd_fleet_watch(const fleet_watch_request& r) {
     return 3;
   }
 
-  std::uint64_t shown = 0;
+  std::uint64_t shown = 0, foreign = 0;
   try {
     while (true) {
       const auto batch = consumer->fetch(std::chrono::seconds(5));
+      if (const auto now = consumer->stats().foreign; now != foreign) {
+        std::cerr << "isensctl: skipped " << now - foreign
+                  << " message(s) of the stream that are not isens events (unknown subject or unreadable body)\n";
+        foreign = now;
+      }
       const fleet::fleet_message* last = nullptr;
       for (const auto& m : batch) {
         print_order_notice(m, r.json);

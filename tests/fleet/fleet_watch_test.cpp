@@ -249,6 +249,29 @@ TEST_CASE("watch --nats prints the bridge's gap messages as the local watch prin
   CHECK(lines[1].at("seq") == 41);
 }
 
+TEST_CASE("watch --nats says so when it skips messages that are not isens events", "[fleet][cli][integration]") {
+  nats_server server;
+  const auto events = session_life("boot", 1, 3);
+  bridged_host host("web-1", server.url(), events);
+  REQUIRE(host.published());
+  {
+    // Someone else's publisher on an isens subject, with a body that is no event.
+    auto connection = fleet::nats_connection::connect(fast_nats_options(server.url()));
+    jsPubAck* ack = nullptr;
+    const std::string body = "not an event";
+    REQUIRE(js_Publish(&ack, connection->jetstream(), "isens.v1.ev.web-1.3.logon", body.data(),
+                       static_cast<int>(body.size()), nullptr, nullptr) == NATS_OK);
+    jsPubAck_Destroy(ack);
+  }
+  bridged_host later("web-2", server.url(), session_life("boot2", 1, 4));
+  REQUIRE(later.published());
+  const auto r = isensctl({"watch", "--nats", server.url(), "--since-seq", "0", "--count",
+                           std::to_string(2 * events.size())});
+  REQUIRE(r.exit_code == 0);
+  CHECK(lines_of(r.output).size() == 2 * events.size());
+  CHECK_THAT(r.errors, Catch::Contains("isensctl: skipped 1 message(s) of the stream that are not isens events"));
+}
+
 TEST_CASE("watch --nats --durable resumes where the last run stopped", "[fleet][cli][integration]") {
   two_host_fleet f;
   const auto watch = [&](const std::string& count, std::vector<std::string> extra = {}) {
