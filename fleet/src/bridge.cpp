@@ -22,13 +22,17 @@ double seconds_since(clock::time_point t) { return std::chrono::duration<double>
 
 }  // namespace
 
-void bridge::impl::report_problem_locked(const std::string& problem) {
+void bridge::impl::report_problem_locked(const char* kind, const std::string& problem) {
   if (!outage_since) {
     outage_since = clock::now();
     ++counters.outages;
   }
-  if (problem == last_problem) return;
-  last_problem = problem;
+  // A link already reported lost explains every failure until it is back.
+  if (kind == last_problem || outage_reported) {
+    spdlog::debug("nats bridge: {}", problem);
+    return;
+  }
+  last_problem = kind;
   spdlog::warn("nats bridge: {}; retrying every {} ms, events wait in the journal", problem,
                options.retry_interval.count());
 }
@@ -41,15 +45,23 @@ bool bridge::impl::connect() {
   callbacks.publish_result = [this](natsMsg* m, jsPubAck* a, jsPubAckErr* e) { on_publish_result(m, a, e); };
   callbacks.async_error = [](const std::string& what) { spdlog::warn("nats bridge: {}", what); };
   std::string done;
+  std::unique_ptr<nats_connection> made;
   try {
-    auto made = nats_connection::connect(options.nats, std::move(callbacks));
-    done = ensure_stream(made->jetstream(), options.stream);
-    connection = std::move(made);
+    made = nats_connection::connect(options.nats, std::move(callbacks));
   } catch (const std::exception& ex) {
     std::lock_guard lock(mutex);
-    report_problem_locked(ex.what());
+    report_problem_locked("connect", ex.what());
     return false;
   }
+  try {
+    done = ensure_stream(made->jetstream(), options.stream);
+  } catch (const std::exception& ex) {
+    made.reset();  // closed before the lock: its callbacks take it
+    std::lock_guard lock(mutex);
+    report_problem_locked("stream", ex.what());
+    return false;
+  }
+  connection = std::move(made);
   std::lock_guard lock(mutex);
   link_up = true;
   link_closed = false;
@@ -133,7 +145,7 @@ void bridge::impl::store_cursor_if_due(bool now) {
   }
   if (!store_cursor(options.cursor_file, cursor)) {
     std::lock_guard lock(mutex);
-    report_problem_locked("cannot write the cursor file " + options.cursor_file.string());
+    report_problem_locked("cursor", "cannot write the cursor file " + options.cursor_file.string());
     return;
   }
   std::lock_guard lock(mutex);

@@ -29,7 +29,7 @@ bool bridge::impl::resync() {
     last = find_last_stored(connection->jetstream(), options.stream.name, options.host_token);
   } catch (const nats_error& ex) {
     std::lock_guard lock(mutex);
-    report_problem_locked(ex.what());
+    report_problem_locked("stream", ex.what());
     return false;
   }
   const std::uint64_t head = journal->last_seq();
@@ -73,11 +73,14 @@ bool bridge::impl::publish(const std::string& subject, const std::string& body, 
   if (status == NATS_OK) status = js_PublishMsgAsync(connection->jetstream(), &msg, &po);
   if (status == NATS_OK) return true;
   natsMsg_Destroy(msg);
+  // Refused because the link just dropped (the client has no reconnect
+  // buffer, see bridge_state.hpp): the disconnect callback reports that.
+  const bool link_down = natsConnection_Status(connection->handle()) != NATS_CONN_STATUS_CONNECTED;
   std::lock_guard lock(mutex);
   window.failed(position);
   resync_needed = true;
   ++counters.publish_errors;
-  report_problem_locked(describe_nats_failure("cannot publish " + msg_id, status));
+  if (!link_down) report_problem_locked("publish", describe_nats_failure("cannot publish " + msg_id, status));
   return false;
 }
 

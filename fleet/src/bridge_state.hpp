@@ -13,7 +13,18 @@
 namespace isens::fleet {
 
 struct bridge::impl {
-  impl(bridge_options o, std::shared_ptr<events::event_journal> j) : options(std::move(o)), journal(std::move(j)) {}
+  impl(bridge_options o, std::shared_ptr<events::event_journal> j) : options(reconnect_by_bridge(std::move(o))), journal(std::move(j)) {}
+
+  // The client's own reconnect would send what it had not yet written
+  // before the drop after reconnecting, ahead of the replay of what was
+  // lost in the socket: the stream would store events out of order. So the
+  // bridge makes a new connection itself, and a publish during a drop fails
+  // at once (no reconnect buffer) and is replayed in order.
+  static bridge_options reconnect_by_bridge(bridge_options o) {
+    o.nats.allow_reconnect = false;
+    o.nats.reconnect_buffer_bytes = 1;
+    return o;
+  }
 
   const bridge_options options;
   const std::shared_ptr<events::event_journal> journal;
@@ -28,7 +39,7 @@ struct bridge::impl {
   bool resync_needed = true;     // ask the stream where to resume before publishing
   bool outage_reported = false;  // one warning line per outage
   std::optional<std::chrono::steady_clock::time_point> outage_since;
-  std::string last_problem;      // logged once until it changes
+  std::string last_problem;      // the kind of problem logged last in this outage
   publish_window window;
   bridge_stats counters;
   std::optional<std::chrono::steady_clock::time_point> last_ack;
@@ -58,8 +69,10 @@ struct bridge::impl {
   void on_closed();
   void on_publish_result(natsMsg* msg, jsPubAck* ack, jsPubAckErr* error);
 
-  // Logs `problem` once (with lock held); a new problem is logged again.
-  void report_problem_locked(const std::string& problem);
+  // Logs `problem` (with the lock held) unless a problem of the same kind
+  // ("connect", "stream", "publish", "cursor") was logged in this outage:
+  // the client's wording of one outage varies from try to try.
+  void report_problem_locked(const char* kind, const std::string& problem);
 };
 
 }  // namespace isens::fleet

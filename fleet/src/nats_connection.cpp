@@ -115,6 +115,7 @@ void apply(natsOptions* o, const nats_options& options) {
   check_nats(natsOptions_SetNoRandomize(o, true), where);
   check_nats(natsOptions_SetName(o, options.name.c_str()), where);
   check_nats(natsOptions_SetTimeout(o, options.connect_timeout.count()), where);
+  check_nats(natsOptions_SetAllowReconnect(o, options.allow_reconnect), where);
   check_nats(natsOptions_SetMaxReconnect(o, options.max_reconnect), where);
   check_nats(natsOptions_SetReconnectWait(o, options.reconnect_wait.count()), where);
   check_nats(natsOptions_SetReconnectJitter(o, 100, 1000), where);

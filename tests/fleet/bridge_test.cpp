@@ -21,6 +21,22 @@ using namespace std::chrono_literals;
 namespace {
 
 // No message id twice: the stream's dedup and the bridge's replay agree.
+// What differs from 1..n, for a failure message.
+std::string differences(const std::vector<std::uint64_t>& seqs, std::uint64_t n) {
+  std::string text = std::to_string(seqs.size()) + " messages;";
+  std::uint64_t expected = 1;
+  int shown = 0;
+  for (std::size_t i = 0; i < seqs.size() && shown < 10; ++i, ++expected) {
+    if (seqs[i] != expected) {
+      text += " at " + std::to_string(i) + ": " + std::to_string(seqs[i]) + " not " + std::to_string(expected) + ";";
+      expected = seqs[i];
+      ++shown;
+    }
+  }
+  if (expected <= n) text += " ends before " + std::to_string(n);
+  return text;
+}
+
 bool ids_unique(const std::vector<stored_message>& messages) {
   std::set<std::string> ids;
   for (const auto& m : messages) ids.insert(m.msg_id);
@@ -91,10 +107,11 @@ TEST_CASE("the heartbeat carries the host's head seq on isens.v1.hb.<host>", "[f
   CHECK(seen);
 }
 
-TEST_CASE("broker killed -9 for 5 s while 1000 events are produced, restarted on its store: all 1000 exactly once",
+TEST_CASE("broker killed -9 for 5 s during 1000 events, restarted on its store: each once",
           "[fleet][bridge][integration][slow]") {
   bridge_env env;
   env.start_bridge();
+  REQUIRE(eventually([&] { return env.bridge->stats().connected; }));
   env.append(200);  // some are in flight when the broker dies
   env.broker.kill9();
   REQUIRE(eventually([&] { return !env.bridge->stats().connected; }));
@@ -109,6 +126,7 @@ TEST_CASE("broker killed -9 for 5 s while 1000 events are produced, restarted on
   REQUIRE(env.acked_through(1000));
 
   const auto stored = env.stored();
+  INFO(differences(seqs_of(stored), 1000) << "\n" << env.logs.text());
   CHECK(seqs_of(stored) == one_to(1000));
   CHECK(ids_unique(stored));
   // One warning for the outage, not one per event.
@@ -129,7 +147,7 @@ TEST_CASE("broker restarted on a wiped store: the bridge republishes the journal
   REQUIRE(eventually([&] { return seqs_of(env.stored()) == one_to(1000); }));
   CHECK(ids_unique(env.stored()));
   CHECK_THAT(env.logs.text(), Catch::Contains("republishing them from the journal"));
-  CHECK_THAT(env.logs.text(), Catch::Contains("stream ISENS_TEST was missing and is created again"));
+  CHECK(env.logs.count("stream ISENS_TEST created") == 2);  // at start, and again on the empty broker
 }
 
 TEST_CASE("what the journal no longer holds is published as one gap message with its count",

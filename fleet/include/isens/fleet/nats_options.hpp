@@ -15,6 +15,12 @@
 ///   milliseconds before the client notices a drop; the bridge stops
 ///   publishing while disconnected and replays from the stream's last
 ///   message anyway, so a larger buffer would only hold duplicates.
+/// - allow_reconnect: on for consumers. The bridge turns it off: on a drop
+///   the client copies what it had not yet written into its reconnect
+///   buffer and sends it after the reconnect, ahead of the bridge's replay
+///   of what was lost in the socket, so the stream would store a later
+///   event before an earlier one. The bridge makes a new connection
+///   instead (every retry_interval) and replays in order.
 /// - fail_requests_on_disconnect: JetStream API requests (stream info, last
 ///   message) fail at once on a drop instead of waiting out their timeout.
 
@@ -52,6 +58,7 @@ struct nats_options {
   nats_credentials credentials;
   nats_tls tls;
   std::chrono::milliseconds connect_timeout{2000};
+  bool allow_reconnect = true;
   int max_reconnect = -1;
   std::chrono::milliseconds reconnect_wait{1000};
   std::chrono::milliseconds ping_interval{5000};

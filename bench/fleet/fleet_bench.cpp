@@ -1,0 +1,291 @@
+// fleet_bench: events per second from the bus into JetStream through the
+// NATS bridge (acknowledged, file storage on /dev/shm), beside the same JSON
+// published by a naive bridge (js_Publish, one at a time, waiting for each
+// ack) and by the client library's fastest path (js_PublishAsync, 512 in
+// flight); publish-to-consumer latency through an ordered JetStream
+// consumer; and loss and duplicates through a broker kill -9 and restart.
+// Prints a table, then as its last line one JSON object.
+#include "../common/command_line.hpp"
+#include "../common/run_and_report.hpp"
+#include "../common/sample_summary.hpp"
+#include "nats_server.hpp"
+#include "stream_reader.hpp"
+
+#include <isens/events/event_bus.hpp>
+#include <isens/events/event_json.hpp>
+#include <isens/events/journal_subscriber.hpp>
+#include <isens/fleet/bridge.hpp>
+#include <isens/fleet/nats_connection.hpp>
+#include <isens/fleet/nats_error.hpp>
+#include <isens/fleet/stream_setup.hpp>
+
+#include <stdlib.h>
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace {
+
+using namespace isens;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+struct config {
+  std::size_t events = 50000;         // through the bridge and the async publisher
+  std::size_t naive_events = 3000;    // one ack at a time is slow
+  std::size_t latency_events = 2000;  // paced, for latency
+  std::size_t latency_rate = 1000;    // events/s while measuring latency
+  std::size_t restart_events = 10000; // published around a broker kill -9
+  static config quick_run() { return {3000, 300, 300, 1000, 1000}; }
+};
+
+// The journal's subscriber that wakes the bridge, as isensd wires it.
+class journal_then_bridge final : public events::journal_subscriber {
+ public:
+  journal_then_bridge(std::shared_ptr<events::event_journal> j, fleet::bridge& b)
+      : journal_subscriber(std::move(j)), bridge_(b) {}
+  void on_event(const events::event& e) override {
+    journal_subscriber::on_event(e);
+    bridge_.notify();
+  }
+
+ private:
+  fleet::bridge& bridge_;
+};
+
+events::event sample_event(std::uint64_t n) {
+  events::event e;
+  e.kind = n % 2 ? events::event_kind::session_disconnect : events::event_kind::session_reconnect;
+  e.reason = events::event_reason::peer_closed;
+  e.session_id = 1 + n % 16;
+  e.connection_id = n;
+  e.target = "iqn.2026-12.bench:fleet-disk";
+  e.portal = "127.0.0.1:3260";
+  e.isid = 0x400001370000;
+  e.tsih = 7;
+  return e;
+}
+
+template <class Predicate>
+bool wait_until(Predicate done, std::chrono::seconds bound) {
+  const auto deadline = clock_type::now() + bound;
+  while (!done()) {
+    if (clock_type::now() > deadline) return false;
+    std::this_thread::sleep_for(200us);
+  }
+  return true;
+}
+
+double rate(std::size_t n, clock_type::duration took) { return n / std::chrono::duration<double>(took).count(); }
+
+void make_stream(jsCtx* js, const std::string& name, const std::string& subjects) {
+  fleet::stream_options s;
+  s.name = name;
+  s.subjects = {subjects};
+  fleet::ensure_stream(js, s);
+}
+
+// js_Publish, one at a time: what a naive bridge does.
+double naive_rate(const std::string& url, const std::vector<std::string>& bodies) {
+  auto c = fleet::nats_connection::connect(test::fast_nats_options(url));
+  make_stream(c->jetstream(), "BENCH_NAIVE", "bench.naive.>");
+  const auto start = clock_type::now();
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    const auto id = "naive:" + std::to_string(i);
+    po.MsgId = id.c_str();
+    jsPubAck* ack = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    fleet::check_nats(js_Publish(&ack, c->jetstream(), "bench.naive.h.1.logon", bodies[i].data(),
+                                 static_cast<int>(bodies[i].size()), &po, &code),
+                      "naive publish", code);
+    jsPubAck_Destroy(ack);
+  }
+  return rate(bodies.size(), clock_type::now() - start);
+}
+
+// js_PublishAsync with 512 in flight: the library's fastest.
+double async_raw_rate(const std::string& url, const std::vector<std::string>& bodies) {
+  fleet::jetstream_settings settings;
+  settings.max_pending_async = 512;
+  auto c = fleet::nats_connection::connect(test::fast_nats_options(url), {}, settings);
+  make_stream(c->jetstream(), "BENCH_RAW", "bench.raw.>");
+  const auto start = clock_type::now();
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    const auto id = "raw:" + std::to_string(i);
+    po.MsgId = id.c_str();
+    fleet::check_nats(js_PublishAsync(c->jetstream(), "bench.raw.h.1.logon", bodies[i].data(),
+                                      static_cast<int>(bodies[i].size()), &po),
+                      "async publish");
+  }
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = 60000;
+  fleet::check_nats(js_PublishAsyncComplete(c->jetstream(), &po), "async publish complete");
+  return rate(bodies.size(), clock_type::now() - start);
+}
+
+struct latency_probe {
+  std::mutex mutex;
+  std::vector<double> ms;
+  static void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+    auto* self = static_cast<latency_probe*>(closure);
+    const auto now = std::chrono::system_clock::now();
+    try {
+      const auto e = events::parse_event_json(std::string_view(natsMsg_GetData(msg), natsMsg_GetDataLength(msg)));
+      std::lock_guard lock(self->mutex);
+      self->ms.push_back(std::chrono::duration<double, std::milli>(now - e.timestamp).count());
+    } catch (const std::exception&) {
+    }
+    natsMsg_Destroy(msg);
+  }
+  std::size_t count() {
+    std::lock_guard lock(mutex);
+    return ms.size();
+  }
+};
+
+void measure(const config& cfg, nlohmann::json& report) {
+  char shm[] = "/dev/shm/isens-fleet-bench-XXXXXX";
+  if (!::mkdtemp(shm)) throw std::runtime_error("cannot create a directory in /dev/shm");
+  const std::filesystem::path dir = shm;
+  struct cleanup {
+    std::filesystem::path dir;
+    ~cleanup() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  } remove_dir{dir};
+  test::nats_server_options server;
+  server.store_dir = dir / "store";
+  test::nats_server broker(server);
+
+  std::vector<std::string> bodies;
+  for (std::size_t i = 0; i < cfg.events; ++i) {
+    auto e = sample_event(i);
+    e.seq = i + 1;
+    e.boot_id = "bench";
+    e.timestamp = std::chrono::system_clock::now();
+    bodies.push_back(events::to_json_line(e));
+  }
+  const double naive = naive_rate(broker.url(), {bodies.begin(), bodies.begin() + static_cast<long>(std::min(cfg.naive_events, bodies.size()))});
+  const double async_raw = async_raw_rate(broker.url(), bodies);
+
+  // The bridge: bus -> journal (on /dev/shm) -> JetStream, as in isensd.
+  events::journal_options jo;
+  jo.directory = dir / "journal";
+  jo.max_events = std::max<std::size_t>(cfg.events * 4, 100000);
+  jo.segment_events = jo.max_events / 10;
+  auto journal = std::make_shared<events::event_journal>(jo);
+  events::event_bus bus;
+  fleet::bridge_options bo;
+  bo.nats = test::fast_nats_options(broker.url());
+  bo.host = "bench-host";
+  bo.host_token = "bench-host";
+  bo.boot_id = bus.boot_id();
+  bo.cursor_file = dir / "nats-cursor";
+  bo.heartbeat_interval = 0ms;
+  bo.retry_interval = 100ms;
+  fleet::bridge bridge(bo, journal);
+  events::subscription_options so;
+  so.name = "journal";
+  so.queue_capacity = 1 << 20;
+  auto subscription = bus.subscribe(std::make_shared<journal_then_bridge>(journal, bridge), {}, so);
+  bridge.start();
+  if (!wait_until([&] { return bridge.stats().connected; }, 10s)) throw std::runtime_error("the bridge did not connect");
+
+  const auto start = clock_type::now();
+  for (std::size_t i = 0; i < cfg.events; ++i) bus.publish(sample_event(i));
+  if (!wait_until([&] { return bridge.stats().acked_seq >= cfg.events; }, 120s))
+    throw std::runtime_error("the bridge did not publish every event");
+  const double bridged = rate(cfg.events, clock_type::now() - start);
+
+  // Latency: an ordered JetStream consumer of the bridge's stream, events paced.
+  latency_probe probe;
+  auto consumer = fleet::nats_connection::connect(test::fast_nats_options(broker.url()));
+  jsSubOptions subopts;
+  jsSubOptions_Init(&subopts);
+  subopts.Ordered = true;
+  subopts.Config.DeliverPolicy = js_DeliverNew;
+  natsSubscription* sub = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  fleet::check_nats(js_Subscribe(&sub, consumer->jetstream(), "isens.v1.ev.>", &latency_probe::on_message, &probe,
+                                 nullptr, &subopts, &code),
+                    "ordered consumer", code);
+  const auto pace = std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(1.0 / cfg.latency_rate));
+  auto next = clock_type::now();
+  for (std::size_t i = 0; i < cfg.latency_events; ++i) {
+    bus.publish(sample_event(i));
+    next += pace;
+    std::this_thread::sleep_until(next);
+  }
+  wait_until([&] { return probe.count() >= cfg.latency_events; }, 30s);
+  natsSubscription_Unsubscribe(sub);
+  natsSubscription_Destroy(sub);
+  std::vector<double> latencies;
+  {
+    std::lock_guard lock(probe.mutex);
+    latencies = probe.ms;
+  }
+  const auto latency = bench::summarize(latencies);
+
+  // Through a broker kill -9 and a restart on its store.
+  for (std::size_t i = 0; i < cfg.restart_events / 2; ++i) bus.publish(sample_event(i));
+  broker.kill9();
+  for (std::size_t i = cfg.restart_events / 2; i < cfg.restart_events; ++i) bus.publish(sample_event(i));
+  broker.restart();
+  const auto last = bus.last_seq();
+  if (!wait_until([&] { return bridge.stats().acked_seq >= last; }, 120s))
+    throw std::runtime_error("the bridge did not catch up after the broker restart");
+  bridge.stop();
+  const auto stored = test::read_stream(broker.url(), "ISENS_EVENTS");
+  std::set<std::uint64_t> distinct;
+  for (const auto& m : stored) distinct.insert(m.seq);
+  const auto duplicated = stored.size() - distinct.size();
+  std::size_t lost = 0;
+  for (std::uint64_t s = 1; s <= last; ++s) lost += !distinct.contains(s);
+
+  std::printf("%-44s %14s\n", "measure", "value");
+  std::printf("%-44s %14.0f\n", "bridge events/s (bus -> acked)", bridged);
+  std::printf("%-44s %14.0f\n", "async raw events/s (js_PublishAsync, 512)", async_raw);
+  std::printf("%-44s %14.0f\n", "naive events/s (js_Publish, one at a time)", naive);
+  std::printf("%-44s %14.2f\n", "consumer latency p50 ms", latency.p50);
+  std::printf("%-44s %14.2f\n", "consumer latency p99 ms", latency.p99);
+  std::printf("%-44s %14zu\n", "events lost through a broker kill -9", lost);
+  std::printf("%-44s %14zu\n", "events duplicated", duplicated);
+
+  report["bridge_events_per_s"] = bridged;
+  report["naive_events_per_s"] = naive;
+  report["async_raw_events_per_s"] = async_raw;
+  report["bridge_vs_async_raw_ratio"] = bridged / async_raw;
+  report["bridge_vs_naive_ratio"] = bridged / naive;
+  report["consumer_latency_ms_p50"] = latency.p50;
+  report["consumer_latency_ms_p99"] = latency.p99;
+  report["latency_samples"] = latencies.size();
+  report["events_lost"] = lost;
+  report["events_duplicated"] = duplicated;
+  report["events"] = cfg.events;
+  report["ok"] = lost == 0 && duplicated == 0 && latencies.size() >= cfg.latency_events;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  isens::bench::command_line<config> cli(
+      "fleet_bench",
+      "fleet_bench: the NATS bridge into JetStream beside js_Publish one at a time and js_PublishAsync. Prints a "
+      "table, then as its last line one JSON object.",
+      config::quick_run(), "a few seconds, for CI (rough figures)");
+  cli.count("--events", &config::events, "Events through the bridge and the async publisher");
+  cli.count("--naive-events", &config::naive_events, "Events through the naive publisher");
+  cli.count("--latency-events", &config::latency_events, "Paced events for the latency figures");
+  cli.count("--restart-events", &config::restart_events, "Events published around the broker's kill -9");
+  const config cfg = cli.parse_or_exit(argc, argv);
+  return isens::bench::run_and_report("fleet_bench", [&](nlohmann::json& report) { measure(cfg, report); });
+}
