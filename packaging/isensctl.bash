@@ -32,7 +32,7 @@ _isensctl() {
 
   # A value: files for paths, the listed choices for {a,b}, nothing otherwise.
   case "$prev" in
-    --socket|--chap-secret-file|--chap-target-secret-file|--config)
+    --socket|--chap-secret-file|--chap-target-secret-file|--config|--nats-password-file|--nats-token-file|--nats-nkey-seed-file|--nats-creds-file|--nats-tls-ca-file|--nats-tls-cert-file|--nats-tls-key-file)
       compopt -o filenames 2>/dev/null
       COMPREPLY=($(compgen -f -- "$cur"))
       return ;;

@@ -1,5 +1,6 @@
 #include "daemon_commands.hpp"
 
+#include "event_output.hpp"
 #include "rpc_client.hpp"
 #include "table.hpp"
 
@@ -228,23 +229,14 @@ int cmd_watch(const daemon_options& o, const watch_request& r) {
       const auto method = message.value("method", std::string());
       const auto& p = message.at("params");
       if (method == "gap") {
-        if (o.json) {
-          std::cout << json{{"gap", p}}.dump() << std::endl;
-        } else {
-          std::cerr << "isensctl: gap in the event stream: " << p.dump() << '\n';
-        }
+        print_gap(p, o.json);
         return true;
       }
       if (method != "event") return true;
       if (o.json) {
         std::cout << p.dump() << std::endl;
       } else {
-        const auto e = isens::events::event_from_json(p);
-        std::cout << std::right << std::setw(6) << e.seq << "  " << isens::events::format_timestamp(e.timestamp) << "  "
-                  << std::left << std::setw(19) << to_string(e.kind) << std::setw(17) << to_string(e.reason)
-                  << "session " << e.session_id << "  " << e.target << "  " << e.portal
-                  << (e.cid ? "  cid " + std::to_string(*e.cid) : "") << (e.detail.empty() ? "" : "  " + e.detail)
-                  << std::endl;
+        std::cout << event_line(isens::events::event_from_json(p)) << std::endl;
       }
       return !r.count || ++seen < *r.count;
     });

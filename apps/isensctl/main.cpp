@@ -3,6 +3,7 @@
 #include "chap_secrets.hpp"
 #include "daemon_commands.hpp"
 #include "export_commands.hpp"
+#include "fleet_watch.hpp"
 #include "default_paths.hpp"
 #include "standalone_commands.hpp"
 
@@ -147,11 +148,16 @@ int main(int argc, char** argv) {
   auto* exports_cmd = app.add_subcommand("exports", "List the NBD exports (every disk LUN of every session)");
 
   isensctl::watch_request watch;
-  auto* watch_cmd = app.add_subcommand("watch", "Follow the event stream (live, or from --since SEQ)");
-  watch_cmd->add_option("--since", watch.since, "Replay events after this seq from the journal first");
+  isensctl::fleet_watch_request fleet_watch;
+  auto* watch_cmd = app.add_subcommand(
+      "watch", "Follow the event stream (live, or from --since SEQ); with --nats, the whole fleet's from JetStream");
+  auto* since_opt = watch_cmd->add_option("--since", watch.since, "Replay events after this seq from the journal first");
   watch_cmd->add_option("--kind", watch.kinds, "Only this kind (repeatable)");
-  watch_cmd->add_option("--session", watch.session_id, "Only this session");
+  auto* session_opt = watch_cmd->add_option("--session", watch.session_id, "Only this session");
   watch_cmd->add_option("--count", watch.count, "Exit after N events");
+  auto* nats_opt = isensctl::add_fleet_watch_options(*watch_cmd, fleet_watch);
+  since_opt->excludes(nats_opt);
+  session_opt->excludes(nats_opt);
 
   for (auto* c : {logout_cmd, sessions_cmd, connections_cmd, add_conn, remove_conn, register_cmd, unregister_cmd,
                   registrations_cmd, inquiry_cmd, capacity_cmd, luns_cmd, watch_cmd, exports_cmd})
@@ -196,6 +202,12 @@ int main(int argc, char** argv) {
   if (*inquiry_cmd) return isensctl::cmd_scsi(daemon, "scsi_inquiry", session_id, lun);
   if (*capacity_cmd) return isensctl::cmd_scsi(daemon, "scsi_read_capacity", session_id, lun);
   if (*luns_cmd) return isensctl::cmd_scsi(daemon, "scsi_report_luns", session_id, std::nullopt);
+  if (*watch_cmd && *nats_opt) {
+    fleet_watch.kinds = watch.kinds;
+    fleet_watch.count = watch.count;
+    fleet_watch.json = daemon.json;
+    return isensctl::cmd_fleet_watch(fleet_watch);
+  }
   if (*watch_cmd) return isensctl::cmd_watch(daemon, watch);
   if (*exports_cmd) return isensctl::cmd_exports(daemon);
   return 2;
