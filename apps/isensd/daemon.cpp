@@ -177,12 +177,13 @@ struct daemon::parts {
                                },
                                [j = journal] { return j->last_seq(); }}),
         http(http_io.get_executor()),
-        dashboard(http_io.get_executor(), bus, journal, initiator, [this](std::uint64_t id) { return methods.is_registered(id); },
+        dashboard(http_io.get_executor(), bus, journal, initiator,
+                  [this](const std::vector<initiator::session_info>& s) { return methods.sessions_json(s); },
                   config.initiator.initiator_name, config.dashboard) {
     if (config.nbd.enabled) {
       nbd = std::make_unique<nbd::server>(io.get_executor(), initiator, bus, nbd_settings(config));
       methods.add_method("exports", false, [this](const json&) -> asio::awaitable<json> { co_return exports_to_json(*nbd); });
-      methods.set_session_decorator([this](json& session) { add_export_uris(session, *nbd); });
+      methods.set_sessions_decorator([this](json& sessions) { add_export_uris(sessions, *nbd); });
     }
     http.route("/metrics", [this](const http_request& request) {
       subscribers::metrics_snapshot(*metrics, initiator.sessions(), bus.stats());

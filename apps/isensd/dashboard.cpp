@@ -18,13 +18,13 @@ event_hub_options stream_options(const dashboard_config& c) {
 
 dashboard::dashboard(boost::asio::any_io_executor executor, events::event_bus& bus,
                      std::shared_ptr<events::event_journal> journal, initiator::initiator& initiator,
-                     std::function<bool(std::uint64_t)> is_persistent, std::string initiator_name,
+                     sessions_json_fn sessions_json, std::string initiator_name,
                      dashboard_config settings)
     : settings_(settings),
       tracker_(std::make_shared<session_tracker>()),
       rates_(executor, initiator),
       stream_(std::make_shared<event_hub>(executor, bus, journal, stream_options(settings))),
-      sources_{initiator, bus, std::move(journal), *tracker_, rates_, *stream_, std::move(is_persistent),
+      sources_{initiator, bus, std::move(journal), *tracker_, rates_, *stream_, std::move(sessions_json),
                std::move(initiator_name)},
       bus_(bus),
       executor_(std::move(executor)) {}

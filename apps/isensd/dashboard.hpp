@@ -19,7 +19,7 @@ class dashboard {
   /// Builds the parts; they subscribe and sample only from start() on.
   dashboard(boost::asio::any_io_executor executor, events::event_bus& bus,
             std::shared_ptr<events::event_journal> journal, initiator::initiator& initiator,
-            std::function<bool(std::uint64_t)> is_persistent, std::string initiator_name,
+            sessions_json_fn sessions_json, std::string initiator_name,
             dashboard_config settings);
   ~dashboard();
 

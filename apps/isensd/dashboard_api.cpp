@@ -5,7 +5,6 @@
 #include "session_tracker.hpp"
 
 #include <isens/events/event_json.hpp>
-#include <isens/initiator/json.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -49,20 +48,6 @@ std::string host_name() {
   return name;
 }
 
-json session_json(const dashboard_sources& s, const initiator::session_info& info,
-                  std::chrono::system_clock::time_point now) {
-  auto out = initiator::to_json(info);
-  // Negotiated values the snapshot's JSON form leaves out.
-  out["portal_group_tag"] = info.portal_group_tag ? json(*info.portal_group_tag) : json(nullptr);
-  out["default_time2wait"] = info.default_time2wait;
-  out["default_time2retain"] = info.default_time2retain;
-  out["connections_wanted"] = info.connections_wanted;
-  out["persistent"] = s.is_persistent ? s.is_persistent(info.session_id) : false;
-  out["tracked"] = s.tracker.to_json(info.session_id, now);
-  out["rate"] = io_sampler::to_json(s.rates.latest(info.session_id));
-  return out;
-}
-
 }  // namespace
 
 void add_api_routes(http_server& server, const dashboard_sources& sources) {
@@ -87,8 +72,13 @@ void add_api_routes(http_server& server, const dashboard_sources& sources) {
 
   server.route("/api/sessions", [s](const http_request& request) {
     const auto now = std::chrono::system_clock::now();
-    json sessions = json::array();
-    for (const auto& info : s->initiator.sessions()) sessions.push_back(session_json(*s, info, now));
+    // The control socket's form, so the two never drift apart; then what only the page needs.
+    auto sessions = s->sessions_json(s->initiator.sessions());
+    for (auto& session : sessions) {
+      const auto id = session.at("session_id").get<std::uint64_t>();
+      session["tracked"] = s->tracker.to_json(id, now);
+      session["rate"] = io_sampler::to_json(s->rates.latest(id));
+    }
     return json_response(request, {{"boot_id", s->bus.boot_id()}, {"head_seq", s->bus.last_seq()},
                                    {"time_ms", epoch_ms(now)}, {"sessions", std::move(sessions)}});
   });

@@ -12,16 +12,22 @@
 #include <isens/events/event_journal.hpp>
 #include <isens/initiator/initiator.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace isens::daemon {
 
 class session_tracker;
 class io_sampler;
 class event_hub;
+
+/// Sessions, an array, as the control socket's `sessions` shows them (persistent, NBD URIs…).
+using sessions_json_fn = std::function<nlohmann::ordered_json(const std::vector<initiator::session_info>&)>;
 
 /// What the API reads; every part outlives the routes (they run on isensd's io_context).
 struct dashboard_sources {
@@ -31,7 +37,7 @@ struct dashboard_sources {
   const session_tracker& tracker;
   const io_sampler& rates;
   const event_hub& stream;
-  std::function<bool(std::uint64_t)> is_persistent;  ///< the session's login is registered
+  sessions_json_fn sessions_json;  ///< the page adds its own fields to this form
   std::string initiator_name;
 };
 

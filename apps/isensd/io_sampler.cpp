@@ -41,25 +41,28 @@ void io_sampler::sample() {
   io_rate sum;
   sum.time_ms = epoch_ms(std::chrono::system_clock::now());
   std::map<std::uint64_t, track> next;
+  // A session not seen before logged in since the last tick, its counters
+  // at zero then: what it did so far counts in this interval, so nothing it
+  // moved goes unshown (a copy shorter than a period included).
+  const auto previous_tick = last_tick_ == std::chrono::steady_clock::time_point{} ? now - period_ : last_tick_;
+  last_tick_ = now;
   for (const auto& s : initiator_.sessions()) {
     auto found = sessions_.find(s.session_id);
-    track t = found == sessions_.end() ? track{} : std::move(found->second);
-    if (found != sessions_.end()) {
-      const double seconds = std::chrono::duration<double>(now - t.at).count();
-      if (seconds > 0) {
-        io_rate r;
-        r.time_ms = sum.time_ms;
-        r.read_bytes_per_s = static_cast<double>(s.io.read_bytes - t.last.read_bytes) / seconds;
-        r.write_bytes_per_s = static_cast<double>(s.io.write_bytes - t.last.write_bytes) / seconds;
-        r.read_ops_per_s = static_cast<double>(s.io.read_ops - t.last.read_ops) / seconds;
-        r.write_ops_per_s = static_cast<double>(s.io.write_ops - t.last.write_ops) / seconds;
-        sum.read_bytes_per_s += r.read_bytes_per_s;
-        sum.write_bytes_per_s += r.write_bytes_per_s;
-        sum.read_ops_per_s += r.read_ops_per_s;
-        sum.write_ops_per_s += r.write_ops_per_s;
-        t.rates.push_back(r);
-        if (t.rates.size() > keep_) t.rates.pop_front();
-      }
+    track t = found == sessions_.end() ? track{{}, previous_tick, {}} : std::move(found->second);
+    const double seconds = std::chrono::duration<double>(now - t.at).count();
+    if (seconds > 0) {
+      io_rate r;
+      r.time_ms = sum.time_ms;
+      r.read_bytes_per_s = static_cast<double>(s.io.read_bytes - t.last.read_bytes) / seconds;
+      r.write_bytes_per_s = static_cast<double>(s.io.write_bytes - t.last.write_bytes) / seconds;
+      r.read_ops_per_s = static_cast<double>(s.io.read_ops - t.last.read_ops) / seconds;
+      r.write_ops_per_s = static_cast<double>(s.io.write_ops - t.last.write_ops) / seconds;
+      sum.read_bytes_per_s += r.read_bytes_per_s;
+      sum.write_bytes_per_s += r.write_bytes_per_s;
+      sum.read_ops_per_s += r.read_ops_per_s;
+      sum.write_ops_per_s += r.write_ops_per_s;
+      t.rates.push_back(r);
+      if (t.rates.size() > keep_) t.rates.pop_front();
     }
     t.last = s.io;
     t.at = now;

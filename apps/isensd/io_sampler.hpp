@@ -58,6 +58,7 @@ class io_sampler {
   initiator::initiator& initiator_;
   std::chrono::milliseconds period_;
   std::size_t keep_;
+  std::chrono::steady_clock::time_point last_tick_{};
   std::map<std::uint64_t, track> sessions_;
   std::deque<io_rate> total_;
   std::shared_ptr<bool> stopped_;

@@ -1,6 +1,8 @@
 #include "nbd_exports.hpp"
 
+#include <map>
 #include <string_view>
+#include <utility>
 
 namespace isens::daemon {
 
@@ -45,14 +47,16 @@ json exports_to_json(const nbd::server& server) {
   return out;
 }
 
-void add_export_uris(json& session, const nbd::server& server) {
-  if (!session.contains("devices") || !session.contains("session_id")) return;
-  const auto id = session["session_id"].get<std::uint64_t>();
-  const auto exports = server.exports();
-  for (auto& device : session["devices"]) {
-    const auto lun = device.value("lun", std::uint64_t{0});
-    for (const auto& e : exports) {
-      if (e.session_id == id && e.lun == lun) device["nbd_uri"] = server.uri(e.name);
+// The exports are read once for all sessions: 200 sessions cost one list, not 200.
+void add_export_uris(json& sessions, const nbd::server& server) {
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> names;  // (session, LUN) -> export
+  for (const auto& e : server.exports()) names[{e.session_id, e.lun}] = e.name;
+  for (auto& session : sessions) {
+    if (!session.contains("devices") || !session.contains("session_id")) continue;
+    const auto id = session["session_id"].get<std::uint64_t>();
+    for (auto& device : session["devices"]) {
+      const auto found = names.find({id, device.value("lun", std::uint64_t{0})});
+      if (found != names.end()) device["nbd_uri"] = server.uri(found->second);
     }
   }
 }

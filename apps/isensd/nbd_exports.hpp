@@ -16,8 +16,8 @@ namespace isens::daemon {
 json export_to_json(const nbd::export_info& e, const nbd::server& server);
 // Every export.
 json exports_to_json(const nbd::server& server);
-// Adds "nbd_uri" to each exported device of a session's JSON snapshot.
-void add_export_uris(json& session, const nbd::server& server);
+// Adds "nbd_uri" to each exported device of an array of sessions' JSON snapshots.
+void add_export_uris(json& sessions, const nbd::server& server);
 // Replaces the isens_nbd_* families with the exports' current counters.
 void nbd_metrics_snapshot(subscribers::metrics_registry& registry, const std::vector<nbd::export_info>& exports);
 

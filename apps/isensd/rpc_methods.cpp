@@ -258,18 +258,21 @@ asio::awaitable<json> rpc_methods::registered_sessions(const json&) {
   co_return out;
 }
 
-asio::awaitable<json> rpc_methods::sessions(const json& params) {
+json rpc_methods::sessions_json(const std::vector<initiator::session_info>& sessions) const {
   json out = json::array();
-  if (const auto id = optional_uint(params, "session_id")) {
-    out.push_back(initiator::to_json(unwrap(initiator_.session(*id))));
-  } else {
-    for (const auto& s : initiator_.sessions()) out.push_back(initiator::to_json(s));
+  for (const auto& s : sessions) {
+    auto one = initiator::to_json(s);
+    // Get-IscsiSession's IsPersistent: logged in again at start, recovered after a drop.
+    one["persistent"] = is_registered(s.session_id);
+    out.push_back(std::move(one));
   }
-  // Get-IscsiSession's IsPersistent: logged in again at start, recovered after a drop.
-  for (auto& s : out) s["persistent"] = is_registered(s.at("session_id").get<std::uint64_t>());
-  if (decorate_session_)
-    for (auto& s : out) decorate_session_(s);
-  co_return out;
+  if (decorate_sessions_) decorate_sessions_(out);
+  return out;
+}
+
+asio::awaitable<json> rpc_methods::sessions(const json& params) {
+  if (const auto id = optional_uint(params, "session_id")) co_return sessions_json({unwrap(initiator_.session(*id))});
+  co_return sessions_json(initiator_.sessions());
 }
 
 void rpc_methods::add_method(const std::string& name, bool mutating, handler run) {
@@ -277,7 +280,7 @@ void rpc_methods::add_method(const std::string& name, bool mutating, handler run
     throw std::logic_error("control method '" + name + "' is defined twice");
 }
 
-void rpc_methods::set_session_decorator(std::function<void(json&)> decorate) { decorate_session_ = std::move(decorate); }
+void rpc_methods::set_sessions_decorator(std::function<void(json&)> decorate) { decorate_sessions_ = std::move(decorate); }
 
 asio::awaitable<json> rpc_methods::inquiry(const json& params) {
   const auto data = unwrap(co_await initiator_.scsi_inquiry(param_uint(params, "session_id"), param_uint(params, "lun")));

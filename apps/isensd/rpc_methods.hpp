@@ -41,8 +41,13 @@ class rpc_methods {
   // Adds a method served elsewhere (the NBD exports); a taken name is a
   // programming error (std::logic_error).
   void add_method(const std::string& name, bool mutating, std::function<boost::asio::awaitable<json>(const json&)> run);
-  // Called on each session's JSON in `sessions` (the NBD URI of each LUN).
-  void set_session_decorator(std::function<void(json&)> decorate);
+  // Called on the array of sessions' JSON in `sessions` (the NBD URI of
+  // each LUN). Set before any thread may call sessions_json.
+  void set_sessions_decorator(std::function<void(json&)> decorate);
+  // Sessions' snapshots, an array, as `sessions` returns them: the
+  // initiator's JSON form, `persistent` and what the decorator adds. Safe
+  // from any thread (the dashboard's /api/sessions asks from the HTTP thread).
+  json sessions_json(const std::vector<initiator::session_info>& sessions) const;
 
   // True when the session is persistent: it holds a registration that still
   // exists, or it comes from the configuration ([[sessions]]). The failover
@@ -79,7 +84,7 @@ class rpc_methods {
   registration_store& registrations_;
   rpc_observer observer_;
   std::map<std::string, method> methods_;
-  std::function<void(json&)> decorate_session_;
+  std::function<void(json&)> decorate_sessions_;
 
   mutable std::mutex logins_mutex_;
   std::map<std::uint64_t, initiator::login_options> logins_;  // how each live session logged in

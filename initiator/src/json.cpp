@@ -66,8 +66,12 @@ json to_json(const device_info& d) {
 }
 
 json to_json(const connection_info& c) {
-  return {{"connection_id", c.connection_id}, {"cid", c.cid}, {"local_address", c.local_address},
-          {"remote_address", c.remote_address}};
+  return {{"connection_id", c.connection_id},
+          {"cid", c.cid},
+          {"local_address", c.local_address},
+          {"remote_address", c.remote_address},
+          {"max_recv_data_segment_length", c.max_recv_data_segment_length},
+          {"max_send_data_segment_length", c.max_send_data_segment_length}};
 }
 
 json to_json(const io_counters& io) {
@@ -91,6 +95,32 @@ json to_json(const io_counters& io) {
           {"latency", {{"buckets_us", std::move(buckets)}, {"sum_us", io.latency_sum_us}}}};
 }
 
+namespace {
+
+// Every operational key of the last login, under the RFC's names in snake
+// case; MaxRecvDataSegmentLength once per direction.
+json negotiated_json(const session_info& s) {
+  return {{"header_digest", s.header_digest ? "CRC32C" : "None"},
+          {"data_digest", s.data_digest ? "CRC32C" : "None"},
+          {"max_connections", s.max_connections},
+          {"initial_r2t", s.initial_r2t},
+          {"immediate_data", s.immediate_data},
+          {"max_recv_data_segment_length", s.max_recv_data_segment_length},
+          {"max_send_data_segment_length", s.max_send_data_segment_length},
+          {"max_burst_length", s.max_burst_length},
+          {"first_burst_length", s.first_burst_length},
+          {"default_time2wait", s.default_time2wait},
+          {"default_time2retain", s.default_time2retain},
+          {"max_outstanding_r2t", s.max_outstanding_r2t},
+          {"data_pdu_in_order", s.data_pdu_in_order},
+          {"data_sequence_in_order", s.data_sequence_in_order},
+          {"error_recovery_level", s.error_recovery_level},
+          {"target_portal_group_tag", s.portal_group_tag ? json(*s.portal_group_tag) : json(nullptr)},
+          {"target_alias", s.target_alias}};
+}
+
+}  // namespace
+
 json to_json(const session_info& s) {
   json connections = json::array();
   for (const auto& c : s.connections) connections.push_back(to_json(c));
@@ -108,6 +138,9 @@ json to_json(const session_info& s) {
           {"header_digest", s.header_digest ? "CRC32C" : "None"},
           {"data_digest", s.data_digest ? "CRC32C" : "None"},
           {"max_connections", s.max_connections},
+          {"portal_group_tag", s.portal_group_tag ? json(*s.portal_group_tag) : json(nullptr)},
+          {"connections_wanted", s.connections_wanted},
+          {"negotiated", negotiated_json(s)},
           {"connections", std::move(connections)},
           {"devices", std::move(devices)},
           {"io", to_json(s.io)}};

@@ -7,7 +7,7 @@ stdin and reads one JSON answer per line on stdout:
   {"cmd": "wait", "js": EXPR, "timeout_ms": N}   -> {"ok": true, "value": V, "elapsed_ms": T}
                                                     or {"ok": false, "error": …, "value": last V}
   {"cmd": "eval", "js": EXPR}                    -> {"ok": true, "value": V}
-  {"cmd": "screenshot", "path": P}               -> {"ok": true}
+  {"cmd": "screenshot", "path": P}               -> {"ok": true}   (the whole page)
   {"cmd": "logs"}                                -> {"ok": true, "value": [{"level", "message"}, …]}
   {"cmd": "quit"}                                -> {"ok": true}, then exits
 
@@ -75,7 +75,12 @@ def main():
                     elif cmd == "eval":
                         answer = {"ok": True, "value": evaluate(driver, request["js"])}
                     elif cmd == "screenshot":
+                        # The whole page, timeline included: the window grows to the page's height for the shot.
+                        size = driver.get_window_size()
+                        height = evaluate(driver, "document.documentElement.scrollHeight")
+                        driver.set_window_size(size["width"], max(size["height"], height + 200))
                         answer = {"ok": driver.save_screenshot(request["path"])}
+                        driver.set_window_size(size["width"], size["height"])
                     elif cmd == "logs":
                         logs.extend({"level": e["level"], "message": e["message"]} for e in driver.get_log("browser"))
                         answer = {"ok": True, "value": logs}

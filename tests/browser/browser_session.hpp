@@ -37,7 +37,7 @@ class browser_session {
   wait_result wait(const std::string& js, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   /// Evaluates `js` once and returns its value.
   nlohmann::json eval(const std::string& js);
-  /// Saves a PNG of the window.
+  /// Saves a PNG of the whole page (the window grows to its height for the shot).
   void screenshot(const std::filesystem::path& png);
   /// Every console entry so far: [{"level", "message"}].
   nlohmann::json console();

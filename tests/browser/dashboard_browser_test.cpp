@@ -8,6 +8,7 @@
 #include "browser_session.hpp"
 #include "daemon_fixture.hpp"
 #include "http_test_client.hpp"
+#include "subprocess.hpp"
 
 #include <isens/events/event.hpp>
 #include <isens/events/event_json.hpp>
@@ -56,6 +57,24 @@ void require_wait(browser_session& browser, const std::string& what, const std::
 
 std::string row(std::uint64_t id) { return "document.querySelector('#sessions tr[data-session-id=\"" + std::to_string(id) + "\"]')"; }
 
+// The NBD URI /api/sessions gives a disk LUN of the first session.
+std::string nbd_uri(const daemon_process& daemon, std::uint64_t lun) {
+  std::string uri;
+  REQUIRE(eventually([&] {
+    const auto sessions = json::parse(http_get(daemon.metrics_port(), "/api/sessions").body).at("sessions");
+    for (const auto& d : sessions.empty() ? json::array() : sessions[0].at("devices"))
+      if (d.at("lun") == lun) uri = d.value("nbd_uri", "");
+    return !uri.empty();
+  }));
+  return uri;
+}
+
+void nbdcopy(const std::string& from, const std::string& to) {
+  run_options o;
+  o.timeout = 60s;
+  run_checked({"nbdcopy", from, to}, o);
+}
+
 // The page's events must be the journal's, each once: seqs first..last with no hole.
 std::string events_contiguous_through(std::uint64_t last) {
   return "(() => { const s = window.isensDashboard.events.map(e => e.seq);"
@@ -76,6 +95,8 @@ TEST_CASE("the dashboard in chromium: a session appears, a target-side drop show
   CHECK(browser.eval("document.getElementById('st-boot').textContent") == status_of(env.daemon).at("boot_id"));
   CHECK(browser.eval("document.getElementById('no-sessions').hidden") == false);
 
+  // A MaxBurstLength of tgtd's own, so the detail view shows a value only this login could have.
+  env.target->set_target_param(standard_tid, "MaxBurstLength", "131072");
   // A persistent login: failover brings it back after the drop, and isensd logs it in again at the restart.
   auto params = env.login_params();
   params["persistent"] = true;
@@ -84,6 +105,15 @@ TEST_CASE("the dashboard in chromium: a session appears, a target-side drop show
   INFO("the row appeared after " << appeared.elapsed_ms << " ms: " << appeared.error);
   CHECK(appeared.ok);
   std::cout << "dashboard: session row shown " << appeared.elapsed_ms << " ms after the login returned\n";
+
+  // Writes through LUN 2's NBD export before the drop, reads after it: the
+  // I/O chart shows both, with the drop between them.
+  const auto uri = nbd_uri(env.daemon, 2);
+  const auto data = write_file(env.daemon.dir(), "in.raw", random_bytes(standard_lun2_bytes, 9));
+  nbdcopy(data.string(), uri);
+  require_wait(browser, "the writes on the I/O chart",
+               "window.isensDashboard.io && window.isensDashboard.io.total.some(p => p.wb > 0) && "
+               "document.querySelector('#io-chart polyline.write') !== null");
 
   // The target drops the connection; failover reconnects.
   env.target->delete_connections(1);
@@ -103,6 +133,40 @@ TEST_CASE("the dashboard in chromium: a session appears, a target-side drop show
                "document.querySelectorAll('#detail-luns tbody tr').length === 3 && "
                "document.querySelectorAll('#detail-connections tbody tr').length === 1 && "
                "[...document.querySelectorAll('#detail-events td')].some(td => td.textContent === 'session_disconnect')");
+  // Its negotiated parameters and each disk's NBD export, as the API has them.
+  const auto api = json::parse(http_get(env.daemon.metrics_port(), "/api/sessions").body).at("sessions").at(0);
+  const auto& n = api.at("negotiated");
+  const auto shown = browser.eval("Object.fromEntries([...document.querySelectorAll('#detail-params td[data-param]')]"
+                                  ".map(td => [td.dataset.param, td.textContent]))");
+  INFO("detail view: " << shown.dump() << "; API: " << n.dump());
+  const auto yes_no = [](const json& b) { return b.get<bool>() ? "Yes" : "No"; };
+  const auto number = [](const json& v) { return std::to_string(v.get<std::uint64_t>()); };
+  CHECK(shown.at("MaxBurstLength") == "131072 (128 KiB)");
+  CHECK(shown.at("MaxRecvDataSegmentLength (initiator)") == "262144 (256 KiB)");
+  CHECK(shown.at("MaxRecvDataSegmentLength (target)").get<std::string>().rfind(number(n.at("max_send_data_segment_length")) + " ", 0) == 0);
+  CHECK(shown.at("FirstBurstLength").get<std::string>().rfind(number(n.at("first_burst_length")) + " ", 0) == 0);
+  CHECK(shown.at("ImmediateData") == yes_no(n.at("immediate_data")));
+  CHECK(shown.at("InitialR2T") == yes_no(n.at("initial_r2t")));
+  CHECK(shown.at("MaxOutstandingR2T") == number(n.at("max_outstanding_r2t")));
+  CHECK(shown.at("ErrorRecoveryLevel") == "0");
+  CHECK(shown.at("MaxConnections") == std::to_string(standard_max_connections));
+  CHECK(shown.at("HeaderDigest") == "None");
+  CHECK(shown.at("DataDigest") == "None");
+  CHECK(shown.at("DataPDUInOrder") == "Yes");
+  CHECK(shown.at("TargetPortalGroupTag") == "1");
+  const auto luns = browser.eval("[...document.querySelectorAll('#detail-luns tbody tr')]"
+                                 ".map(tr => [Number(tr.dataset.lun), tr.querySelector('td.uri').textContent])");
+  REQUIRE(luns.size() == 3);
+  for (const auto& [lun, text] : luns.get<std::vector<std::pair<std::uint64_t, std::string>>>())
+    CHECK(text == (lun == 0 ? "—" : nbd_uri(env.daemon, lun)));
+
+  // Reads after the drop: the I/O resumed.
+  nbdcopy(uri, (env.daemon.dir() / "out.raw").string());
+  const auto drop_ms = "window.isensDashboard.events.find(e => e.kind === 'session_disconnect').t";
+  require_wait(browser, "reads after the drop on the I/O chart",
+               "window.isensDashboard.io.total.some(p => p.rb > 0 && p.t > " + std::string(drop_ms) + ") && "
+               "document.querySelector('#io-chart line.drop') !== null");
+
   const auto head = status_of(env.daemon).at("head_seq").get<std::uint64_t>();
   require_wait(browser, "every event once", events_contiguous_through(head));
   browser.screenshot(screenshot_path("dashboard.png"));

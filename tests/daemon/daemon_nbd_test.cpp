@@ -10,8 +10,6 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
-#include <random>
 
 using namespace isens::test;
 using nlohmann::json;
@@ -64,13 +62,7 @@ TEST_CASE("isensd serves every disk LUN of a session as an NBD export", "[daemon
   CHECK(table.output.find(lun2_uri) != std::string::npos);
 
   // A client uses it: 16 MiB in and back out, unchanged.
-  const auto in = env.daemon.dir() / "in.raw";
-  {
-    std::mt19937_64 gen(5);
-    std::string data(standard_lun2_bytes, '\0');
-    for (auto& c : data) c = static_cast<char>(gen());
-    std::ofstream(in, std::ios::binary) << data;
-  }
+  const auto in = write_file(env.daemon.dir(), "in.raw", random_bytes(standard_lun2_bytes, 5));
   const auto out = env.daemon.dir() / "out.raw";
   REQUIRE(tool({"nbdcopy", in.string(), lun2_uri}).exit_code == 0);
   REQUIRE(tool({"nbdcopy", lun2_uri, out.string()}).exit_code == 0);

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -115,6 +116,13 @@ std::filesystem::path write_file(const std::filesystem::path& dir, const std::st
   out << text;
   if (!out) throw std::runtime_error("cannot write " + path.string());
   return path;
+}
+
+std::string random_bytes(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::string data(n, '\0');
+  for (auto& c : data) c = static_cast<char>(gen());
+  return data;
 }
 
 std::string toml_string(const std::string& text) {

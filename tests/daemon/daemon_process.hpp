@@ -97,6 +97,9 @@ class daemon_process {
 
 /// Writes `text` to `dir`/`name` and returns the path (for --config files).
 std::filesystem::path write_file(const std::filesystem::path& dir, const std::string& name, const std::string& text);
+/// `n` pseudo-random bytes from `seed` (the same every run): data to copy
+/// through an NBD export and compare, that no layer can store as zeros.
+std::string random_bytes(std::size_t n, std::uint64_t seed);
 /// `text` as a TOML basic string, quotes included.
 std::string toml_string(const std::string& text);
 /// Writes `dir`/isensd-plugin.toml: one [[plugins]] table for `plugin` whose

@@ -1,15 +1,17 @@
 // The isensd dashboard. Plain JavaScript, no build step, nothing fetched
 // from elsewhere: the history comes from /api/events, live changes from
 // /events (Server-Sent Events, resumed by the browser with Last-Event-ID),
-// the sessions from /api/sessions and the rates from /api/io.
+// the sessions from /api/sessions and the rates from /api/io. This file
+// keeps the state, the stream and the polling; dashboard_sessions.js draws
+// the table and the detail view, dashboard_timeline.js the timeline.
 'use strict';
 
+// Every event kind: the stream sends each as a named event, and a kind
+// without a listener here would never reach the page.
 const KINDS = ['connection_made', 'connection_lost', 'logon', 'logoff', 'session_disconnect', 'session_reconnect',
-  'session_ready'];
+  'session_ready', 'nbd_attach', 'nbd_detach'];
 const MAX_EVENTS = 20000;     // kept in the page; the journal keeps more
 const HISTORY_EVENTS = 10000; // read back at load
-const LANE_HEIGHT = 16;
-const LABEL_WIDTH = 230;
 
 const state = {
   status: null,
@@ -265,239 +267,6 @@ function tickUptime() {
   $('st-uptime').textContent = age(Date.now() - up * 1000);
 }
 
-function stateText(s) {
-  const t = s.tracked;
-  if (!t) return s.connected ? ['logged_in', 'logged in'] : ['unknown', 'unknown'];
-  if (t.state === 'recovering') return ['recovering', `recovering (attempt ${t.attempt})`];
-  if (t.state === 'logged_in') return ['logged_in', 'logged in'];
-  if (t.state === 'disconnected') return ['disconnected', 'disconnected'];
-  return [t.state, t.state.replace('_', ' ')];
-}
-
-// Rows in (or near) the table's scrolled view are drawn; spacers stand in
-// for the others, so 200 sessions lay out like a screenful.
-let rowHeight = 0;
-function renderSessions() {
-  const table = $('sessions');
-  const box = table.parentNode;
-  const n = state.sessions.length;
-  const h = rowHeight || 25;
-  const first = Math.max(0, Math.floor(box.scrollTop / h) - 10);
-  const end = Math.min(n, first + Math.ceil((box.clientHeight || 420) / h) + 20);
-  const spacer = (count) => `<tr class="spacer"><td colspan="14" height="${count * h}"></td></tr>`;
-  const rows = first > 0 ? [spacer(first)] : [];
-  for (let i = first; i < end; ++i) {
-    const s = state.sessions[i];
-    const key = laneKey(state.sessionsBoot, s.session_id);
-    const [cls, text] = stateText(s);
-    const t = s.tracked || {};
-    const last = t.last_event;
-    rows.push(`<tr data-key="${esc(key)}" data-session-id="${s.session_id}" data-state="${cls}"` +
-      `${key === state.selected ? ' class="selected"' : ''}>` +
-      `<td class="num">${s.session_id}</td><td>${esc(s.target_name)}</td>` +
-      `<td>${esc(s.target_portal)}${s.portal_group_tag !== null ? ` / ${s.portal_group_tag}` : ''}</td>` +
-      `<td class="state ${cls}">${esc(text)}</td>` +
-      `<td class="num">${s.connection_count}/${s.max_connections}</td>` +
-      `<td>${s.persistent ? 'yes' : 'no'}</td><td>${esc(s.auth_type)}</td>` +
-      `<td>${esc(s.header_digest)}/${esc(s.data_digest)}</td><td class="num">${s.devices.length}</td>` +
-      `<td>${t.since_ms ? `${clock(t.since_ms)} (${age(t.since_ms)})` : '—'}</td>` +
-      `<td>${last ? `${esc(last.kind)} ${age(last.time_ms)} ago` : '—'}</td>` +
-      `<td class="num">${t.reconnects_last_hour ?? 0}</td>` +
-      `<td class="num">${bytesRate(s.rate.rb)}</td><td class="num">${bytesRate(s.rate.wb)}</td></tr>`);
-  }
-  if (end < n) rows.push(spacer(n - end));
-  table.tBodies[0].innerHTML = rows.join('');
-  if (!rowHeight && end > first) rowHeight = table.tBodies[0].querySelector('tr[data-key]').offsetHeight || 25;
-  table.dataset.rows = String(n);
-  $('session-count').textContent = `(${n})`;
-  $('no-sessions').hidden = n > 0;
-}
-
-function renderDetail() {
-  const panel = $('detail');
-  if (!state.selected) { panel.hidden = true; return; }
-  const lane = state.lanes.get(state.selected);
-  const [boot, sid] = state.selected.split(':');
-  const s = boot === state.sessionsBoot ? state.sessions.find((x) => String(x.session_id) === sid) : null;
-  panel.hidden = false;
-  $('detail-title').textContent = `${sid} ${s ? s.target_name : lane ? lane.target : ''}${s ? '' : ' (ended)'}`;
-  const made = new Map();  // connection id -> when it joined
-  for (const e of lane ? lane.events : []) if (e.kind === 'connection_made') made.set(e.connection_id, e.t);
-  $('detail-connections').tBodies[0].innerHTML = s ? s.connections.map((c) =>
-    `<tr><td>${c.cid}</td><td>${c.connection_id}</td><td>${esc(c.local_address)} → ${esc(c.remote_address)}</td>` +
-    `<td>${clock(made.get(c.connection_id))}</td></tr>`).join('') : '';
-  $('detail-luns').tBodies[0].innerHTML = s ? s.devices.map((d) =>
-    `<tr><td>${d.lun}</td><td>${esc(d.inquiry.device_type)}</td><td>${esc(d.inquiry.vendor)}</td>` +
-    `<td>${esc(d.inquiry.product)}</td><td>${d.capacity ? bytes(d.capacity.bytes) : '—'}</td>` +
-    `<td>${esc(d.export_uri || d.export || '—')}</td></tr>`).join('') : '';
-  const params = s ? [['ISID', s.isid], ['TSIH', s.tsih], ['auth', s.auth_type], ['HeaderDigest', s.header_digest],
-    ['DataDigest', s.data_digest], ['MaxConnections', s.max_connections], ['DefaultTime2Wait', s.default_time2wait],
-    ['DefaultTime2Retain', s.default_time2retain], ['TargetPortalGroupTag', s.portal_group_tag ?? '—'],
-    ['connections wanted', s.connections_wanted]] : [];
-  $('detail-params').tBodies[0].innerHTML = params.map(([k, v]) => `<tr><th>${k}</th><td>${esc(v)}</td></tr>`).join('');
-  const io = s ? s.io : null;
-  $('detail-io').tBodies[0].innerHTML = io ? [['reads', io.read_ops], ['read', bytes(io.read_bytes)],
-    ['writes', io.write_ops], ['written', bytes(io.write_bytes)], ['failed', io.failed], ['held', io.held],
-    ['reissued', io.reissued], ['in flight / queued', `${io.in_flight} / ${io.queued}`]]
-    .map(([k, v]) => `<tr><th>${k}</th><td class="num">${esc(v)}</td></tr>`).join('') : '';
-  const history = lane ? lane.events.slice(-300).reverse() : [];
-  $('detail-events').tBodies[0].innerHTML = history.map((e) =>
-    `<tr><td class="num">${e.seq}</td><td>${esc(e.time)}</td><td>${esc(e.kind)}</td><td>${esc(e.reason)}</td>` +
-    `<td>${e.attempt ?? ''}</td><td>${esc(e.detail)}</td></tr>`).join('');
-}
-
-// The boot of the newest event (events come in order), else the status's.
-function currentBoot() {
-  const last = state.events[state.events.length - 1];
-  return last ? last.boot_id : state.status ? state.status.boot_id : '';
-}
-
-// Read once and on resize: asking for a width while the DOM has changed
-// would make the browser lay out the whole page at once.
-let widthCache = 0;
-function chartWidth() {
-  if (!widthCache) widthCache = Math.max(document.querySelector('main').clientWidth - 4, LABEL_WIDTH + 200);
-  return widthCache;
-}
-window.addEventListener('resize', () => { widthCache = 0; scheduleRender('timeline', 'io'); });
-
-// The time range the timeline and the I/O chart share.
-function timeWindow(lanes) {
-  const now = Date.now();
-  const choice = $('window').value;
-  if (choice !== 'auto') return [now - Number(choice), now];
-  let first = now;
-  for (const lane of lanes) if (lane.events.length) first = Math.min(first, lane.events[0].t);
-  const span = Math.max(now - first, 20000);
-  return [now - span * 1.03, now];
-}
-
-function lanesToShow() {
-  const live = new Set(state.sessions.map((s) => laneKey(state.sessionsBoot, s.session_id)));
-  const choice = $('window').value;
-  const from = choice === 'auto' ? -Infinity : Date.now() - Number(choice);
-  const lanes = [];
-  for (const lane of state.lanes.values()) {
-    const last = lane.events[lane.events.length - 1];
-    if (live.has(lane.key) || (last && last.t >= from)) lanes.push(lane);
-  }
-  // Live sessions first (by id), then the others, most recent first.
-  const lastTime = (lane) => lane.events.length ? lane.events[lane.events.length - 1].t : 0;
-  lanes.sort((a, b) => (live.has(b.key) - live.has(a.key)) || (live.has(a.key) ? a.sid - b.sid : lastTime(b) - lastTime(a)));
-  return lanes;
-}
-
-// The lanes in (or near) the timeline's scrolled view: only those are drawn,
-// so hundreds of sessions cost what a screenful does.
-function visibleLanes(count) {
-  const box = $('timeline').parentNode;
-  const first = Math.max(0, Math.floor((box.scrollTop - 24) / LANE_HEIGHT) - 20);
-  const shown = Math.ceil((box.clientHeight || 520) / LANE_HEIGHT) + 40;
-  return [first, Math.min(count, first + shown)];
-}
-
-function renderTimeline() {
-  const svg = $('timeline');
-  const lanes = lanesToShow();
-  const [firstLane, endLane] = visibleLanes(lanes.length);
-  const width = chartWidth();
-  const [from, to] = timeWindow(lanes);
-  const plot = width - LABEL_WIDTH - 10;
-  const x = (t) => LABEL_WIDTH + Math.max(0, Math.min(plot, ((t - from) / (to - from)) * plot));
-  const height = 24 + lanes.length * LANE_HEIGHT;
-  const parts = [];
-  // Axis: five ticks.
-  for (let i = 0; i <= 4; ++i) {
-    const t = from + ((to - from) * i) / 4;
-    parts.push(`<line class="axis" x1="${x(t)}" y1="14" x2="${x(t)}" y2="${height}"/>` +
-      `<text x="${x(t)}" y="11" text-anchor="${i === 4 ? 'end' : 'middle'}">${clock(t)}</text>`);
-  }
-  lanes.forEach((lane, i) => {
-    if (i < firstLane || i >= endLane) return;
-    const y = 24 + i * LANE_HEIGHT;
-    const mid = y + LANE_HEIGHT / 2 - 2;
-    const ended = lane.events.length && lane.events[lane.events.length - 1].kind === 'logoff';
-    const previous = lane.boot !== currentBoot();
-    parts.push(`<g class="lane-row" data-key="${esc(lane.key)}" data-session="${lane.sid}">` +
-      `<line class="lane" x1="${LABEL_WIDTH}" y1="${mid}" x2="${width}" y2="${mid}"/>` +
-      `<text class="lane-label${ended || previous ? ' ended' : ''}" x="4" y="${mid + 4}">` +
-      `${esc(`#${lane.sid} ${lane.target || ''}`.slice(0, 36))}${previous ? ' (earlier run)' : ''}</text>`);
-    // Spans: down from a disconnect to the reconnect (or now, or the logoff).
-    let downAt = null;
-    const spans = [];
-    for (const e of lane.events) {
-      if (e.kind === 'session_disconnect' && downAt === null) downAt = e.t;
-      else if ((e.kind === 'session_reconnect' || e.kind === 'logon' || e.kind === 'logoff') && downAt !== null) {
-        spans.push([downAt, e.t, false]);
-        downAt = null;
-      }
-    }
-    if (downAt !== null) spans.push([downAt, ended || previous ? lane.events[lane.events.length - 1].t : to, true]);
-    // One path per lane and kind, not one element per event: a page with
-    // 10 000 events stays light for the browser.
-    const box = (a, b) => `M${x(a).toFixed(1)} ${y + 1}h${Math.max(2, x(b) - x(a)).toFixed(1)}v${LANE_HEIGHT - 4}h${
-      -Math.max(2, x(b) - x(a)).toFixed(1)}z`;
-    for (const open of [false, true]) {
-      const mine = spans.filter((sp) => sp[2] === open && sp[1] >= from);
-      if (!mine.length) continue;
-      const total = mine.reduce((sum, [a, b]) => sum + (b - a), 0) / 1000;
-      parts.push(`<path class="down" data-session="${lane.sid}" data-open="${open ? 1 : 0}" d="${
-        mine.map(([a, b]) => box(a, b)).join('')}"><title>${open ? 'down now, for' : `down ${mine.length}×, in all`} ${
-        total.toFixed(1)} s</title></path>`);
-    }
-    const byKind = new Map();
-    for (const e of lane.events) {
-      if (e.t < from) continue;
-      const cx = x(e.t);
-      let d = byKind.get(e.kind);
-      if (!d) { d = []; byKind.set(e.kind, d); }
-      d.push(`M${(cx - 2).toFixed(1)} ${y + 1}h4v${LANE_HEIGHT - 4}h-4z`);
-    }
-    for (const [kind, d] of byKind) {
-      parts.push(`<path class="mark k-${kind}" data-kind="${kind}" data-session="${lane.sid}" d="${d.join('')}">` +
-        `<title>${kind} ×${d.length}</title></path>`);
-    }
-    parts.push('</g>');
-  });
-  svg.setAttribute('height', String(height));
-  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
-  svg.innerHTML = parts.join('');
-  svg.dataset.from = String(from);
-  svg.dataset.to = String(to);
-  svg.dataset.lanes = String(lanes.length);
-  svg.dataset.drawn = String(endLane - firstLane);
-}
-
-function renderIo() {
-  const svg = $('io-chart');
-  const width = chartWidth();
-  const height = 140;
-  const tl = $('timeline');
-  const from = Number(tl.dataset.from) || Date.now() - 60000;
-  const to = Number(tl.dataset.to) || Date.now();
-  const plot = width - LABEL_WIDTH - 10;
-  const x = (t) => LABEL_WIDTH + ((t - from) / (to - from)) * plot;
-  const samples = state.io ? state.io.total.filter((p) => p.t >= from) : [];
-  const top = Math.max(1024, ...samples.map((p) => Math.max(p.rb, p.wb)));
-  const y = (v) => height - 16 - (v / top) * (height - 30);
-  const line = (field) => samples.map((p) => `${x(p.t).toFixed(1)},${y(p[field]).toFixed(1)}`).join(' ');
-  const parts = [`<line class="axis" x1="${LABEL_WIDTH}" y1="${y(0)}" x2="${width}" y2="${y(0)}"/>`,
-    `<text x="4" y="14">${bytesRate(top)}</text><text x="4" y="${y(0)}">0</text>`,
-    `<text x="4" y="60" class="read-label">— read</text><text x="4" y="76" class="write-label">— write</text>`];
-  // The drops, lined up with the timeline above.
-  for (const e of state.events) {
-    if (e.kind === 'session_disconnect' && !e.attempt && e.t >= from) {
-      parts.push(`<line class="drop" x1="${x(e.t)}" y1="10" x2="${x(e.t)}" y2="${y(0)}"/>`);
-    }
-  }
-  if (samples.length > 1) {
-    parts.push(`<polyline class="read" points="${line('rb')}"/>`, `<polyline class="write" points="${line('wb')}"/>`);
-  }
-  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
-  svg.innerHTML = parts.join('');
-  svg.dataset.samples = String(samples.length);
-}
-
 // --- start ------------------------------------------------------------------
 
 async function start() {
@@ -539,4 +308,4 @@ async function start() {
   setInterval(() => { tickUptime(); scheduleRender('timeline'); }, 2000);  // "now" moves on
 }
 
-start();
+document.addEventListener('DOMContentLoaded', start);  // after every deferred script

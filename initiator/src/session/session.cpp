@@ -368,11 +368,24 @@ void session::update_snapshot() {
   info.default_time2wait = parameters_.default_time2wait;
   info.default_time2retain = parameters_.default_time2retain;
   info.portal_group_tag = parameters_.target_portal_group_tag;
+  info.initial_r2t = parameters_.initial_r2t;
+  info.immediate_data = parameters_.immediate_data;
+  info.max_burst_length = parameters_.max_burst_length;
+  info.first_burst_length = parameters_.first_burst_length;
+  info.max_outstanding_r2t = parameters_.max_outstanding_r2t;
+  info.data_pdu_in_order = parameters_.data_pdu_in_order;
+  info.data_sequence_in_order = parameters_.data_sequence_in_order;
+  info.error_recovery_level = parameters_.error_recovery_level;
+  info.max_recv_data_segment_length = parameters_.initiator_max_recv_data_segment_length;
+  info.max_send_data_segment_length = parameters_.target_max_recv_data_segment_length;
+  info.target_alias = parameters_.target_alias;
   info.reconnect_after = reconnect_after_;
   info.retain_for = retain_for_;
   info.connections_wanted = connections_wanted_;
   info.connections.clear();
-  for (const auto& c : connections_) info.connections.push_back({c->id(), c->cid(), c->local_address(), c->remote_address()});
+  for (const auto& c : connections_)
+    info.connections.push_back({c->id(), c->cid(), c->local_address(), c->remote_address(),
+                                c->settings().max_recv_data_segment_length, c->settings().max_send_data_segment_length});
   info.devices = devices_;
 }
 

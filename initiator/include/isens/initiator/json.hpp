@@ -24,13 +24,14 @@ nlohmann::ordered_json to_json(const thin_provisioning& p);
 /// A LUN with its inquiry data, capacity, limits and provisioning (null
 /// where the device has no such page).
 nlohmann::ordered_json to_json(const device_info& d);
-/// A connection's ids and addresses.
+/// A connection's ids, addresses and MaxRecvDataSegmentLength both ways.
 nlohmann::ordered_json to_json(const connection_info& c);
 /// A session's data-path counters; the latency histogram as
 /// {"buckets_us":[{"le":50,"count":n}, …, {"le":"+Inf","count":n}], "sum_us":…}
 /// (per bucket, not cumulative; "le" in µs).
 nlohmann::ordered_json to_json(const io_counters& io);
-/// A session as Get-IscsiSession shows it, with its connections, devices and io counters.
+/// A session as Get-IscsiSession shows it, with its negotiated parameters
+/// ("negotiated"), connections, devices and io counters.
 nlohmann::ordered_json to_json(const session_info& s);
 
 /// A short name for a SCSI peripheral device type ("disk", "controller", …).

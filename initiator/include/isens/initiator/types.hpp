@@ -90,6 +90,11 @@ struct connection_info {
   std::uint16_t cid = 0;            ///< iSCSI CID
   std::string local_address;        ///< "ip:port"
   std::string remote_address;       ///< "ip:port"
+  /// MaxRecvDataSegmentLength the initiator declared at this connection's
+  /// login: the most data the target puts in one PDU to us.
+  std::uint32_t max_recv_data_segment_length = 8192;
+  /// MaxRecvDataSegmentLength the target declared: the most data we put in one PDU to it.
+  std::uint32_t max_send_data_segment_length = 8192;
 };
 
 /// Standard INQUIRY data (SPC-4 §6.6.2), trimmed.
@@ -201,6 +206,21 @@ struct session_info {
   /// there does reinstatement end the old session. Empty when the target
   /// named none.
   std::optional<std::uint16_t> portal_group_tag;
+  // The other operational keys of the last login (RFC 7143 §13), as
+  // negotiated: what the data path works with.
+  bool initial_r2t = true;                ///< InitialR2T: a write waits for an R2T before sending unsolicited data
+  bool immediate_data = true;             ///< ImmediateData: a write may carry data in its command PDU
+  std::uint32_t max_burst_length = 262144;    ///< MaxBurstLength: bytes of one solicited sequence
+  std::uint32_t first_burst_length = 65536;   ///< FirstBurstLength: unsolicited bytes a write may send
+  std::uint32_t max_outstanding_r2t = 1;      ///< MaxOutstandingR2T, per task
+  bool data_pdu_in_order = true;          ///< DataPDUInOrder
+  bool data_sequence_in_order = true;     ///< DataSequenceInOrder
+  std::uint32_t error_recovery_level = 0; ///< ErrorRecoveryLevel
+  /// MaxRecvDataSegmentLength both ways, as the leading connection's login
+  /// declared them (each connection declares its own: connection_info).
+  std::uint32_t max_recv_data_segment_length = 8192;  ///< what the initiator receives
+  std::uint32_t max_send_data_segment_length = 8192;  ///< what the target receives
+  std::string target_alias;               ///< TargetAlias, empty when the target sent none
   /// Set when the target announced a drop with a Time2Wait (Async Message 2
   /// or 3, also for one connection of several): no login for this session,
   /// neither a reconnect nor an added connection, before this point. Taken
