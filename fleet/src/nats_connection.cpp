@@ -112,7 +112,6 @@ void apply(natsOptions* o, const nats_options& options) {
   if (urls.empty()) throw nats_error::plain("no NATS server URL configured", NATS_INVALID_ARG);
   const std::string where = "NATS options for " + redacted_urls(options);
   check_nats(natsOptions_SetServers(o, urls.data(), static_cast<int>(urls.size())), where);
-  check_nats(natsOptions_SetNoRandomize(o, true), where);
   check_nats(natsOptions_SetName(o, options.name.c_str()), where);
   check_nats(natsOptions_SetTimeout(o, options.connect_timeout.count()), where);
   check_nats(natsOptions_SetAllowReconnect(o, options.allow_reconnect), where);

@@ -53,7 +53,9 @@ struct nats_tls {
 
 /// Everything a connection needs.
 struct nats_options {
-  std::vector<std::string> urls{"nats://127.0.0.1:4222"};  ///< tried in order (no randomising)
+  /// Tried in a random order (libnats's default), so a fleet given one list
+  /// spreads its connections over the cluster's servers.
+  std::vector<std::string> urls{"nats://127.0.0.1:4222"};
   std::string name = "isensd";                             ///< shown by the server's connz
   nats_credentials credentials;
   nats_tls tls;
