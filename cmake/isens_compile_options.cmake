@@ -15,8 +15,9 @@ function(isens_target_defaults target)
   if(ISENS_SANITIZE)
     target_compile_options(${target} PRIVATE -fsanitize=${ISENS_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
     # UBSan's vptr check instruments every member access and costs a quarter
-    # of the ASan build's compile time; ASan already catches the freed-object
-    # calls it would find, and CI time is a budget (docs/design-notes.md).
+    # of the ASan build's compile time. ASan still catches calls on freed
+    # objects; a call through a wrong or destroyed type in live memory goes
+    # unchecked. CI time is a budget (docs/design-notes.md).
     if(ISENS_SANITIZE MATCHES "undefined")
       target_compile_options(${target} PRIVATE -fno-sanitize=vptr)
     endif()
