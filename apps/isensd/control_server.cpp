@@ -2,6 +2,8 @@
 
 #include "control_connection.hpp"
 
+#include "isens/unix_socket/stale_socket.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -31,14 +33,8 @@ unsigned resolve_group(const std::optional<std::string>& name) {
 
 // A socket file left by a crashed daemon is removed; one a live daemon
 // answers on is not (two daemons must not share a socket).
-void clear_stale_socket(asio::any_io_executor executor, const std::filesystem::path& path) {
-  std::error_code exists_error;
-  if (!std::filesystem::exists(path, exists_error)) return;
-  stream_protocol::socket probe(executor);
-  boost::system::error_code ec;
-  probe.connect(stream_protocol::endpoint(path.string()), ec);
-  if (!ec) fail("another isensd is already listening on " + path.string());
-  std::filesystem::remove(path, exists_error);
+void clear_stale_socket(const std::filesystem::path& path) {
+  if (!unix_socket::remove_if_stale(path)) fail("another isensd is already listening on " + path.string());
 }
 
 }  // namespace
@@ -53,7 +49,7 @@ control_server::control_server(asio::any_io_executor executor, control_server_op
 
 control_server::~control_server() { stop(); }
 
-void control_server::refuse_if_taken() const { clear_stale_socket(executor_, options_.socket_path); }
+void control_server::refuse_if_taken() const { clear_stale_socket(options_.socket_path); }
 
 void control_server::start() {
   const auto& path = options_.socket_path;
@@ -61,7 +57,7 @@ void control_server::start() {
   std::error_code dir_error;
   std::filesystem::create_directories(path.parent_path(), dir_error);
   if (dir_error) fail("cannot create " + path.parent_path().string() + ": " + dir_error.message());
-  clear_stale_socket(executor_, path);
+  clear_stale_socket(path);
 
   acceptor_.emplace(executor_);
   boost::system::error_code ec;

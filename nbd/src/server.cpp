@@ -1,5 +1,5 @@
 #include "isens/nbd/server.hpp"
-
+#include "isens/unix_socket/stale_socket.hpp"
 #include "client_connection.hpp"
 #include "server_context.hpp"
 #include "wire.hpp"
@@ -224,13 +224,7 @@ void server::start() {
     const auto& path = o.unix_socket;
     std::error_code fs_error;
     std::filesystem::create_directories(path.parent_path(), fs_error);
-    if (std::filesystem::exists(path, fs_error)) {
-      asio::local::stream_protocol::socket probe(p.context->executor);
-      boost::system::error_code ec;
-      probe.connect(asio::local::stream_protocol::endpoint(path.string()), ec);
-      if (!ec) fail("something already listens on " + path.string());
-      std::filesystem::remove(path, fs_error);
-    }
+    if (!unix_socket::remove_if_stale(path)) fail("something already listens on " + path.string());
     boost::system::error_code ec;
     p.unix_acceptor.open(asio::local::stream_protocol(), ec);
     if (!ec) p.unix_acceptor.bind(asio::local::stream_protocol::endpoint(path.string()), ec);

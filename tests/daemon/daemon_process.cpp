@@ -35,8 +35,6 @@ bool socket_answers(const std::filesystem::path& path) {
 
 }  // namespace
 
-void sleep_briefly() { std::this_thread::sleep_for(std::chrono::milliseconds{5}); }
-
 temp_dir::temp_dir(const std::string& tag) {
   std::string pattern = "/tmp/isens-" + tag + "-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr)
@@ -88,7 +86,7 @@ void daemon_process::start() {
                                std::to_string(options_.start_timeout.count()) + " ms; its log:\n" +
                                file_tail(log_file()));
     }
-    sleep_briefly();
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
   }
 }
 

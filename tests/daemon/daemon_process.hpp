@@ -5,6 +5,8 @@
 // files on disk, the socket protocol.
 #pragma once
 
+#include "eventually.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -112,19 +114,5 @@ std::string read_file(const std::filesystem::path& file);
 std::vector<std::string> lines_of(const std::string& text);
 /// Every regular file under `dir`, concatenated (for "appears nowhere" checks).
 std::string read_tree(const std::filesystem::path& dir);
-
-/// The pause between polls of eventually().
-void sleep_briefly();
-
-/// Polls `done` every few ms until it holds or `bound` passes.
-template <class Predicate>
-bool eventually(Predicate done, std::chrono::milliseconds bound = std::chrono::seconds{10}) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    sleep_briefly();
-  }
-  return true;
-}
 
 }  // namespace isens::test

@@ -12,10 +12,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-void drop_all(test::tgtd_target& target) {
-  for (const auto& c : target.connections(test::standard_tid)) target.delete_connection(test::standard_tid, c.sid, c.cid);
-}
-
 const std::vector<step> logged_in{{event_kind::connection_made, event_reason::admin_login, std::nullopt},
                                   {event_kind::logon, event_reason::admin_login, std::nullopt}};
 
@@ -28,7 +24,7 @@ TEST_CASE("a connection the target drops is reinstated at once", "[failover][tgt
   test::failover_rig rig;
   const auto id = rig.login(test::quick_login(*target));
   const auto isid = rig.initiator().session(id)->isid;
-  drop_all(*target);
+  target->delete_connections(test::standard_tid);
   REQUIRE(rig.wait_for(event_kind::session_reconnect));
   REQUIRE(rig.settle());
 
@@ -131,7 +127,7 @@ TEST_CASE("changed CHAP credentials end recovery at the first attempt", "[failov
   target->tgtadm({"--mode", "account", "--op", "new", "--user", "failover-user", "--password", "other-secret-456"});
   target->tgtadm({"--mode", "account", "--op", "bind", "--tid", std::to_string(test::standard_tid), "--user",
                   "failover-user"});
-  drop_all(*target);
+  target->delete_connections(test::standard_tid);
   REQUIRE(rig.wait_for(event_kind::logoff));
   REQUIRE(rig.settle(500ms));
 
@@ -178,7 +174,7 @@ TEST_CASE("a session should_recover refuses is left disconnected", "[failover][t
   policy.recover_all_sessions = false;
   test::failover_rig rig(policy, test::initiator_harness::quick_options(), [](std::uint64_t) { return false; });
   const auto id = rig.login(test::quick_login(*target));
-  drop_all(*target);
+  target->delete_connections(test::standard_tid);
   REQUIRE(rig.wait_for(event_kind::session_disconnect));
   REQUIRE(rig.settle(500ms));
   CHECK(after_login(rig.steps(id)) ==
@@ -288,7 +284,7 @@ TEST_CASE("a session shows tgtd's TargetPortalGroupTag, with or without CHAP and
   CHECK(rig.initiator().session(plain)->portal_group_tag == group_1);      // from the operational stage
   CHECK(rig.initiator().session(with_chap)->portal_group_tag == group_1);  // from the security stage
 
-  drop_all(*target);
+  target->delete_connections(test::standard_tid);
   REQUIRE(rig.wait_for(event_kind::session_reconnect));
   REQUIRE(rig.settle());
   const auto back = *rig.initiator().session(with_chap);

@@ -12,21 +12,13 @@ using events::event_reason;
 using test::quick_login;
 using test::standard_login;
 
-namespace {
-
-void drop_all(test::tgtd_target& target) {
-  for (const auto& c : target.connections(test::standard_tid)) target.delete_connection(test::standard_tid, c.sid, c.cid);
-}
-
-}  // namespace
-
 TEST_CASE("a dropped session is reinstated with the same ISID and raises session_reconnect", "[initiator][tgtd][recovery]") {
   auto target = test::make_standard_target();
   test::initiator_harness h;
   auto id = h.run(h.initiator().login_to_target(quick_login(*target)));
   REQUIRE(id);
   const auto before = *h.initiator().session(*id);
-  drop_all(*target);
+  target->delete_connections(test::standard_tid);
   h.recorder().wait_for(event_kind::session_disconnect);
   CHECK(h.initiator().session(*id)->connections_wanted == 1);
 
@@ -59,7 +51,7 @@ TEST_CASE("a command issued while the session is down is sent after recovery", "
   test::initiator_harness h(options);
   auto id = h.run(h.initiator().login_to_target(quick_login(*target)));
   REQUIRE(id);
-  drop_all(*target);
+  target->delete_connections(test::standard_tid);
   h.recorder().wait_for(event_kind::session_disconnect);
 
   auto pending = h.start(h.initiator().scsi_read_capacity(*id, 1));
@@ -77,7 +69,7 @@ TEST_CASE("without a recovery hold, a command of a disconnected session fails at
   test::initiator_harness h;
   auto id = h.run(h.initiator().login_to_target(quick_login(*target)));
   REQUIRE(id);
-  drop_all(*target);
+  target->delete_connections(test::standard_tid);
   h.recorder().wait_for(event_kind::session_disconnect);
   auto capacity = h.run(h.initiator().scsi_read_capacity(*id, 1), std::chrono::seconds(2));
   REQUIRE_FALSE(capacity.has_value());

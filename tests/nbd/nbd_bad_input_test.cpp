@@ -259,10 +259,12 @@ TEST_CASE("a client vanishing with requests in flight leaves the server and othe
     c.close();
   }
   // Every vanished client is detached once its requests ended.
-  REQUIRE(eventually([&] {
-    const auto e = rig.find_export(nbd_rig::iqn(1) + "/1");
-    return e && e->clients == 0;
-  }));
+  REQUIRE(eventually(
+      [&] {
+        const auto e = rig.find_export(nbd_rig::iqn(1) + "/1");
+        return e && e->clients == 0;
+      },
+      nbd_wait));
   nbdinfo_still_works(rig);
 }
 
@@ -292,7 +294,7 @@ TEST_CASE("64 clients at once each read back what they wrote", "[nbd][bad-input]
   int failures = 0;
   for (auto& f : done) failures += f.get();
   CHECK(failures == 0);
-  REQUIRE(eventually([&] { return rig.find_export(nbd_rig::iqn(1) + "/1")->clients == 0; }));
+  REQUIRE(eventually([&] { return rig.find_export(nbd_rig::iqn(1) + "/1")->clients == 0; }, nbd_wait));
   CHECK(rig.find_export(nbd_rig::iqn(1) + "/1")->counters.attaches == clients);
   nbdinfo_still_works(rig);
 }

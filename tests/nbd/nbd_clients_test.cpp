@@ -174,7 +174,7 @@ TEST_CASE("an export goes away with its session's logoff", "[nbd][clients]") {
   const auto sid = rig.login();
   REQUIRE(rig.exports_of(sid) == 2);
   rig.logout(sid);
-  REQUIRE(eventually([&] { return rig.exports_of(sid) == 0; }));
+  REQUIRE(eventually([&] { return rig.exports_of(sid) == 0; }, nbd_wait));
   const auto r = run({"nbdinfo", rig.uri(1, 1)}, long_run());
   CHECK(r.exit_code != 0);
   INFO(r.errors);

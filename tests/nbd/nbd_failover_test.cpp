@@ -39,18 +39,21 @@ TEST_CASE("fio verify through 20 connection drops and a target restart sees no e
                      "--verify_backlog=256", "--verify_fatal=1", "--verify_state_save=0", "--output-format=json",
                      "--output=" + report.string()},
                     log);
-  REQUIRE(eventually([&] {
-    const auto e = rig.find_export(nbd_rig::iqn(1) + "/2");
-    return e && e->counters.writes > 100;
-  }));
+  REQUIRE(eventually(
+      [&] {
+        const auto e = rig.find_export(nbd_rig::iqn(1) + "/2");
+        return e && e->counters.writes > 100;
+      },
+      nbd_wait));
   for (std::size_t drop = 1; drop <= 20; ++drop) {
-    REQUIRE(eventually([&] { return !rig.target().connections(1).empty(); }));
+    REQUIRE(eventually([&] { return !rig.target().connections(1).empty(); }, nbd_wait));
     rig.target().delete_connections(1);
-    REQUIRE(eventually([&] { return count_of(rig.recorder(), events::event_kind::session_reconnect) >= drop; }));
+    REQUIRE(
+        eventually([&] { return count_of(rig.recorder(), events::event_kind::session_reconnect) >= drop; }, nbd_wait));
   }
   rig.target().kill9();
   rig.target().restart();
-  REQUIRE(eventually([&] { return count_of(rig.recorder(), events::event_kind::session_reconnect) >= 21; }));
+  REQUIRE(eventually([&] { return count_of(rig.recorder(), events::event_kind::session_reconnect) >= 21; }, nbd_wait));
   INFO(file_tail(log));
   REQUIRE(fio.running());  // the faults happened under load
   const auto status = fio.wait_for(std::chrono::seconds(240));
@@ -90,7 +93,7 @@ TEST_CASE("after recovery is given up, requests fail with EIO and the export clo
   CHECK(r.error == 5);  // EIO
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
   CHECK(c.hung_up());  // the export closed with its session
-  REQUIRE(eventually([&] { return rig.exports_of(sid) == 0; }));
+  REQUIRE(eventually([&] { return rig.exports_of(sid) == 0; }, nbd_wait));
   const auto leave = rig.recorder().wait_for(events::event_kind::nbd_detach);
   CHECK(leave.reason == events::event_reason::recovery_failed);
 }

@@ -4,6 +4,7 @@
 // nbd server on one private io_context thread, and a temp dir for the Unix
 // socket and the clients' files.
 
+#include "eventually.hpp"
 #include "facade_calls.hpp"
 #include "initiator_harness.hpp"
 #include "subprocess.hpp"
@@ -34,16 +35,9 @@ inline constexpr std::string_view nbd_iqn = "iqn.2026-11.test.isens:nbd";
 inline constexpr std::uint64_t nbd_lun1_bytes = 64ULL << 20;
 inline constexpr std::uint64_t nbd_lun2_bytes = 16ULL << 20;
 
-// Polls until `done` holds; false after `limit` (a failed wait fails the test, never hangs it).
-template <class Pred>
-bool eventually(Pred done, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
+// How long the NBD suites wait for a condition (eventually()): exports and
+// recoveries follow events that are slow under sanitizers on two busy cores.
+inline constexpr std::chrono::milliseconds nbd_wait = std::chrono::seconds(20);
 
 struct nbd_rig_options {
   bool failover = false;                        // recover dropped sessions, hold I/O meanwhile
@@ -110,7 +104,7 @@ class nbd_rig {
     auto id = run_on(io_, initiator_.login_to_target(o), std::chrono::seconds(30));
     if (!id) throw std::runtime_error("login failed: " + id.error().what());
     const auto sid = *id;
-    if (!eventually([&] { return exports_of(sid) == 2; }))
+    if (!eventually([&] { return exports_of(sid) == 2; }, nbd_wait))
       throw std::runtime_error("the exports of session " + std::to_string(sid) + " did not appear");
     return sid;
   }

@@ -99,12 +99,7 @@ packet_capture::packet_capture(unsigned short port, tcp_segments which, std::chr
       std::this_thread::sleep_for(std::chrono::milliseconds{5});
     }
   } catch (...) {
-    process_.reset();
-    if (sentinel_fd_ >= 0) {
-      ::close(sentinel_fd_);
-    }
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
+    release();
     throw;
   }
 }
@@ -115,9 +110,14 @@ packet_capture::~packet_capture() {
   } catch (...) {
     // Destructor: nothing to report to; the child_process destructor kills dumpcap.
   }
+  release();
+}
+
+void packet_capture::release() noexcept {
   process_.reset();
   if (sentinel_fd_ >= 0) {
     ::close(sentinel_fd_);
+    sentinel_fd_ = -1;
   }
   std::error_code ignored;
   fs::remove_all(dir_, ignored);

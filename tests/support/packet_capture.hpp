@@ -95,6 +95,8 @@ class packet_capture {
 
  private:
   [[nodiscard]] std::filesystem::path log_file() const { return dir_ / "dumpcap.log"; }
+  /// Kills dumpcap (if running), closes the sentinel socket, removes the directory.
+  void release() noexcept;
   [[nodiscard]] long last_reported_count() const;
 
   unsigned short port_;

@@ -2,6 +2,7 @@
 // so integration tests of our own initiator can trust the target they log in to.
 #include "tgtd_target.hpp"
 
+#include "eventually.hpp"
 #include "free_port.hpp"
 #include "subprocess.hpp"
 
@@ -21,6 +22,7 @@
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using isens::test::eventually;
 using isens::test::run;
 using isens::test::run_options;
 using isens::test::tgtd_target;
@@ -52,19 +54,6 @@ std::string cmdline_of(pid_t pid) {
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::replace(text.begin(), text.end(), '\0', ' ');
   return text;
-}
-
-/// Polls until pred() holds or the bound passes; returns the last result.
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds bound = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
 }
 
 }  // namespace
