@@ -6,6 +6,7 @@
 
 #include "delivery_pool.hpp"
 #include "thread_names.hpp"
+#include "eventually.hpp"
 #include "thread_sync.hpp"
 
 #include <catch2/catch.hpp>
@@ -25,7 +26,7 @@
 using namespace isens::events::detail;
 using isens::events::test::gate;
 using isens::test::threads_named;
-using isens::events::test::wait_until;
+using isens::test::eventually;
 using namespace std::chrono_literals;
 
 namespace {
@@ -69,14 +70,14 @@ TEST_CASE("a task that blocks holds up none of the tasks submitted with it", "[e
     pool.submit(task([&] { warm.fetch_add(1); }));
     std::this_thread::sleep_for(100us);
   }
-  REQUIRE(wait_until([&] { return warm.load() == 20; }));
+  REQUIRE(eventually([&] { return warm.load() == 20; }));
 
   std::vector<std::shared_ptr<pool_task>> batch;
   batch.push_back(task([&] { release.wait(); }));  // first in line, stuck until the others ran
   for (int i = 0; i < 15; ++i) batch.push_back(task([&] { others.fetch_add(1); }));
   pool.submit(batch);
 
-  CHECK(wait_until([&] { return others.load() == 15; }));
+  CHECK(eventually([&] { return others.load() == 15; }));
   release.open();
 }
 
@@ -122,7 +123,7 @@ TEST_CASE("a thread woken on the waker's CPU runs its tasks free to use every CP
     pool.submit(batch);
     std::this_thread::sleep_for(100us);  // idle between batches: hand-offs, not a busy pool
   }
-  REQUIRE(wait_until([&] { return ran.load() == events * 4; }));
+  REQUIRE(eventually([&] { return ran.load() == events * 4; }));
   CHECK(narrowed.load() == 0);
 }
 
@@ -133,7 +134,7 @@ TEST_CASE("the watcher runs at idle priority and stops spinning once events stop
     pool.submit(task([&] { ran.fetch_add(1); }));
     std::this_thread::sleep_for(100us);
   }
-  REQUIRE(wait_until([&] { return ran.load() == 50; }));
+  REQUIRE(eventually([&] { return ran.load() == 50; }));
 
   const auto watchers = threads_named("isens-watcher");
   REQUIRE(watchers.size() == 1);
@@ -141,13 +142,13 @@ TEST_CASE("the watcher runs at idle priority and stops spinning once events stop
   CHECK(::sched_getscheduler(watcher) == SCHED_IDLE);
   // watch_for (1 ms) after the last task it parks on a futex: sleeping, not
   // running, so an idle bus costs no CPU.
-  CHECK(wait_until([&] { return thread_state(watcher) == 'S'; }, 5s));
+  CHECK(eventually([&] { return thread_state(watcher) == 'S'; }, 5s));
 }
 
 TEST_CASE("a pool of one thread has no watcher", "[events][pool]") {
   delivery_pool pool({.threads = 1});
   std::atomic<int> ran{0};
   pool.submit(task([&] { ran.fetch_add(1); }));
-  REQUIRE(wait_until([&] { return ran.load() == 1; }));
+  REQUIRE(eventually([&] { return ran.load() == 1; }));
   CHECK(threads_named("isens-watcher").empty());
 }

@@ -1,6 +1,7 @@
 #include "isens/events/event_bus.hpp"
 
 #include "thread_names.hpp"
+#include "eventually.hpp"
 #include "thread_sync.hpp"
 
 #include <boost/asio/post.hpp>
@@ -19,7 +20,7 @@
 using namespace isens::events;
 using isens::events::test::gate;
 using isens::test::threads_named;
-using isens::events::test::wait_until;
+using isens::test::eventually;
 using namespace std::chrono_literals;
 
 namespace {
@@ -83,7 +84,7 @@ TEST_CASE("publish stamps seq, boot_id and time", "[events][bus]") {
   CHECK(bus.last_seq() == 0);
   CHECK(bus.publish(make_event(event_kind::logon)) == 1);
   CHECK(bus.publish(make_event(event_kind::logoff)) == 2);
-  REQUIRE(wait_until([&] { return sink->count() == 2; }));
+  REQUIRE(eventually([&] { return sink->count() == 2; }));
 
   const auto got = sink->events();
   CHECK(got[0].seq == 1);
@@ -105,7 +106,7 @@ TEST_CASE("callbacks dispatch by kind with no-op defaults", "[events][bus]") {
   auto sink = std::make_shared<disconnect_counter>();
   auto sub = bus.subscribe(sink);
   for (std::size_t i = 0; i < event_kind_count; ++i) bus.publish(make_event(static_cast<event_kind>(i)));
-  REQUIRE(wait_until([&] { return sink->all == static_cast<int>(event_kind_count); }));
+  REQUIRE(eventually([&] { return sink->all == static_cast<int>(event_kind_count); }));
   CHECK(sink->disconnects == 1);
 }
 
@@ -131,7 +132,7 @@ TEST_CASE("each subscriber gets every event in publish order under concurrent pu
   for (auto& t : threads) t.join();
 
   for (const auto& sink : sinks) {
-    REQUIRE(wait_until([&] { return sink->count() == publishers * per_publisher; }));
+    REQUIRE(eventually([&] { return sink->count() == publishers * per_publisher; }));
     const auto events = sink->events();
     std::vector<std::uint64_t> next_index(publishers, 0);
     for (std::size_t i = 0; i < events.size(); ++i) {
@@ -158,12 +159,12 @@ TEST_CASE("a slow subscriber delays neither the publisher nor the others", "[eve
   });
   const bool published = publishing.wait_for(10s) == std::future_status::ready;
   CHECK(published);
-  CHECK(wait_until([&] { return fast->count() == 1000; }));
+  CHECK(eventually([&] { return fast->count() == 1000; }));
   CHECK(slow->count() == 0);
   CHECK(slow->entered_first);
 
   release.open();
-  CHECK(wait_until([&] { return slow->count() == 1000; }));
+  CHECK(eventually([&] { return slow->count() == 1000; }));
 }
 
 TEST_CASE("a subscriber that gets stuck later holds up none of the subscribers an event wakes with it",
@@ -196,11 +197,11 @@ TEST_CASE("a subscriber that gets stuck later holds up none of the subscribers a
     // Let the queues go idle now and then, so events wake them in batches.
     if (i % 10 == 0) std::this_thread::sleep_for(200us);
   }
-  for (const auto& other : others) CHECK(wait_until([&] { return other->count() == events; }));
+  for (const auto& other : others) CHECK(eventually([&] { return other->count() == events; }));
   CHECK(stuck->count.load() == 49);
 
   release.open();
-  CHECK(wait_until([&] { return stuck->count.load() == events; }));
+  CHECK(eventually([&] { return stuck->count.load() == events; }));
 }
 
 TEST_CASE("a bus told not to spin has no watcher and still serves others past a stuck subscriber",
@@ -217,10 +218,10 @@ TEST_CASE("a bus told not to spin has no watcher and still serves others past a 
     subs.push_back(bus.subscribe(others.back()));
   }
   for (int i = 0; i < 100; ++i) bus.publish(make_event(event_kind::logon));
-  for (const auto& other : others) CHECK(wait_until([&] { return other->count() == 100; }));
+  for (const auto& other : others) CHECK(eventually([&] { return other->count() == 100; }));
   CHECK(threads_named("isens-watcher").empty());
   release.open();
-  CHECK(wait_until([&] { return stuck->count() == 100; }));
+  CHECK(eventually([&] { return stuck->count() == 100; }));
 }
 
 TEST_CASE("destroying a bus delivers the events already published", "[events][bus]") {
@@ -258,8 +259,8 @@ TEST_CASE("a subscriber that throws is counted and isolated, and keeps receiving
   auto good_sub = bus.subscribe(good);
 
   for (int i = 0; i < 50; ++i) bus.publish(make_event(event_kind::logon));
-  REQUIRE(wait_until([&] { return good->count() == 50 && bad->calls == 50; }));
-  CHECK(wait_until([&] { return bad_sub.errors() == 50; }));
+  REQUIRE(eventually([&] { return good->count() == 50 && bad->calls == 50; }));
+  CHECK(eventually([&] { return bad_sub.errors() == 50; }));
   CHECK(good_sub.errors() == 0);
   CHECK(bad_sub.delivered() == 50);
 }
@@ -287,7 +288,7 @@ TEST_CASE("a subscription only receives what its filter selects", "[events][bus]
   bus.publish(e2);
   bus.publish(e3);
 
-  REQUIRE(wait_until([&] { return disconnects->count() == 2 && session7->count() == 2 && target_b->count() == 1; }));
+  REQUIRE(eventually([&] { return disconnects->count() == 2 && session7->count() == 2 && target_b->count() == 1; }));
   std::this_thread::sleep_for(20ms);  // nothing more arrives
   CHECK(disconnects->seqs() == std::vector<std::uint64_t>{2, 3});
   CHECK(session7->seqs() == std::vector<std::uint64_t>{1, 3});
@@ -306,12 +307,12 @@ TEST_CASE("a full queue reports the exact number lost with a gap marker in place
   auto sub = bus.subscribe(sink, {}, options);
 
   bus.publish(make_event(event_kind::logon));  // seq 1: taken by the drain, blocks the subscriber
-  REQUIRE(wait_until([&] { return sink->entered_first.load(); }));
+  REQUIRE(eventually([&] { return sink->entered_first.load(); }));
   for (std::size_t i = 0; i < capacity + overflow; ++i) bus.publish(make_event(event_kind::logon));
   CHECK(sub.queue_depth() == capacity + 1);
   release.open();
 
-  REQUIRE(wait_until([&] { return sink->gaps().size() == 1; }));
+  REQUIRE(eventually([&] { return sink->gaps().size() == 1; }));
   const auto gaps = sink->gaps();
   CHECK(gaps[0].first == 1 + capacity);  // after seq 1 and the 8 queued events
   CHECK(gaps[0].second == overflow);
@@ -321,7 +322,7 @@ TEST_CASE("a full queue reports the exact number lost with a gap marker in place
 
   // Delivery resumes normally after the gap.
   const auto next = bus.publish(make_event(event_kind::logoff));
-  REQUIRE(wait_until([&] { return sink->count() == 10; }));
+  REQUIRE(eventually([&] { return sink->count() == 10; }));
   CHECK(sink->seqs().back() == next);
 }
 
@@ -341,7 +342,7 @@ TEST_CASE("unsubscribing from inside a callback stops delivery at once", "[event
   auto witness_sub = bus.subscribe(witness);
 
   for (int i = 0; i < 100; ++i) bus.publish(make_event(event_kind::logon));
-  REQUIRE(wait_until([&] { return witness->count() == 100; }));
+  REQUIRE(eventually([&] { return witness->count() == 100; }));
   std::this_thread::sleep_for(20ms);
   CHECK(sink->calls == 5);
   CHECK_FALSE(sub.active());
@@ -383,7 +384,7 @@ TEST_CASE("subscribers can be given their own executor", "[events][bus]") {
     options.executor = own.get_executor();
     auto sub = bus.subscribe(std::make_shared<where>(&seen), {}, options);
     bus.publish(make_event(event_kind::logon));
-    REQUIRE(wait_until([&] { return seen.load() != std::thread::id{}; }));
+    REQUIRE(eventually([&] { return seen.load() != std::thread::id{}; }));
   }
   own.join();
   CHECK(seen.load() == pool_thread);
@@ -399,7 +400,7 @@ TEST_CASE("stats list live subscriptions with their counters", "[events][bus]") 
     auto gone = bus.subscribe(std::make_shared<recorder>());
   }
   bus.publish(make_event(event_kind::logon));
-  REQUIRE(wait_until([&] { return a->count() == 1; }));
+  REQUIRE(eventually([&] { return a->count() == 1; }));
   const auto stats = bus.stats();
   REQUIRE(stats.size() == 1);
   CHECK(stats[0].name == "metrics");
@@ -427,7 +428,7 @@ TEST_CASE("many subscribers on the shared pool and on their own executor each ge
       if (i % 100 == 0) std::this_thread::sleep_for(100us);  // let queues go idle and be woken again
     }
     for (const auto& sink : sinks) {
-      REQUIRE(wait_until([&] { return sink->count() == events; }));
+      REQUIRE(eventually([&] { return sink->count() == events; }));
       const auto seqs = sink->seqs();
       for (std::size_t i = 0; i < seqs.size(); ++i) REQUIRE(seqs[i] == i + 1);
     }
@@ -480,19 +481,19 @@ TEST_CASE("gap markers count each overflow exactly, in place, also in a queue lo
 
   // Round 1: seq 1 blocks; seqs 2..601 fill the queue; 7 more are lost.
   bus.publish(make_event(event_kind::logon));
-  REQUIRE(wait_until([&] { return sink->entered == 1; }));
+  REQUIRE(eventually([&] { return sink->entered == 1; }));
   for (std::uint64_t i = 0; i < capacity + 7; ++i) bus.publish(make_event(event_kind::logon));
   CHECK(sub.queue_depth() == capacity + 1);
   first.open();
-  REQUIRE(wait_until([&] { return sink->gap_count() == 1; }));
+  REQUIRE(eventually([&] { return sink->gap_count() == 1; }));
 
   // Round 2: the next event blocks; the queue fills again and 3 are lost.
   const auto held = bus.publish(make_event(event_kind::logon));
   REQUIRE(held == capacity + 9);
-  REQUIRE(wait_until([&] { return sink->entered == held; }));
+  REQUIRE(eventually([&] { return sink->entered == held; }));
   for (std::uint64_t i = 0; i < capacity + 3; ++i) bus.publish(make_event(event_kind::logon));
   second.open();
-  REQUIRE(wait_until([&] { return sink->gap_count() == 2; }));
+  REQUIRE(eventually([&] { return sink->gap_count() == 2; }));
 
   std::lock_guard lock(sink->mutex);
   CHECK(sink->gaps[0] == std::pair<std::size_t, std::uint64_t>{1 + capacity, 7});
@@ -510,7 +511,7 @@ TEST_CASE("a subscription may outlive its bus", "[events][bus]") {
     event_bus bus;
     sub = bus.subscribe(sink);
     bus.publish(make_event(event_kind::logon));
-    REQUIRE(wait_until([&] { return sink->count() == 1; }));
+    REQUIRE(eventually([&] { return sink->count() == 1; }));
   }
   CHECK(sub.active());
   sub.unsubscribe();

@@ -5,7 +5,7 @@
 // error or a correct retry, with the caller's buffer holding the disk's
 // bytes whenever the read succeeds. The transfer itself:
 // data_path_transfer_scripted_test.cpp.
-#include "../events/thread_sync.hpp"
+#include "eventually.hpp"
 #include "scripted_disk_session.hpp"
 
 #include "protocol/serial_number.hpp"
@@ -20,7 +20,7 @@
 using namespace isens;
 using events::event_kind;
 using events::event_reason;
-using events::test::wait_until;
+using test::eventually;
 using initiator::errc;
 namespace proto = initiator::protocol;
 namespace asio = boost::asio;
@@ -273,7 +273,7 @@ TEST_CASE("commands wait while the target keeps the CmdSN window closed, and go 
     reads.push_back(s.start_read(buffers[k], 8 * k));
   }
   const auto stands = [&](std::uint64_t queued, std::uint64_t in_flight) {
-    return wait_until([&] {
+    return eventually([&] {
       const auto io = s.info().io;
       return io.queued == queued && io.in_flight == in_flight;
     });

@@ -3,27 +3,19 @@
 // event_bus: events to publish, subscription options named as isensd names
 // plugins, a subscriber beside the plugin, and waiting for deliveries.
 
+#include "eventually.hpp"
+
 #include <isens/events/event_bus.hpp>
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <string>
-#include <thread>
 #include <utility>
 
 namespace isens::test::plugins {
 
-/// Polls until `done` holds or 10 s pass: deliveries run on bus threads.
-template <class Predicate>
-bool eventually(Predicate done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
+// Deliveries run on bus threads: wait for them with a bounded poll.
+using isens::test::eventually;
 
 /// Subscription options with a name, as isensd gives plugins.
 inline isens::events::subscription_options named(std::string name) {
