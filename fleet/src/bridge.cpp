@@ -222,9 +222,10 @@ void bridge::notify() noexcept {
   impl_->wake.notify_all();
 }
 
-void bridge::notify(const events::event& e) {
+void bridge::notify(std::span<events::journal_record> records) {
   std::lock_guard lock(impl_->mutex);
-  if (impl_->fresh.size() < 32 * impl_->options.max_in_flight) impl_->fresh.push_back(e);  // ~3 MB at most
+  for (auto& r : records)
+    if (r.stored && impl_->fresh.size() < 32 * impl_->options.max_in_flight) impl_->fresh.push_back(std::move(r));  // ~10 MB at most
   impl_->woken = true;
   impl_->wake.notify_all();
 }
