@@ -10,7 +10,10 @@ journal_subscriber::journal_subscriber(std::shared_ptr<event_journal> journal) :
 }
 
 journal_subscriber::~journal_subscriber() {
-  if (!kept_.empty()) journal_->append(kept_);
+  try {
+    if (!kept_.empty()) journal_->append(kept_);
+  } catch (...) {  // logging failed; the journal counted what it could not write
+  }
 }
 
 void journal_subscriber::on_event(const event& e) { kept_.emplace_back(e); }
