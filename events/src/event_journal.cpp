@@ -142,10 +142,10 @@ bool event_journal::append(const event& e) {
 std::size_t event_journal::append(std::span<journal_record> records) {
   auto& s = *state_;
   std::lock_guard lock(s.mutex);
+  for (auto& r : records) r.stored = false;
   std::size_t stored = 0;
   for (std::size_t i = 0; i < records.size();) {
     auto& first = records[i];
-    first.stored = false;
     if (first.line.empty()) {  // could not be serialised (logged)
       ++s.counters.append_errors;
       ++i;

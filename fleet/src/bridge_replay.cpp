@@ -72,14 +72,18 @@ natsStatus bridge::impl::send(const std::string& subject, std::string_view body,
   return status;
 }
 
-void bridge::impl::refused_locked(natsStatus status, const std::string& msg_id, std::uint64_t position) {
+bool bridge::impl::link_dropped() const {
+  return natsConnection_Status(connection->handle()) != NATS_CONN_STATUS_CONNECTED;
+}
+
+void bridge::impl::refused_locked(natsStatus status, bool link_down, const std::string& msg_id,
+                                  std::uint64_t position) {
   window.failed(position);
   resync_needed = true;
   ++counters.publish_errors;
   // Refused because the link just dropped (the client has no reconnect
   // buffer, see bridge_state.hpp): the disconnect callback reports that.
-  if (natsConnection_Status(connection->handle()) == NATS_CONN_STATUS_CONNECTED)
-    report_problem_locked("publish", describe_nats_failure("cannot publish " + msg_id, status));
+  if (!link_down) report_problem_locked("publish", describe_nats_failure("cannot publish " + msg_id, status));
 }
 
 bool bridge::impl::publish(const std::string& subject, std::string_view body, const std::string& msg_id,
@@ -90,8 +94,9 @@ bool bridge::impl::publish(const std::string& subject, std::string_view body, co
   }
   const auto status = send(subject, body, msg_id, boot_id, position);
   if (status == NATS_OK) return true;
+  const bool link_down = link_dropped();  // asked before our lock: it takes the client's
   std::lock_guard lock(mutex);
-  refused_locked(status, msg_id, position);
+  refused_locked(status, link_down, msg_id, position);
   return false;
 }
 
@@ -127,8 +132,9 @@ bool bridge::impl::publish_fresh(std::vector<events::journal_record>& ready) {
       continue;
     }
     // This one and those after it never left: the resync resends them.
+    const bool link_down = link_dropped();  // asked before our lock: it takes the client's
     std::lock_guard lock(mutex);
-    refused_locked(status, msg_id, e.seq);
+    refused_locked(status, link_down, msg_id, e.seq);
     for (auto j = i + 1; j < ready.size(); ++j) window.failed(ready[j].ev.seq);
     return false;
   }

@@ -65,8 +65,10 @@ struct bridge::impl {
   natsStatus send(const std::string& subject, std::string_view body, const std::string& msg_id,
                   const std::string& boot_id, std::uint64_t position);
   // The client refused the publish of `position` (its window entry is marked
-  // failed and a resync is due); with the lock held.
-  void refused_locked(natsStatus status, const std::string& msg_id, std::uint64_t position);
+  // failed and a resync is due); with the lock held. `link_down`: from
+  // link_dropped(), asked before taking the lock.
+  void refused_locked(natsStatus status, bool link_down, const std::string& msg_id, std::uint64_t position);
+  bool link_dropped() const;
   void publish_gap(std::uint64_t first, std::uint64_t last, const char* reason, const std::string& boot_id);
   void heartbeat_if_due();
   void store_cursor_if_due(bool now);
