@@ -18,10 +18,7 @@ journal_then_bridge::journal_then_bridge(std::shared_ptr<events::event_journal> 
                                          std::shared_ptr<fleet::bridge> bridge)
     : journal_subscriber(std::move(journal)), bridge_(std::move(bridge)) {}
 
-void journal_then_bridge::on_event(const events::event& e) {
-  journal_subscriber::on_event(e);
-  bridge_->notify(e);
-}
+void journal_then_bridge::journaled(std::vector<events::journal_record>& records) { bridge_->notify(records); }
 
 void journal_then_bridge::on_gap(std::uint64_t lost) {
   journal_subscriber::on_gap(lost);

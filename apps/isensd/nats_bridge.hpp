@@ -18,15 +18,17 @@ std::shared_ptr<fleet::bridge> make_nats_bridge(const daemon_config& config,
                                                 std::shared_ptr<events::event_journal> journal,
                                                 const std::string& boot_id);
 
-// The journal's subscriber, which also wakes the bridge once an event is in
-// the journal (the bridge reads only the journal, never the bus).
+// The journal's subscriber, which also hands the bridge each run of events
+// once the journal has stored it, with the JSON it wrote (the bridge
+// publishes only what the journal holds, never straight from the bus).
 class journal_then_bridge final : public events::journal_subscriber {
  public:
   journal_then_bridge(std::shared_ptr<events::event_journal> journal, std::shared_ptr<fleet::bridge> bridge);
-  void on_event(const events::event& e) override;
   void on_gap(std::uint64_t lost) override;
 
  private:
+  void journaled(std::vector<events::journal_record>& records) override;
+
   std::shared_ptr<fleet::bridge> bridge_;
 };
 

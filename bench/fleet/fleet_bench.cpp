@@ -47,12 +47,9 @@ class journal_then_bridge final : public events::journal_subscriber {
  public:
   journal_then_bridge(std::shared_ptr<events::event_journal> j, fleet::bridge& b)
       : journal_subscriber(std::move(j)), bridge_(b) {}
-  void on_event(const events::event& e) override {
-    journal_subscriber::on_event(e);
-    bridge_.notify(e);
-  }
 
  private:
+  void journaled(std::vector<events::journal_record>& records) override { bridge_.notify(records); }
   fleet::bridge& bridge_;
 };
 

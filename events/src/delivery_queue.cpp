@@ -15,6 +15,7 @@ namespace isens::events::detail {
 delivery_queue::delivery_queue(std::shared_ptr<subscriber> sink, event_filter filter, std::string name,
                                std::size_t capacity, delivery_pool* pool, boost::asio::any_io_executor executor)
     : sink_(std::move(sink)),
+      batch_sink_(dynamic_cast<batching_subscriber*>(sink_.get())),
       filter_(std::move(filter)),
       name_(std::move(name)),
       capacity_(capacity == 0 ? 1 : capacity),
@@ -197,6 +198,7 @@ void delivery_queue::drain() {
   const auto end = std::min(available, consumed_ + max_batch);
   taken_.store(end, std::memory_order_relaxed);
   take_losses();
+  std::size_t dispatched = 0;
   for (auto position = consumed_; position < end; ++position) {
     report_gaps_up_to(position);
     // Read in place, not moved out: the event is released when the
@@ -211,7 +213,10 @@ void delivery_queue::drain() {
     const event& e = *slot;
     call_guarded([&] { dispatch(*sink_, e); });
     delivered_.store(delivered_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    ++dispatched;
   }
+  // Also after a close: what on_event was handed is the subscriber's to finish.
+  if (batch_sink_ != nullptr && dispatched != 0) call_guarded([&] { batch_sink_->on_batch_end(); });
   consumed_ = end;
   report_gaps_up_to(end);
 

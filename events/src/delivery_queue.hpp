@@ -24,6 +24,7 @@
 
 #include "isens/events/event.hpp"
 #include "isens/events/event_filter.hpp"
+#include "isens/events/batching_subscriber.hpp"
 #include "isens/events/subscriber.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -109,6 +110,7 @@ class delivery_queue final : public pool_task, public std::enable_shared_from_th
   void call_guarded(Callback&& callback);
 
   const std::shared_ptr<subscriber> sink_;
+  batching_subscriber* const batch_sink_;  // sink_, when it wants to hear where a run ends
   const event_filter filter_;
   const std::string name_;
   const std::uint64_t capacity_;

@@ -44,9 +44,9 @@ bool event_journal::state::start_segment(std::uint64_t seq) {
   return true;
 }
 
-bool event_journal::state::write_line(const std::string& line) {
+bool event_journal::state::write_lines(const std::string& text, std::size_t lines) {
   auto& seg = segments.back();
-  if (const auto ec = detail::write_all(active_fd.get(), line)) {
+  if (const auto ec = detail::write_all(active_fd.get(), text)) {
     if (detail::worth_logging(counters.append_errors + 1))
       spdlog::error("event journal {}: write failed: {} ({} failures so far)", seg.path.string(), ec.message(),
                     counters.append_errors + 1);
@@ -55,8 +55,8 @@ bool event_journal::state::write_line(const std::string& line) {
     if (::ftruncate(active_fd.get(), static_cast<off_t>(seg.bytes)) != 0) active_fd.reset();
     return false;
   }
-  seg.bytes += line.size();
-  ++seg.lines;
+  seg.bytes += text.size();
+  seg.lines += lines;
   return true;
 }
 
@@ -68,8 +68,16 @@ bool event_journal::state::write_line(const std::string& line) {
 // its queue. So we sync at most every sync_interval or sync_every_events,
 // and on flush()/close; a machine crash loses at most that window, and the
 // next boot's events carry a new boot_id, so consumers can tell.
-void event_journal::state::maybe_sync() {
-  ++unsynced;
+// A batch (append(span)) is written in pieces that end where one event at a
+// time would have synced, so batching changes how many write() calls are
+// made, never what is on disk when a sync returns.
+std::size_t event_journal::state::events_before_sync() const noexcept {
+  if (options.sync_interval.count() == 0 || options.sync_every_events <= unsynced + 1) return 1;
+  return options.sync_every_events - unsynced;
+}
+
+void event_journal::state::maybe_sync(std::size_t written) {
+  unsynced += written;
   const auto now = std::chrono::steady_clock::now();
   if (options.sync_interval.count() == 0 || unsynced >= options.sync_every_events ||
       now - last_sync >= options.sync_interval)
@@ -117,46 +125,80 @@ event_journal::event_journal(journal_options options) : state_(std::make_unique<
 
 event_journal::~event_journal() { flush(); }
 
-bool event_journal::append(const event& e) {
-  std::string line;
+journal_record::journal_record(event e) : ev(std::move(e)) {
   try {
-    line = detail::event_line(e);
+    line = detail::event_line(ev);
   } catch (const std::exception& ex) {  // allocation, in practice
-    std::lock_guard lock(state_->mutex);
-    ++state_->counters.append_errors;
-    spdlog::error("event journal: cannot serialise event {}: {}", e.seq, ex.what());
-    return false;
+    line.clear();
+    spdlog::error("event journal: cannot serialise event {}: {}", ev.seq, ex.what());
   }
+}
+
+bool event_journal::append(const event& e) {
+  journal_record record(e);
+  return append(std::span(&record, 1)) == 1;
+}
+
+std::size_t event_journal::append(std::span<journal_record> records) {
   auto& s = *state_;
   std::lock_guard lock(s.mutex);
-  if (e.seq <= s.last_seq) {
-    // read_since relies on seq only increasing; a bus that restarted its
-    // seq at 1 (not continued after last_seq()) would break every reader.
-    if (detail::worth_logging(++s.counters.out_of_order))
-      spdlog::error("event journal: refused event seq {}: not above {} ({} refused so far)", e.seq, s.last_seq,
-                    s.counters.out_of_order);
-    return false;
+  for (auto& r : records) r.stored = false;
+  std::size_t stored = 0;
+  for (std::size_t i = 0; i < records.size();) {
+    auto& first = records[i];
+    if (first.line.empty()) {  // could not be serialised (logged)
+      ++s.counters.append_errors;
+      ++i;
+      continue;
+    }
+    if (first.ev.seq <= s.last_seq) {
+      // read_since relies on seq only increasing; a bus that restarted its
+      // seq at 1 (not continued after last_seq()) would break every reader.
+      if (detail::worth_logging(++s.counters.out_of_order))
+        spdlog::error("event journal: refused event seq {}: not above {} ({} refused so far)", first.ev.seq,
+                      s.last_seq, s.counters.out_of_order);
+      ++i;
+      continue;
+    }
+    if ((!s.active_fd || s.segments.back().lines >= s.options.segment_events) && !s.start_segment(first.ev.seq)) {
+      ++s.counters.append_errors;
+      ++i;
+      continue;
+    }
+    // One write for the records that follow in order, up to the segment's
+    // end and the next point where the sync options call for a sync.
+    const auto limit = std::min(s.options.segment_events - s.segments.back().lines, s.events_before_sync());
+    std::size_t n = 0;
+    s.batch.clear();
+    for (auto seq = s.last_seq; n < limit && i + n < records.size(); ++n) {
+      const auto& r = records[i + n];
+      if (r.line.empty() || r.ev.seq <= seq) break;
+      seq = r.ev.seq;
+      s.batch += r.line;
+    }
+    if (!s.write_lines(s.batch, n)) {
+      s.counters.append_errors += n;
+      i += n;
+      continue;  // their seqs become a hole when the next event is written
+    }
+    auto& seg = s.segments.back();
+    for (const auto end = i + n; i < end; ++i) {
+      auto& r = records[i];
+      if (s.last_seq != 0 && r.ev.seq > s.last_seq + 1) {
+        s.add_hole(s.last_seq + 1, r.ev.seq - 1);
+        spdlog::warn("event journal: seq {}..{} never reached the journal", s.last_seq + 1, r.ev.seq - 1);
+      }
+      if (seg.events++ == 0) seg.first_seq = r.ev.seq;
+      seg.last_seq = s.last_seq = r.ev.seq;
+      r.stored = true;
+    }
+    s.events += n;
+    s.counters.appended += n;
+    stored += n;
+    s.maybe_sync(n);
+    s.enforce_bound();
   }
-  if ((!s.active_fd || s.segments.back().lines >= s.options.segment_events) && !s.start_segment(e.seq)) {
-    ++s.counters.append_errors;
-    return false;
-  }
-  if (!s.write_line(line)) {
-    ++s.counters.append_errors;
-    return false;  // its seq becomes a hole when the next event is written
-  }
-  if (s.last_seq != 0 && e.seq > s.last_seq + 1) {
-    s.add_hole(s.last_seq + 1, e.seq - 1);
-    spdlog::warn("event journal: seq {}..{} never reached the journal", s.last_seq + 1, e.seq - 1);
-  }
-  auto& seg = s.segments.back();
-  if (seg.events++ == 0) seg.first_seq = e.seq;
-  seg.last_seq = s.last_seq = e.seq;
-  ++s.events;
-  ++s.counters.appended;
-  s.maybe_sync();
-  s.enforce_bound();
-  return true;
+  return stored;
 }
 
 void event_journal::record_loss(std::uint64_t lost) {
@@ -179,7 +221,7 @@ void event_journal::record_loss(std::uint64_t lost) {
       lost, first, s.last_seq);
   // Persisted, so that after a restart last_seq() still covers these seqs
   // (the bus must not hand them out again) and readers still hear of them.
-  if (!s.active_fd || !s.write_line(detail::hole_line(first, s.last_seq)))
+  if (!s.active_fd || !s.write_lines(detail::hole_line(first, s.last_seq)))
     spdlog::error("event journal: could not record the loss of seq {}..{} on disk", first, s.last_seq);
 }
 

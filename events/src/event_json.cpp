@@ -1,7 +1,10 @@
 #include "isens/events/event_json.hpp"
 
+#include "plain_event_json.hpp"
+
 #include <nlohmann/json.hpp>
 
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 
@@ -99,7 +102,67 @@ nlohmann::ordered_json to_json(const event& e) {
   return j;
 }
 
-std::string to_json_line(const event& e) { return to_json(e).dump(); }
+std::string to_json_line(const event& e) {
+  std::string out;
+  if (detail::append_plain_event_json(e, out)) return out;
+  return to_json(e).dump();
+}
+
+namespace detail {
+namespace {
+
+// What nlohmann's dump copies unchanged between quotes (ensure_ascii off).
+bool plain(std::string_view s) noexcept {
+  for (const unsigned char c : s)
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return false;
+  return true;
+}
+
+void put_key(std::string& out, std::string_view key) {
+  out += ",\"";
+  out += key;
+  out += "\":";
+}
+
+void put(std::string& out, std::string_view key, std::uint64_t value) {
+  put_key(out, key);
+  char digits[24];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
+}
+
+void put(std::string& out, std::string_view key, std::string_view value) {
+  put_key(out, key);
+  out += '"';
+  out += value;
+  out += '"';
+}
+
+}  // namespace
+
+// The members and their order are to_json()'s; event_json_test compares the two.
+bool append_plain_event_json(const event& e, std::string& out) {
+  if (!plain(e.boot_id) || !plain(e.target) || !plain(e.portal) || !plain(e.detail)) return false;
+  out += "{\"schema\":";
+  out += std::to_string(event_schema_version);
+  put(out, "seq", e.seq);
+  put(out, "boot_id", e.boot_id);
+  put(out, "time", format_timestamp(e.timestamp));
+  put(out, "kind", to_string(e.kind));
+  put(out, "reason", to_string(e.reason));
+  put(out, "session_id", e.session_id);
+  if (e.connection_id) put(out, "connection_id", *e.connection_id);
+  if (!e.target.empty()) put(out, "target", e.target);
+  if (!e.portal.empty()) put(out, "portal", e.portal);
+  if (e.isid) put(out, "isid", format_isid(*e.isid));
+  if (e.tsih) put(out, "tsih", *e.tsih);
+  if (e.cid) put(out, "cid", *e.cid);
+  if (e.attempt) put(out, "attempt", *e.attempt);
+  if (!e.detail.empty()) put(out, "detail", e.detail);
+  out += '}';
+  return true;
+}
+
+}  // namespace detail
 
 event event_from_json(const json& j) {
   if (!j.is_object()) fail("expected a JSON object");

@@ -1,6 +1,7 @@
 #include "journal_io.hpp"
 
 #include "isens/events/event_json.hpp"
+#include "plain_event_json.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -85,7 +86,10 @@ std::error_code read_all(int fd, std::string& out) {
 }
 
 std::string event_line(const event& e) {
-  auto line = to_json(e).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  std::string line;
+  line.reserve(400);
+  if (!append_plain_event_json(e, line))
+    line = to_json(e).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   line += '\n';
   return line;
 }

@@ -58,6 +58,7 @@ struct event_journal::state {
   std::size_t unsynced = 0;
   std::chrono::steady_clock::time_point last_sync = std::chrono::steady_clock::now();
   journal_stats counters;
+  std::string batch;  // the lines of one batched write (kept for its capacity)
 
   // Recovery (journal_recovery.cpp).
   void open_directory();
@@ -68,8 +69,13 @@ struct event_journal::state {
   // Writing (event_journal.cpp). All called with `mutex` held.
   void add_hole(std::uint64_t first, std::uint64_t last_lost);
   bool start_segment(std::uint64_t seq);
-  bool write_line(const std::string& line);
-  void maybe_sync();
+  // Writes `text`, which holds `lines` whole lines, in one go.
+  bool write_lines(const std::string& text, std::size_t lines = 1);
+  // After `written` events: syncs if the options say so.
+  void maybe_sync(std::size_t written);
+  // How many events the next write may carry: it must not pass a point
+  // where writing one event at a time would have synced.
+  std::size_t events_before_sync() const noexcept;
   void sync_active();
   void enforce_bound();
   std::uint64_t first_seq() const noexcept;

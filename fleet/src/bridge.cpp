@@ -222,11 +222,16 @@ void bridge::notify() noexcept {
   impl_->wake.notify_all();
 }
 
-void bridge::notify(const events::event& e) {
-  std::lock_guard lock(impl_->mutex);
-  if (impl_->fresh.size() < 32 * impl_->options.max_in_flight) impl_->fresh.push_back(e);  // ~3 MB at most
-  impl_->woken = true;
-  impl_->wake.notify_all();
+void bridge::notify(std::span<events::journal_record> records) {
+  auto& s = *impl_;
+  std::lock_guard lock(s.mutex);
+  for (auto& r : records)
+    if (r.stored && s.fresh.size() < 32 * s.options.max_in_flight) s.fresh.push_back(std::move(r));  // ~10 MB at most
+  // A full window would only make the thread look and sleep again: the ack
+  // that frees a quarter of it wakes the thread (on_publish_result).
+  if (s.link_up && !s.resync_needed && s.window.in_flight() > s.options.max_in_flight * 3 / 4) return;
+  s.woken = true;
+  s.wake.notify_all();
 }
 
 bridge_stats bridge::stats() const {

@@ -55,32 +55,48 @@ bool bridge::impl::resync() {
   return true;
 }
 
-bool bridge::impl::publish(const std::string& subject, const std::string& body, const std::string& msg_id,
-                           const std::string& boot_id, std::uint64_t after, std::uint64_t position) {
+natsStatus bridge::impl::send(const std::string& subject, std::string_view body, const std::string& msg_id,
+                              const std::string& boot_id, std::uint64_t position) {
   natsMsg* msg = nullptr;
   natsStatus status = natsMsg_Create(&msg, subject.c_str(), nullptr, body.data(), static_cast<int>(body.size()));
-  const auto position_text = std::to_string(position);
-  if (status == NATS_OK) status = natsMsgHeader_Set(msg, seq_header, position_text.c_str());
+  char position_text[24];
+  *std::to_chars(position_text, position_text + sizeof position_text - 1, position).ptr = '\0';
+  if (status == NATS_OK) status = natsMsgHeader_Set(msg, seq_header, position_text);
   if (status == NATS_OK && !boot_id.empty()) status = natsMsgHeader_Set(msg, boot_id_header, boot_id.c_str());
   jsPubOptions po;
   jsPubOptions_Init(&po);
   po.MsgId = msg_id.c_str();
   po.MaxWait = options.ack_timeout.count();  // without it a lost ack would stay pending forever
+  if (status == NATS_OK) status = js_PublishMsgAsync(connection->jetstream(), &msg, &po);
+  if (status != NATS_OK) natsMsg_Destroy(msg);  // null once the client has taken it
+  return status;
+}
+
+bool bridge::impl::link_dropped() const {
+  return natsConnection_Status(connection->handle()) != NATS_CONN_STATUS_CONNECTED;
+}
+
+void bridge::impl::refused_locked(natsStatus status, bool link_down, const std::string& msg_id,
+                                  std::uint64_t position) {
+  window.failed(position);
+  resync_needed = true;
+  ++counters.publish_errors;
+  // Refused because the link just dropped (the client has no reconnect
+  // buffer, see bridge_state.hpp): the disconnect callback reports that.
+  if (!link_down) report_problem_locked("publish", describe_nats_failure("cannot publish " + msg_id, status));
+}
+
+bool bridge::impl::publish(const std::string& subject, std::string_view body, const std::string& msg_id,
+                           const std::string& boot_id, std::uint64_t after, std::uint64_t position) {
   {
     std::lock_guard lock(mutex);
     window.sent(after, position);  // before publishing: the ack may come at once
   }
-  if (status == NATS_OK) status = js_PublishMsgAsync(connection->jetstream(), &msg, &po);
+  const auto status = send(subject, body, msg_id, boot_id, position);
   if (status == NATS_OK) return true;
-  natsMsg_Destroy(msg);
-  // Refused because the link just dropped (the client has no reconnect
-  // buffer, see bridge_state.hpp): the disconnect callback reports that.
-  const bool link_down = natsConnection_Status(connection->handle()) != NATS_CONN_STATUS_CONNECTED;
+  const bool link_down = link_dropped();  // asked before our lock: it takes the client's
   std::lock_guard lock(mutex);
-  window.failed(position);
-  resync_needed = true;
-  ++counters.publish_errors;
-  if (!link_down) report_problem_locked("publish", describe_nats_failure("cannot publish " + msg_id, status));
+  refused_locked(status, link_down, msg_id, position);
   return false;
 }
 
@@ -94,9 +110,35 @@ void bridge::impl::publish_gap(std::uint64_t first, std::uint64_t last, const ch
           first - 1, last);
 }
 
-bool bridge::impl::publish_event(const events::event& e) {
-  return publish(event_subject(options.host_token, e.session_id, e.kind), events::to_json_line(e),
+bool bridge::impl::publish_event(const events::event& e, std::string_view body) {
+  return publish(event_subject(options.host_token, e.session_id, e.kind), body,
                  event_msg_id(options.host_token, e.boot_id, e.seq), e.boot_id, e.seq - 1, e.seq);
+}
+
+// Events handed over by notify(), consecutive seqs: their window entries are
+// recorded under one lock, then each is published with the journal's line.
+bool bridge::impl::publish_fresh(std::vector<events::journal_record>& ready) {
+  {
+    std::lock_guard lock(mutex);
+    for (const auto& r : ready) window.sent(r.ev.seq - 1, r.ev.seq);  // before publishing: the ack may come at once
+  }
+  for (std::size_t i = 0; i < ready.size(); ++i) {
+    const auto& e = ready[i].ev;
+    const auto msg_id = event_msg_id(options.host_token, e.boot_id, e.seq);
+    const auto status = send(event_subject(options.host_token, e.session_id, e.kind), ready[i].json(), msg_id,
+                             e.boot_id, e.seq);
+    if (status == NATS_OK) {
+      next_after = e.seq;
+      continue;
+    }
+    // This one and those after it never left: the resync resends them.
+    const bool link_down = link_dropped();  // asked before our lock: it takes the client's
+    std::lock_guard lock(mutex);
+    refused_locked(status, link_down, msg_id, e.seq);
+    for (auto j = i + 1; j < ready.size(); ++j) window.failed(ready[j].ev.seq);
+    return false;
+  }
+  return true;
 }
 
 void bridge::impl::publish_more() {
@@ -107,22 +149,20 @@ void bridge::impl::publish_more() {
     if (resync_needed || !link_up || window.in_flight() > options.max_in_flight * 3 / 4) return;
     space = options.max_in_flight - window.in_flight();
   }
-  // Caught up: the events notify(event) handed over, without reading them back.
+  // Caught up: the events notify() handed over, without reading them back.
+  std::vector<events::journal_record> ready;
   while (space > 0) {
-    std::vector<events::event> ready;
+    ready.clear();
     {
       std::lock_guard lock(mutex);
-      while (!fresh.empty() && fresh.front().seq <= next_after) fresh.pop_front();
-      for (auto expected = next_after + 1; ready.size() < space && !fresh.empty() && fresh.front().seq == expected; ++expected) {
+      while (!fresh.empty() && fresh.front().ev.seq <= next_after) fresh.pop_front();
+      for (auto expected = next_after + 1; ready.size() < space && !fresh.empty() && fresh.front().ev.seq == expected; ++expected) {
         ready.push_back(std::move(fresh.front()));
         fresh.pop_front();
       }
     }
     if (ready.empty()) break;
-    for (const auto& e : ready) {
-      if (!publish_event(e)) return;
-      next_after = e.seq;
-    }
+    if (!publish_fresh(ready)) return;
     space -= ready.size();
   }
   // Behind (a replay, or more than the queue held): from the journal.
@@ -136,7 +176,7 @@ void bridge::impl::publish_more() {
                     e.boot_id);
         ++sent;
       }
-      if (!publish_event(e)) return;
+      if (!publish_event(e, events::to_json_line(e))) return;
       expected = e.seq + 1;
       next_after = e.seq;
       ++sent;

@@ -42,7 +42,7 @@ struct bridge::impl {
   std::optional<std::chrono::steady_clock::time_point> outage_since;
   std::string last_problem;      // the kind of problem logged last in this outage
   publish_window window;
-  std::deque<events::event> fresh;  // events just journaled, in seq order (notify(event))
+  std::deque<events::journal_record> fresh;  // events just journaled, in seq order, with their line (notify)
   bridge_stats counters;
   std::optional<std::chrono::steady_clock::time_point> last_ack;
   std::uint64_t stored_cursor = 0;  // what the cursor file holds
@@ -57,9 +57,18 @@ struct bridge::impl {
   bool connect();
   bool resync();
   void publish_more();
-  bool publish_event(const events::event& e);
-  bool publish(const std::string& subject, const std::string& body, const std::string& msg_id,
+  bool publish_fresh(std::vector<events::journal_record>& ready);
+  bool publish_event(const events::event& e, std::string_view body);
+  bool publish(const std::string& subject, std::string_view body, const std::string& msg_id,
                const std::string& boot_id, std::uint64_t after, std::uint64_t position);
+  // Hands one message to the client; its window entry is already recorded.
+  natsStatus send(const std::string& subject, std::string_view body, const std::string& msg_id,
+                  const std::string& boot_id, std::uint64_t position);
+  // The client refused the publish of `position` (its window entry is marked
+  // failed and a resync is due); with the lock held. `link_down`: from
+  // link_dropped(), asked before taking the lock.
+  void refused_locked(natsStatus status, bool link_down, const std::string& msg_id, std::uint64_t position);
+  bool link_dropped() const;
   void publish_gap(std::uint64_t first, std::uint64_t last, const char* reason, const std::string& boot_id);
   void heartbeat_if_due();
   void store_cursor_if_due(bool now);

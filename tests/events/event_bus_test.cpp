@@ -1,13 +1,16 @@
+#include "isens/events/batching_subscriber.hpp"
 #include "isens/events/event_bus.hpp"
 
 #include "thread_names.hpp"
 #include "eventually.hpp"
 #include "thread_sync.hpp"
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -222,6 +225,72 @@ TEST_CASE("a bus told not to spin has no watcher and still serves others past a 
   CHECK(threads_named("isens-watcher").empty());
   release.open();
   CHECK(eventually([&] { return stuck->count() == 100; }));
+}
+
+// Counts the events of each run and where the bus says the run ends.
+class run_counter : public batching_subscriber {
+ public:
+  void on_event(const event& e) override {
+    std::lock_guard lock(mutex_);
+    if (e.seq != last_seq_ + 1) out_of_order_ = true;
+    last_seq_ = e.seq;
+    ++in_run_;
+  }
+  void on_batch_end() override {
+    std::lock_guard lock(mutex_);
+    runs_.push_back(in_run_);
+    ended_ += in_run_;
+    in_run_ = 0;
+  }
+  std::uint64_t ended() const {
+    std::lock_guard lock(mutex_);
+    return ended_;
+  }
+  std::vector<std::size_t> runs() const {
+    std::lock_guard lock(mutex_);
+    return runs_;
+  }
+  bool out_of_order() const {
+    std::lock_guard lock(mutex_);
+    return out_of_order_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::uint64_t last_seq_ = 0;
+  std::size_t in_run_ = 0;
+  std::uint64_t ended_ = 0;
+  std::vector<std::size_t> runs_;
+  bool out_of_order_ = false;
+};
+
+TEST_CASE("a batching subscriber hears the end of every run, each of 1 to 512 events", "[events][bus]") {
+  event_bus bus;
+  auto sink = std::make_shared<run_counter>();
+  subscription_options opts;
+  opts.queue_capacity = 1 << 16;
+  auto sub = bus.subscribe(sink, {}, opts);
+  constexpr std::uint64_t total = 20000;
+  for (std::uint64_t i = 0; i < total; ++i) bus.publish(make_event(event_kind::logon, 1, i));
+  // Every event delivered is followed by the end of its run: none is left waiting.
+  REQUIRE(wait_until([&] { return sink->ended() == total; }));
+  CHECK_FALSE(sink->out_of_order());
+  const auto runs = sink->runs();
+  CHECK(std::all_of(runs.begin(), runs.end(), [](std::size_t n) { return n >= 1 && n <= 512; }));
+}
+
+TEST_CASE("a batching subscriber gets what was queued in runs of at most 512", "[events][bus]") {
+  boost::asio::io_context delivery;  // run by hand: everything is queued before the first run
+  event_bus bus;
+  auto sink = std::make_shared<run_counter>();
+  subscription_options opts;
+  opts.queue_capacity = 4096;
+  opts.executor = delivery.get_executor();
+  auto sub = bus.subscribe(sink, {}, opts);
+  for (std::uint64_t i = 0; i < 2000; ++i) bus.publish(make_event(event_kind::logon, 1, i));
+  delivery.run();
+  CHECK(sink->runs() == std::vector<std::size_t>{512, 512, 512, 464});
+  CHECK(sink->ended() == 2000);
 }
 
 TEST_CASE("destroying a bus delivers the events already published", "[events][bus]") {

@@ -3,6 +3,9 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <vector>
+
 using namespace isens::events;
 
 namespace {
@@ -112,4 +115,39 @@ TEST_CASE("malformed JSON events are clear errors, never crashes", "[events][jso
   CHECK_THROWS_WITH(parse_event_json(with("time", "yesterday")), Contains("\"time\""));
   CHECK_THROWS_WITH(parse_event_json(with("schema", 99)), Contains("unsupported schema version 99"));
   CHECK_THROWS_AS(parse_event_json(with("session_id", "3")), event_format_error);
+}
+
+TEST_CASE("to_json_line is exactly the JSON tree's dump, plain strings or not", "[events][json]") {
+  event full;
+  full.seq = 18446744073709551615ULL;
+  full.boot_id = "0b1e4c7a-6a0c-4f55-9d8e-2a3c6b1f9e77";
+  full.timestamp = std::chrono::system_clock::time_point{} + std::chrono::microseconds(1764806400123456LL);
+  full.kind = event_kind::session_disconnect;
+  full.reason = event_reason::peer_closed;
+  full.session_id = 3;
+  full.connection_id = 0;
+  full.target = "iqn.2026-12.test:disk";
+  full.portal = "[::1]:3260";
+  full.isid = 0x400001370000;
+  full.tsih = 65535;
+  full.cid = 0;
+  full.attempt = 4294967295U;
+  full.detail = "connection reset by peer ~";
+  event bare;  // every optional member left out
+  bare.seq = 1;
+  std::vector<event> cases{full, bare};
+  // Strings that must be escaped or are not ASCII take the tree's path.
+  for (const char* text : {"say \"hi\"", "back\\slash", "tab\there", "line\nbreak", "\x01", "caf\xc3\xa9", "\x7f"}) {
+    event e = full;
+    e.detail = text;
+    cases.push_back(e);
+    e.detail.clear();
+    e.target = text;
+    cases.push_back(e);
+  }
+  for (const auto& e : cases) {
+    INFO(to_json(e).dump());
+    CHECK(to_json_line(e) == to_json(e).dump());
+    CHECK(parse_event_json(to_json_line(e)).detail == e.detail);
+  }
 }

@@ -56,6 +56,7 @@ void bridge_env::append(std::size_t n) {
   static constexpr events::event_kind kinds[] = {events::event_kind::connection_made, events::event_kind::logon,
                                                  events::event_kind::session_ready, events::event_kind::session_disconnect,
                                                  events::event_kind::session_reconnect, events::event_kind::logoff};
+  std::vector<events::journal_record> run;  // one run, as the journal's subscriber appends it
   for (std::size_t i = 0; i < n; ++i) {
     events::event e;
     e.seq = ++last_seq;
@@ -65,9 +66,10 @@ void bridge_env::append(std::size_t n) {
     e.session_id = 1 + e.seq % 3;
     e.target = "iqn.2026-12.test:fleet";
     e.portal = "127.0.0.1:3260";
-    journal->append(e);
-    if (bridge) bridge->notify(e);
+    run.emplace_back(std::move(e));
   }
+  journal->append(run);
+  if (bridge) bridge->notify(run);
 }
 
 void bridge_env::start_bridge(std::optional<fleet::bridge_options> options) {

@@ -174,6 +174,42 @@ TEST_CASE("what the journal no longer holds is published as one gap message with
   CHECK_THAT(env.logs.text(), Catch::Contains("publishing a gap message"));
 }
 
+TEST_CASE("a run the journal stored in part: what it refused is a gap message, never published from the hand-over",
+          "[fleet][bridge][integration]") {
+  bridge_env env;
+  env.start_bridge();
+  env.append(5);
+  REQUIRE(env.acked_through(5));
+  // Seqs 6 and 7 in one run, as the journal's subscriber hands them over;
+  // 6 could not be serialised, so the journal holds 7 and a hole at 6.
+  std::vector<events::journal_record> run;
+  for (std::uint64_t seq : {6, 7}) {
+    events::event e;
+    e.seq = seq;
+    e.boot_id = "boot-a";
+    e.timestamp = std::chrono::system_clock::now();
+    e.kind = events::event_kind::logon;
+    e.session_id = 1;
+    run.emplace_back(std::move(e));
+  }
+  run[0].line.clear();
+  REQUIRE(env.journal->append(run) == 1);
+  env.last_seq = 7;
+  const std::string line_7(run[1].json());  // notify moves from the records
+  env.bridge->notify(run);
+  REQUIRE(env.acked_through(7));
+
+  const auto stored = env.stored();
+  REQUIRE(seqs_of(stored) == one_to(7));
+  const auto gap = fleet::parse_gap_message(stored[5].body);
+  REQUIRE(gap);
+  CHECK(gap->first_seq == 6);
+  CHECK(gap->last_seq == 6);
+  CHECK(gap->reason == "journal_hole");
+  CHECK(stored[6].body == line_7);  // the journal's own line
+  CHECK(env.bridge->stats().gap_events == 1);
+}
+
 TEST_CASE("no broker at start: one clear line, the bridge retries and publishes once one comes up",
           "[fleet][bridge][config][integration]") {
   bridge_env env;

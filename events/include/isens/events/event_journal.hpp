@@ -16,6 +16,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace isens::events {
@@ -40,6 +43,19 @@ struct journal_batch {
   bool gap = false;
   std::uint64_t oldest_available = 0;  ///< seq of the oldest event kept (0 when empty)
   std::uint64_t next_after = 0;        ///< pass as after_seq next time: everything up to it is accounted for
+};
+
+/// An event with its journal line, serialised once: the journal writes the
+/// line, and whoever else needs the event's JSON (the NATS bridge) shares it.
+struct journal_record {
+  /// Serialises `e`; never throws for want of memory there: an empty line
+  /// is refused by append() and counted as an append error.
+  explicit journal_record(event e);
+  event ev;
+  std::string line;     ///< the event's JSON (schema 1, as in the files) and '\n'; empty if it could not be made
+  bool stored = false;  ///< set by append(): the line is in the journal (written, synced per the options)
+  /// The JSON alone, without the newline.
+  std::string_view json() const noexcept { return std::string_view(line).substr(0, line.empty() ? 0 : line.size() - 1); }
 };
 
 /// Counters for metrics and tests.
@@ -71,6 +87,13 @@ class event_journal {
   /// Writes one event; false (logged and counted, never thrown) when it
   /// could not be written or its seq is not above last_seq().
   bool append(const event& e);
+  /// Writes the records in order under one lock, as few write() calls as
+  /// the sync options allow (a write never spans a point where one event at
+  /// a time would have synced, nor two segments), and sets each record's
+  /// `stored`. Returns how many were stored; the others are logged and
+  /// counted as append() does. When it returns, what it stored is in the
+  /// kernel, exactly as after that many append() calls.
+  std::size_t append(std::span<journal_record> records);
   /// Records that the next `lost` seqs after last_seq() never reached the
   /// journal (a subscriber's queue overflowed), so readers are told.
   void record_loss(std::uint64_t lost);

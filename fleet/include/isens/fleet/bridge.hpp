@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 namespace isens::fleet {
@@ -62,10 +63,12 @@ class bridge {
   void stop();
   /// The journal has new events: wakes the thread. Cheap, never blocks on I/O.
   void notify() noexcept;
-  /// The journal has just stored `e`: wakes the thread and hands it the
-  /// event, so while it is caught up it publishes without reading the
-  /// journal back (a bounded queue; what it drops is read from the journal).
-  void notify(const events::event& e);
+  /// The journal has just appended `records`: wakes the thread once and
+  /// hands it those it stored (moved from, with their JSON), so while it is
+  /// caught up it publishes the journal's own line without reading it back
+  /// or serialising again (a bounded queue; what it drops, or what the
+  /// journal did not store, is read from the journal).
+  void notify(std::span<events::journal_record> records);
 
   /// Current counters.
   bridge_stats stats() const;
