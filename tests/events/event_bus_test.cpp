@@ -273,7 +273,7 @@ TEST_CASE("a batching subscriber hears the end of every run, each of 1 to 512 ev
   constexpr std::uint64_t total = 20000;
   for (std::uint64_t i = 0; i < total; ++i) bus.publish(make_event(event_kind::logon, 1, i));
   // Every event delivered is followed by the end of its run: none is left waiting.
-  REQUIRE(wait_until([&] { return sink->ended() == total; }));
+  REQUIRE(eventually([&] { return sink->ended() == total; }));
   CHECK_FALSE(sink->out_of_order());
   const auto runs = sink->runs();
   CHECK(std::all_of(runs.begin(), runs.end(), [](std::size_t n) { return n >= 1 && n <= 512; }));
