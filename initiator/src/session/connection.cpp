@@ -136,21 +136,28 @@ asio::awaitable<void> connection::read_loop(std::weak_ptr<connection_owner> owne
     if (!session) return nullptr;
     return session->place_data_in(*this, header);
   };
+  const auto drained = [&owner] {
+    if (const auto session = owner.lock()) session->on_pdus_drained();
+  };
   while (open_) {
     auto received = reader.read_buffered(place);
-    if (!received) received.emplace(co_await reader.read(place));
-    if (!open_) co_return;
+    if (!received) {
+      drained();  // before waiting for more
+      received.emplace(co_await reader.read(place));
+    }
+    if (!open_) break;
     if (!*received) {
       const bool transport_failure = received->error().code == make_error_code(errc::connection_closed);
       fail(transport_failure ? events::event_reason::peer_closed : events::event_reason::protocol_error,
            received->error());
-      co_return;
+      break;
     }
     note_stat_sn(**received);
     const auto session = owner.lock();
     if (!session) co_return;
     session->on_pdu(*this, std::move(**received));
   }
+  drained();  // a batch cut short by a close or a failure ends too
 }
 
 std::size_t connection::write_some(boost::system::error_code& ec) {

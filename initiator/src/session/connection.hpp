@@ -33,6 +33,9 @@ class connection_owner {
   virtual result<std::uint8_t*> place_data_in(connection& from, const protocol::pdu& header) = 0;
   // The connection failed (not after close()): a socket error, a malformed PDU.
   virtual void on_connection_failed(connection& which, events::event_reason reason, const error& why) = 0;
+  // The reader handed over every whole PDU it had and is about to wait for
+  // the socket, or stops: the end of one batch of PDUs (one recv's worth).
+  virtual void on_pdus_drained() = 0;
 };
 
 // Negotiated per-connection settings.

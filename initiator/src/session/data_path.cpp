@@ -342,19 +342,37 @@ void session::settle(std::unique_ptr<scsi_task> task, result<scsi_completion> ou
 }
 
 void session::complete(std::unique_ptr<scsi_task> task, result<scsi_completion> outcome) {
-  // Posted: a completion may start the caller's next command, which must
-  // not run inside the session's own bookkeeping. One post runs every
-  // completion gathered until it runs (all the responses one recv brought).
+  // Never run here: a completion may start the caller's next command, which
+  // must not run inside the session's own bookkeeping. Completions of the
+  // PDUs one recv brought run when the reader has handled them all
+  // (on_pdus_drained); any other runs from one post for all gathered until
+  // it runs. A post per batch cost a turn of Asio's queue and a reactor
+  // poll (epoll_wait) of its own.
   completed_.emplace_back(std::move(task), std::move(outcome));
-  if (std::exchange(completions_posted_, true)) return;
+  if (in_reader_batch_ || std::exchange(completions_posted_, true)) return;
   asio::post(executor_, [self = shared_from_this()] {
-    auto& batch = self->completing_;
-    batch.clear();  // (left over only if a handler threw)
-    batch.swap(self->completed_);
     self->completions_posted_ = false;
-    for (auto& [done, outcome] : batch) done->complete(std::move(outcome));
-    batch.clear();
+    self->run_completions();
   });
+}
+
+void session::on_pdus_drained() {
+  if (!std::exchange(in_reader_batch_, false)) return;
+  try {
+    run_completions();
+  } catch (...) {
+    // A caller's handler threw: let it leave io_context::run() as it would
+    // from a posted handler, not end the reader's coroutine silently.
+    asio::post(executor_, [e = std::current_exception()] { std::rethrow_exception(e); });
+  }
+}
+
+void session::run_completions() {
+  auto& batch = completing_;
+  batch.clear();  // (left over only if a handler threw)
+  batch.swap(completed_);
+  for (auto& [done, outcome] : batch) done->complete(std::move(outcome));
+  batch.clear();
 }
 
 void session::requeue_commands_on(std::uint64_t connection_id) {

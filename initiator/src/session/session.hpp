@@ -117,6 +117,7 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   // connection_owner
   void on_pdu(connection& from, protocol::pdu p) override;
   void on_connection_failed(connection& which, events::event_reason reason, const error& why) override;
+  void on_pdus_drained() override;
   result<std::uint8_t*> place_data_in(connection& from, const protocol::pdu& header) override;
 
  private:
@@ -269,6 +270,9 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   std::vector<std::pair<std::unique_ptr<scsi_task>, result<scsi_completion>>> completed_;
   decltype(completed_) completing_;  // the batch being run; swapped with completed_ to keep both capacities
   bool completions_posted_ = false;
+  bool in_reader_batch_ = false;  // PDUs of one recv are being handled: their completions run at its end
+  // Runs the completions gathered so far.
+  void run_completions();
   boost::asio::steady_timer watchdog_;    // looks for commands past command_timeout
   bool watchdog_armed_ = false;
   bool dispatch_paused_ = false;
