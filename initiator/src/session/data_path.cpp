@@ -368,11 +368,15 @@ void session::on_pdus_drained() {
 }
 
 void session::run_completions() {
-  auto& batch = completing_;
-  batch.clear();  // (left over only if a handler threw)
+  // The batch is a local (a handler may run the io_context itself, and so
+  // this again); the two vectors' storage goes round between completed_
+  // and completing_, so that neither allocates in the steady state.
+  decltype(completed_) batch;
+  batch.swap(completing_);
   batch.swap(completed_);
   for (auto& [done, outcome] : batch) done->complete(std::move(outcome));
   batch.clear();
+  completing_.swap(batch);
 }
 
 void session::requeue_commands_on(std::uint64_t connection_id) {

@@ -266,9 +266,9 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   std::string held_because_;              // why the session went down, for the hold's error
   std::string ended_because_;             // why it ended, for commands submitted afterwards
   boost::asio::steady_timer busy_timer_;  // the pause after BUSY / TASK SET FULL
-  // Completions waiting for their one posted run (complete()).
+  // Completions waiting to run (complete()).
   std::vector<std::pair<std::unique_ptr<scsi_task>, result<scsi_completion>>> completed_;
-  decltype(completed_) completing_;  // the batch being run; swapped with completed_ to keep both capacities
+  decltype(completed_) completing_;  // spare storage for the next batch (run_completions)
   bool completions_posted_ = false;
   bool in_reader_batch_ = false;  // PDUs of one recv are being handled: their completions run at its end
   // Runs the completions gathered so far.
