@@ -73,18 +73,20 @@ framing frame_around(const pdu& p, byte_span payload, digest_settings digests) {
   BOOST_ASSERT(payload.size() <= max_data_segment_length);
   BOOST_ASSERT(p.ahs.size() <= max_ahs_bytes);
   const std::size_t ahs_padded = p.ahs.size() + pad4(p.ahs.size());
+  const std::size_t head_size = bhs_size + ahs_padded + (digests.header ? digest_size : 0);
   framing out;
-  out.head.reserve(bhs_size + ahs_padded + digest_size);
-  out.head.insert(out.head.end(), p.bhs.begin(), p.bhs.end());
-  out.head[4] = static_cast<std::uint8_t>(ahs_padded / 4);
-  store_be(out.head.data() + 5, 3, payload.size());
-  out.head.insert(out.head.end(), p.ahs.begin(), p.ahs.end());
-  out.head.resize(bhs_size + ahs_padded, 0);
-  if (digests.header) {
-    const std::uint32_t crc = crc32c(out.head);
-    out.head.resize(out.head.size() + digest_size);
-    store_digest(out.head.data() + out.head.size() - digest_size, crc);
+  std::uint8_t* head = out.short_head.data();
+  if (ahs_padded == 0) {
+    out.short_head_length = static_cast<std::uint8_t>(head_size);
+  } else {
+    out.long_head.resize(head_size, 0);
+    head = out.long_head.data();
   }
+  std::copy(p.bhs.begin(), p.bhs.end(), head);
+  head[4] = static_cast<std::uint8_t>(ahs_padded / 4);
+  store_be(head + 5, 3, payload.size());
+  std::copy(p.ahs.begin(), p.ahs.end(), head + bhs_size);  // the AHS padding is already zero
+  if (digests.header) store_digest(head + bhs_size + ahs_padded, crc32c(byte_span(head, bhs_size + ahs_padded)));
   if (!payload.empty()) {
     const std::uint32_t padding = pad4(payload.size());
     out.tail_length = static_cast<std::uint8_t>(padding);  // the padding bytes are already zero
@@ -98,9 +100,11 @@ framing frame_around(const pdu& p, byte_span payload, digest_settings digests) {
 }
 
 byte_buffer encode(const pdu& p, digest_settings digests) {
-  auto framed = frame_around(p, p.data, digests);
-  auto out = std::move(framed.head);
-  out.reserve(out.size() + p.data.size() + framed.tail_length);
+  const auto framed = frame_around(p, p.data, digests);
+  const auto head = framed.head();
+  byte_buffer out;
+  out.reserve(head.size() + p.data.size() + framed.tail_length);
+  out.insert(out.end(), head.begin(), head.end());
   out.insert(out.end(), p.data.begin(), p.data.end());
   out.insert(out.end(), framed.tail.begin(), framed.tail.begin() + framed.tail_length);
   return out;

@@ -22,6 +22,7 @@
 
 #include "isens/initiator/error.hpp"
 #include "protocol/bytes.hpp"
+#include "protocol/crc32c.hpp"
 #include "protocol/opcode.hpp"
 
 #include <array>
@@ -365,7 +366,16 @@ byte_buffer encode(const pdu& p, digest_settings digests);
 /// DataSegmentLength set for `payload`), the padded AHS and the header
 /// digest; `tail` is the padding after the payload and its data digest.
 struct framing {
-  byte_buffer head;
+  /// The head's bytes.
+  byte_span head() const noexcept {
+    return long_head.empty() ? byte_span(short_head.data(), short_head_length) : byte_span(long_head);
+  }
+  /// A head without AHS (every PDU of the data path) is kept inline, since
+  /// a heap buffer per PDU sent cost a malloc and a free per command; one
+  /// with an AHS goes in `long_head`.
+  std::array<std::uint8_t, bhs_size + digest_size> short_head{};
+  std::uint8_t short_head_length = 0;
+  byte_buffer long_head;
   std::array<std::uint8_t, 7> tail{};
   std::uint8_t tail_length = 0;
 };

@@ -30,6 +30,19 @@ void deliver(io_handler handler, const asio::any_io_executor& fallback, result<v
   else ex.execute(std::move(call));
 }
 
+// A completion, on the session's executor. A handler with no executor of
+// its own, on a session run by one io_context thread, is called at once, as
+// execute() would call it; asked with the io_context's own executor rather
+// than the type-erased one, and called directly, it costs no allocation.
+void deliver_completion(io_handler handler, const session& owner, result<void> outcome) {
+  if (const auto* own = owner.io_executor()) {
+    const auto ex = asio::get_associated_executor(handler, *own);
+    if (const auto* target = ex.target<asio::io_context::executor_type>(); target && *target == *own)
+      return std::move(handler)(std::move(outcome));
+  }
+  deliver(std::move(handler), owner.executor(), std::move(outcome));
+}
+
 // The commands of one facade call that had to be split: the caller hears
 // once, when the last ends, with the first error if any.
 struct io_join {
@@ -64,9 +77,9 @@ class block_io_task final : public scsi_task {
   // Either `handler` (the call is one command) or `join` (it is several).
   // (Constructed, never assigned: Boost 1.81's any_completion_handler move
   // assignment wraps the handler in itself until the stack runs out.)
-  block_io_task(std::shared_ptr<session> owner, std::uint64_t lba, std::uint32_t blocks, io_handler handler,
+  block_io_task(session& owner, std::uint64_t lba, std::uint32_t blocks, io_handler handler,
                 std::shared_ptr<io_join> join)
-      : handler(std::move(handler)), join(std::move(join)), owner_(std::move(owner)), lba_(lba), blocks_(blocks) {}
+      : handler(std::move(handler)), join(std::move(join)), owner_(owner), lba_(lba), blocks_(blocks) {}
 
   io_handler handler;
   std::shared_ptr<io_join> join;
@@ -75,12 +88,12 @@ class block_io_task final : public scsi_task {
 
   void complete(result<scsi_completion> outcome) override {
     auto r = judge(outcome);
-    owner_->note_block_io(*this, r.has_value());
-    if (!join) return deliver(std::move(handler), owner_->executor(), std::move(r));
+    owner_.note_block_io(*this, r.has_value());
+    if (!join) return deliver_completion(std::move(handler), owner_, std::move(r));
     if (!r && !join->first_error) join->first_error = r.error();
     if (--join->remaining > 0) return;
-    deliver(std::move(join->handler), owner_->executor(),
-            join->first_error ? result<void>(*join->first_error) : result<void>{});
+    deliver_completion(std::move(join->handler), owner_,
+                       join->first_error ? result<void>(*join->first_error) : result<void>{});
   }
 
  private:
@@ -109,7 +122,8 @@ class block_io_task final : public scsi_task {
     return make_error(errc::scsi_check_condition, what);
   }
 
-  std::shared_ptr<session> owner_;
+  // The session owns its tasks and completes them only while it lives.
+  session& owner_;
   std::uint64_t lba_;
   std::uint32_t blocks_;
 };
@@ -159,12 +173,11 @@ void session::start_block_io(const block_io_request& request, io_handler done) {
   const std::uint64_t commands = blocks == 0 ? 1 : (blocks + per_command - 1) / per_command;
   std::shared_ptr<io_join> join;
   if (commands > 1) join = std::make_shared<io_join>(io_join{std::move(done), commands, {}});
-  const auto self = shared_from_this();
   for (std::uint64_t i = 0; i < commands; ++i) {
     const std::uint64_t lba = request.lba + i * per_command;
     const auto n = static_cast<std::uint32_t>(std::min(per_command, blocks - std::min(blocks, i * per_command)));
-    auto task = join ? std::make_unique<block_io_task>(self, lba, n, io_handler{}, join)
-                     : std::make_unique<block_io_task>(self, lba, n, std::move(done), nullptr);
+    auto task = join ? std::make_unique<block_io_task>(*this, lba, n, io_handler{}, join)
+                     : std::make_unique<block_io_task>(*this, lba, n, std::move(done), nullptr);
     task->lun = request.lun;
     task->direction = request.direction;
     task->buffer = request.buffer + i * per_command * block_size;
@@ -216,12 +229,11 @@ void session::start_range_io(const block_io_request& request, const device_info&
   const std::uint64_t commands = (request.blocks + per_command - 1) / per_command;
   std::shared_ptr<io_join> join;
   if (commands > 1) join = std::make_shared<io_join>(io_join{std::move(done), commands, {}});
-  const auto self = shared_from_this();
   for (std::uint64_t i = 0; i < commands; ++i) {
     const std::uint64_t lba = request.lba + i * per_command;
     const auto n = static_cast<std::uint32_t>(std::min(per_command, request.blocks - i * per_command));
-    auto task = join ? std::make_unique<block_io_task>(self, lba, n, io_handler{}, join)
-                     : std::make_unique<block_io_task>(self, lba, n, std::move(done), nullptr);
+    auto task = join ? std::make_unique<block_io_task>(*this, lba, n, io_handler{}, join)
+                     : std::make_unique<block_io_task>(*this, lba, n, std::move(done), nullptr);
     task->lun = request.lun;
     task->direction = data_direction::write;
     task->counted = true;

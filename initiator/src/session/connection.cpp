@@ -45,7 +45,9 @@ void connection::send(protocol::pdu p) {
   if (!open_) return;
   p.set_exp_stat_sn(exp_stat_sn_);
   outgoing out;
-  out.head = protocol::encode(p, settings_.digests);
+  out.frame = protocol::frame_around(p, p.data, settings_.digests);
+  out.owned = std::move(p.data);  // moving a vector keeps its bytes where they are
+  out.payload = out.owned;
   write_queue_.push_back(std::move(out));
   schedule_write();
 }
@@ -53,31 +55,44 @@ void connection::send(protocol::pdu p) {
 void connection::send(protocol::pdu p, protocol::byte_span payload) {
   if (!open_) return;
   p.set_exp_stat_sn(exp_stat_sn_);
-  auto framed = protocol::frame_around(p, payload, settings_.digests);
   outgoing out;
-  out.head = std::move(framed.head);
+  out.frame = protocol::frame_around(p, payload, settings_.digests);
   out.payload = payload;
-  out.tail = framed.tail;
-  out.tail_length = framed.tail_length;
   out.itt = p.itt();
   write_queue_.push_back(std::move(out));
   schedule_write();
 }
 
 void connection::forget_payloads(std::uint32_t itt) {
-  if (write_queue_.empty()) return;
+  if (queued() == 0) return;
   // The front PDU may be partly on the wire: its rest must still go out
   // whole, so it keeps a copy of its payload. Any other is simply dropped.
-  auto& front = write_queue_.front();
+  auto& front = *unsent();
   if (front.itt == itt && front.written > 0 && front.owned.empty() && !front.payload.empty()) {
     front.owned.assign(front.payload.begin(), front.payload.end());
     front.payload = front.owned;
     front.itt = protocol::reserved_tag;
   }
-  const auto first = front.written > 0 ? std::next(write_queue_.begin()) : write_queue_.begin();
+  const auto first = front.written > 0 ? std::next(unsent()) : unsent();
   write_queue_.erase(std::remove_if(first, write_queue_.end(),
                                     [itt](const outgoing& o) { return o.itt == itt && o.owned.empty(); }),
                      write_queue_.end());
+  reclaim_sent();
+}
+
+void connection::pop_sent() {
+  ++sent_pdus_;
+  reclaim_sent();
+}
+
+void connection::reclaim_sent() {
+  if (sent_pdus_ == write_queue_.size()) {
+    write_queue_.clear();  // keeps the capacity
+    sent_pdus_ = 0;
+  } else if (sent_pdus_ >= 64 && sent_pdus_ * 2 >= write_queue_.size()) {
+    write_queue_.erase(write_queue_.begin(), unsent());
+    sent_pdus_ = 0;
+  }
 }
 
 void connection::close() {
@@ -86,6 +101,7 @@ void connection::close() {
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
   write_queue_.clear();
+  sent_pdus_ = 0;
 }
 
 void connection::fail(events::event_reason reason, const error& why) {
@@ -120,20 +136,28 @@ asio::awaitable<void> connection::read_loop(std::weak_ptr<connection_owner> owne
     if (!session) return nullptr;
     return session->place_data_in(*this, header);
   };
+  const auto drained = [&owner] {
+    if (const auto session = owner.lock()) session->on_pdus_drained();
+  };
   while (open_) {
-    auto received = co_await reader.read(place);
-    if (!open_) co_return;
+    auto received = reader.read_buffered(place);
     if (!received) {
-      const bool transport_failure = received.error().code == make_error_code(errc::connection_closed);
-      fail(transport_failure ? events::event_reason::peer_closed : events::event_reason::protocol_error,
-           received.error());
-      co_return;
+      drained();  // before waiting for more
+      received.emplace(co_await reader.read(place));
     }
-    note_stat_sn(*received);
+    if (!open_) break;
+    if (!*received) {
+      const bool transport_failure = received->error().code == make_error_code(errc::connection_closed);
+      fail(transport_failure ? events::event_reason::peer_closed : events::event_reason::protocol_error,
+           received->error());
+      break;
+    }
+    note_stat_sn(**received);
     const auto session = owner.lock();
     if (!session) co_return;
-    session->on_pdu(*this, std::move(*received));
+    session->on_pdu(*this, std::move(**received));
   }
+  drained();  // a batch cut short by a close or a failure ends too
 }
 
 std::size_t connection::write_some(boost::system::error_code& ec) {
@@ -142,7 +166,7 @@ std::size_t connection::write_some(boost::system::error_code& ec) {
   std::array<iovec, max_pdus * 3> parts;
   std::size_t count = 0;
   std::size_t pdus = 0;
-  for (auto it = write_queue_.begin(); it != write_queue_.end() && pdus < max_pdus; ++it, ++pdus) {
+  for (auto it = unsent(); it != write_queue_.end() && pdus < max_pdus; ++it, ++pdus) {
     std::size_t skip = it->written;
     const auto add = [&](const std::uint8_t* data, std::size_t size) {
       if (skip >= size) {
@@ -152,19 +176,20 @@ std::size_t connection::write_some(boost::system::error_code& ec) {
       parts[count++] = iovec{const_cast<std::uint8_t*>(data) + skip, size - skip};
       skip = 0;
     };
-    add(it->head.data(), it->head.size());
+    const auto head = it->frame.head();
+    add(head.data(), head.size());
     add(it->payload.data(), it->payload.size());
-    add(it->tail.data(), it->tail_length);
+    add(it->frame.tail.data(), it->frame.tail_length);
   }
   const std::size_t sent = transport::send_now(socket_, parts.data(), count, ec);
   std::size_t left = sent;
-  while (left > 0 && !write_queue_.empty()) {
-    auto& front = write_queue_.front();
-    const std::size_t whole = front.head.size() + front.payload.size() + front.tail_length;
+  while (left > 0 && queued() > 0) {
+    auto& front = *unsent();
+    const std::size_t whole = front.frame.head().size() + front.payload.size() + front.frame.tail_length;
     const std::size_t take = std::min(left, whole - front.written);
     front.written += take;
     left -= take;
-    if (front.written == whole) write_queue_.pop_front();
+    if (front.written == whole) pop_sent();
   }
   return sent;
 }
@@ -174,10 +199,10 @@ void connection::schedule_write() {
   // Posted, so that every PDU queued in this turn goes out in one sendmsg.
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
     boost::system::error_code ec;
-    while (self->open_ && !self->write_queue_.empty()) {
+    while (self->open_ && self->queued() > 0) {
       if (self->write_some(ec) == 0 || ec) break;
     }
-    if (!self->open_ || self->write_queue_.empty()) {
+    if (!self->open_ || self->queued() == 0) {
       self->writing_ = false;
     } else if (ec) {
       self->writing_ = false;
@@ -190,7 +215,7 @@ void connection::schedule_write() {
 
 asio::awaitable<void> connection::write_loop() {
   const auto self = shared_from_this();
-  while (open_ && !write_queue_.empty()) {
+  while (open_ && queued() > 0) {
     boost::system::error_code ec;
     const auto sent = write_some(ec);
     if (!open_) break;

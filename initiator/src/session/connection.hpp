@@ -14,8 +14,9 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <array>
-#include <deque>
 #include <memory>
+#include <type_traits>
+#include <vector>
 
 namespace isens::initiator::detail {
 
@@ -32,6 +33,9 @@ class connection_owner {
   virtual result<std::uint8_t*> place_data_in(connection& from, const protocol::pdu& header) = 0;
   // The connection failed (not after close()): a socket error, a malformed PDU.
   virtual void on_connection_failed(connection& which, events::event_reason reason, const error& why) = 0;
+  // The reader handed over every whole PDU it had and is about to wait for
+  // the socket, or stops: the end of one batch of PDUs (one recv's worth).
+  virtual void on_pdus_drained() = 0;
 };
 
 // Negotiated per-connection settings.
@@ -59,7 +63,7 @@ class connection : public std::enable_shared_from_this<connection> {
   // one being written is copied, so the caller's buffer is free at once.
   void forget_payloads(std::uint32_t itt);
   // PDUs queued and not yet fully written.
-  std::size_t queued() const noexcept { return write_queue_.size(); }
+  std::size_t queued() const noexcept { return write_queue_.size() - sent_pdus_; }
   // Closes the socket; no failure is reported afterwards. Idempotent.
   void close();
 
@@ -86,24 +90,36 @@ class connection : public std::enable_shared_from_this<connection> {
   std::string local_;
   std::string remote_;
   bool open_ = true;
-  // One queued PDU: head (BHS, AHS, header digest), a payload kept
-  // elsewhere or in `owned`, and the padding and data digest after it.
+  // One queued PDU: its framing (head: BHS, AHS, header digest; tail: the
+  // padding and data digest) around a payload kept elsewhere or in `owned`.
   struct outgoing {
-    protocol::byte_buffer head;
+    protocol::framing frame;
     protocol::byte_span payload;
-    protocol::byte_buffer owned;  // a payload that had to be copied (forget_payloads)
-    std::array<std::uint8_t, 7> tail{};
-    std::uint8_t tail_length = 0;
+    protocol::byte_buffer owned;  // the PDU's own data, or a payload that had to be copied (forget_payloads)
     std::uint32_t itt = protocol::reserved_tag;  // the task a borrowed payload belongs to
     std::size_t written = 0;                      // bytes of this PDU already sent
   };
+  // `payload` may point into `owned`: the queue must move PDUs, never copy them.
+  static_assert(std::is_nothrow_move_constructible_v<outgoing>);
   // Starts writing the queue unless a write is already under way.
   void schedule_write();
   // Sends what it can of the queue at once; the number of bytes moved.
   std::size_t write_some(boost::system::error_code& ec);
 
+  // The first PDU not yet wholly written.
+  std::vector<outgoing>::iterator unsent() noexcept { return write_queue_.begin() + static_cast<std::ptrdiff_t>(sent_pdus_); }
+  // The first unsent PDU has gone out whole.
+  void pop_sent();
+  // Frees the queue's front of written PDUs (all of them once nothing is left to send).
+  void reclaim_sent();
+
   bool writing_ = false;
-  std::deque<outgoing> write_queue_;
+  // A vector used as a queue: written PDUs are counted off its front and
+  // dropped when it empties (or when they are most of it), so a steady
+  // stream of PDUs reuses its storage (a std::deque allocated a block
+  // every few PDUs).
+  std::vector<outgoing> write_queue_;
+  std::size_t sent_pdus_ = 0;
   std::weak_ptr<connection_owner> owner_;
 };
 

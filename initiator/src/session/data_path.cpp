@@ -80,17 +80,18 @@ std::uint32_t session::in_flight_on(std::uint64_t connection_id) const {
   return found == in_flight_on_.end() ? 0 : found->second;
 }
 
-std::shared_ptr<connection> session::least_loaded_connection() const {
-  std::shared_ptr<connection> best;
+connection& session::least_loaded_connection() const {
+  if (connections_.size() == 1) return *connections_.front();  // the usual session: no load to compare
+  connection* best = nullptr;
   std::uint32_t least = 0;
   for (const auto& c : connections_) {
     const auto load = in_flight_on(c->id());
     if (!best || load < least) {
-      best = c;
+      best = c.get();
       least = load;
     }
   }
-  return best;
+  return *best;
 }
 
 void session::enqueue_in_order(std::unique_ptr<scsi_task> task) {
@@ -106,8 +107,7 @@ void session::dispatch() {
          protocol::serial_greater_equal(max_cmd_sn_, cmd_sn_)) {
     auto task = std::move(waiting_.front());
     waiting_.pop_front();
-    const auto via = least_loaded_connection();
-    send_command(std::move(task), *via);
+    send_command(std::move(task), least_loaded_connection());
   }
   queued_.store(waiting_.size(), std::memory_order_relaxed);
   in_flight_.store(commands_.size(), std::memory_order_relaxed);
@@ -148,7 +148,15 @@ void session::send_command(std::unique_ptr<scsi_task> task, connection& via) {
 
   auto& sent = *task;
   ++in_flight_on_[via.id()];
-  commands_.emplace(itt, std::move(task));
+  if (spare_command_nodes_.empty()) {
+    commands_.emplace(itt, std::move(task));
+  } else {
+    auto node = std::move(spare_command_nodes_.back());
+    spare_command_nodes_.pop_back();
+    node.key() = itt;
+    node.mapped() = std::move(task);
+    commands_.insert(std::move(node));
+  }
   if (sent.direction != data_direction::write) {
     command.set_final(true);
     via.send(std::move(command));
@@ -286,6 +294,7 @@ std::unique_ptr<scsi_task> session::take_in_flight(std::uint32_t itt) {
   auto node = commands_.extract(itt);
   if (node.empty()) return nullptr;
   auto task = std::move(node.mapped());
+  spare_command_nodes_.push_back(std::move(node));
   if (auto load = in_flight_on_.find(task->connection_id); load != in_flight_on_.end() && load->second > 0) --load->second;
   // Data-Out of this write may still be queued (a target may answer before
   // taking all of it): the caller's buffer must be free once we complete.
@@ -333,17 +342,41 @@ void session::settle(std::unique_ptr<scsi_task> task, result<scsi_completion> ou
 }
 
 void session::complete(std::unique_ptr<scsi_task> task, result<scsi_completion> outcome) {
-  // Posted: a completion may start the caller's next command, which must
-  // not run inside the session's own bookkeeping. One post runs every
-  // completion gathered until it runs (all the responses one recv brought).
+  // Never run here: a completion may start the caller's next command, which
+  // must not run inside the session's own bookkeeping. Completions of the
+  // PDUs one recv brought run when the reader has handled them all
+  // (on_pdus_drained); any other runs from one post for all gathered until
+  // it runs. A post per batch cost a turn of Asio's queue and a reactor
+  // poll (epoll_wait) of its own.
   completed_.emplace_back(std::move(task), std::move(outcome));
-  if (std::exchange(completions_posted_, true)) return;
+  if (in_reader_batch_ || std::exchange(completions_posted_, true)) return;
   asio::post(executor_, [self = shared_from_this()] {
-    auto batch = std::move(self->completed_);
-    self->completed_.clear();
     self->completions_posted_ = false;
-    for (auto& [done, outcome] : batch) done->complete(std::move(outcome));
+    self->run_completions();
   });
+}
+
+void session::on_pdus_drained() {
+  if (!std::exchange(in_reader_batch_, false)) return;
+  try {
+    run_completions();
+  } catch (...) {
+    // A caller's handler threw: let it leave io_context::run() as it would
+    // from a posted handler, not end the reader's coroutine silently.
+    asio::post(executor_, [e = std::current_exception()] { std::rethrow_exception(e); });
+  }
+}
+
+void session::run_completions() {
+  // The batch is a local (a handler may run the io_context itself, and so
+  // this again); the two vectors' storage goes round between completed_
+  // and completing_, so that neither allocates in the steady state.
+  decltype(completed_) batch;
+  batch.swap(completing_);
+  batch.swap(completed_);
+  for (auto& [done, outcome] : batch) done->complete(std::move(outcome));
+  batch.clear();
+  completing_.swap(batch);
 }
 
 void session::requeue_commands_on(std::uint64_t connection_id) {

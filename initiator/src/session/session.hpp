@@ -70,6 +70,8 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   // True on the one thread that runs a single_threaded initiator's
   // io_context: a call can then run at once, without a dispatch.
   bool runs_here() const noexcept { return io_executor_ && io_executor_->running_in_this_thread(); }
+  // The io_context executor behind executor(), when one thread runs it (single_threaded); else null.
+  const boost::asio::io_context::executor_type* io_executor() const noexcept { return io_executor_; }
   // SendTargets at `where` with this session's CHAP credentials (any thread: they never change).
   discovery_options discovery_options_at(const portal& where) const {
     return {where, options_.chap, options_.mutual_chap};
@@ -115,6 +117,7 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   // connection_owner
   void on_pdu(connection& from, protocol::pdu p) override;
   void on_connection_failed(connection& which, events::event_reason reason, const error& why) override;
+  void on_pdus_drained() override;
   result<std::uint8_t*> place_data_in(connection& from, const protocol::pdu& header) override;
 
  private:
@@ -173,7 +176,7 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   void fail_all_commands(const error& why);
   // Drops a connection that broke the protocol (a malformed data transfer).
   void protocol_violation(connection& from, const std::string& why);
-  std::shared_ptr<connection> least_loaded_connection() const;
+  connection& least_loaded_connection() const;  // connections_ must not be empty
   // Commands sent on a connection and not yet answered.
   std::uint32_t in_flight_on(std::uint64_t connection_id) const;
   // Puts a waiting command back in submission order.
@@ -252,6 +255,9 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   // SCSI commands in flight by ITT, and those waiting (for the window, a
   // resend, or a recovery) in submission order.
   std::unordered_map<std::uint32_t, std::unique_ptr<scsi_task>> commands_;
+  // Nodes of commands_ that ended, kept for the next commands: a node
+  // allocated per command cost a malloc and a free on every I/O.
+  std::vector<decltype(commands_)::node_type> spare_command_nodes_;
   std::deque<std::unique_ptr<scsi_task>> waiting_;
   std::unordered_map<std::uint64_t, std::uint32_t> in_flight_on_;  // connection id -> commands in flight
   std::uint64_t next_order_ = 0;
@@ -260,9 +266,13 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   std::string held_because_;              // why the session went down, for the hold's error
   std::string ended_because_;             // why it ended, for commands submitted afterwards
   boost::asio::steady_timer busy_timer_;  // the pause after BUSY / TASK SET FULL
-  // Completions waiting for their one posted run (complete()).
+  // Completions waiting to run (complete()).
   std::vector<std::pair<std::unique_ptr<scsi_task>, result<scsi_completion>>> completed_;
+  decltype(completed_) completing_;  // spare storage for the next batch (run_completions)
   bool completions_posted_ = false;
+  bool in_reader_batch_ = false;  // PDUs of one recv are being handled: their completions run at its end
+  // Runs the completions gathered so far.
+  void run_completions();
   boost::asio::steady_timer watchdog_;    // looks for commands past command_timeout
   bool watchdog_armed_ = false;
   bool dispatch_paused_ = false;

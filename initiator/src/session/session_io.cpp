@@ -165,6 +165,7 @@ void session::handle_async_message(connection& from, const protocol::pdu& p) {
 }
 
 void session::on_pdu(connection& from, protocol::pdu p) {
+  in_reader_batch_ = true;
   note_window(p);
   switch (p.op()) {
     case opcode::nop_in:

@@ -65,34 +65,83 @@ boost::asio::awaitable<result<void>> pdu_reader::read_into(std::uint8_t* to, std
   co_return result<void>{};
 }
 
+namespace {
+
+bool is_placed(const std::uint8_t* bhs, const protocol::frame_layout& layout) {
+  return (bhs[0] & 0x3f) == static_cast<std::uint8_t>(protocol::opcode::data_in) && layout.data_segment_length > 0;
+}
+
+}  // namespace
+
+result<protocol::frame_layout> pdu_reader::inspect_front() const {
+  const std::span<const std::uint8_t, protocol::bhs_size> bhs(front(), protocol::bhs_size);
+  auto layout = protocol::inspect_header(bhs, digests_, max_recv_);
+  if (!layout) return layout.error();
+  // No AHS is defined for Data-In (RFC 7143 §11.7): one is malformed, and
+  // its data must not bypass the placement checks.
+  const bool data_in = (bhs[0] & 0x3f) == static_cast<std::uint8_t>(protocol::opcode::data_in);
+  if (data_in && layout->ahs_length != 0)
+    return make_error(errc::bad_ahs_length, "Data-In with " + std::to_string(layout->ahs_length) + " bytes of AHS");
+  return layout;
+}
+
+result<protocol::pdu> pdu_reader::take_whole(const protocol::frame_layout& layout, const data_in_placer& place) {
+  std::array<std::uint8_t, protocol::bhs_size> bhs;
+  std::memcpy(bhs.data(), front(), bhs.size());
+  if (!is_placed(bhs.data(), layout)) {
+    auto decoded = protocol::decode_body(bhs, protocol::byte_span(front() + protocol::bhs_size, layout.rest_length()),
+                                         digests_, layout);
+    begin_ += protocol::bhs_size + layout.rest_length();
+    return decoded;
+  }
+  // Data-In: check the header before trusting its fields, then place the data.
+  if (layout.header_digest_length != 0) {
+    if (auto ok = protocol::check_header_digest(bhs, {}, front() + protocol::bhs_size); !ok) return ok.error();
+  }
+  begin_ += protocol::bhs_size + layout.header_digest_length;
+  protocol::pdu header;
+  header.bhs = bhs;
+  auto where = place(header);
+  if (!where) return where.error();
+  const std::size_t length = layout.data_segment_length;
+  if (*where) {
+    std::memcpy(*where, front(), length);
+    if (layout.data_digest_length != 0) {
+      auto ok = protocol::check_data_digest(protocol::byte_span(*where, length),
+                                            protocol::byte_span(front() + length, layout.data_padding),
+                                            front() + length + layout.data_padding);
+      if (!ok) return ok.error();
+    }
+  }
+  begin_ += length + layout.data_padding + layout.data_digest_length;
+  return header;
+}
+
+std::optional<result<protocol::pdu>> pdu_reader::read_buffered(const data_in_placer& place) {
+  if (buffered() < protocol::bhs_size) return std::nullopt;
+  auto layout = inspect_front();
+  if (!layout) return layout.error();
+  if (buffered() < protocol::bhs_size + layout->rest_length()) return std::nullopt;
+  return take_whole(*layout, place);
+}
+
 boost::asio::awaitable<result<protocol::pdu>> pdu_reader::read(const data_in_placer& place) {
-  // Each step awaits only when the buffer lacks its bytes: a coroutine
-  // frame per step would cost more than the step.
   if (begin_ == end_) begin_ = end_ = 0;
   if (buffered() < protocol::bhs_size) {
     if (auto got = co_await fill(protocol::bhs_size); !got) co_return got.error();
   }
-  std::array<std::uint8_t, protocol::bhs_size> bhs;
-  std::memcpy(bhs.data(), front(), bhs.size());
-  auto layout = protocol::inspect_header(bhs, digests_, max_recv_);
+  auto layout = inspect_front();
   if (!layout) co_return layout.error();
-
-  const bool data_in = (bhs[0] & 0x3f) == static_cast<std::uint8_t>(protocol::opcode::data_in);
-  // No AHS is defined for Data-In (RFC 7143 §11.7): one is malformed, and
-  // its data must not bypass the placement checks.
-  if (data_in && layout->ahs_length != 0)
-    co_return make_error(errc::bad_ahs_length, "Data-In with " + std::to_string(layout->ahs_length) + " bytes of AHS");
-  const bool placed = data_in && layout->data_segment_length > 0;
-  if (!placed) {
-    const std::size_t whole = protocol::bhs_size + layout->rest_length();
+  const std::size_t whole = protocol::bhs_size + layout->rest_length();
+  // What is not placed is staged whole; so is a Data-In already all here.
+  if (!is_placed(front(), *layout) || buffered() >= whole) {
     if (buffered() < whole) {
       if (auto got = co_await fill(whole); !got) co_return got.error();
     }
-    auto decoded = protocol::decode_body(bhs, protocol::byte_span(front() + protocol::bhs_size, layout->rest_length()),
-                                         digests_, *layout);
-    begin_ += whole;
-    co_return decoded;
+    co_return take_whole(*layout, place);
   }
+  std::array<std::uint8_t, protocol::bhs_size> bhs;
+  std::memcpy(bhs.data(), front(), bhs.size());
 
   // Data-In: check the header before trusting its fields, then place the data.
   const std::size_t head = protocol::bhs_size + layout->header_digest_length;
