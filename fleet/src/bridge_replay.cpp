@@ -16,6 +16,13 @@
 
 namespace isens::fleet {
 
+namespace {
+
+// Events read from the journal at once when behind (about 1.5 MB parsed).
+constexpr std::size_t read_ahead_events = 4096;
+
+}  // namespace
+
 bool bridge::impl::resync() {
   // Let what is in flight end first (acked, refused or timed out), so the
   // stream's last message is not overtaken by an ack still on its way.
@@ -49,6 +56,9 @@ bool bridge::impl::resync() {
   }
   window.reset(resume);
   next_after = resume;
+  backlog = {};  // read from the journal for the old position: read again from the new one
+  backlog_used = 0;
+  backlog_tail_done = true;
   resync_needed = false;
   ++counters.resyncs;
   spdlog::debug("nats bridge: resuming after seq {} (journal head {})", resume, head);
@@ -165,14 +175,21 @@ void bridge::impl::publish_more() {
     if (!publish_fresh(ready)) return;
     space -= ready.size();
   }
-  // Behind (a replay, or more than the queue held): from the journal.
+  // Behind (a replay, or more than the queue held): from the journal,
+  // read ahead so that each read serves many refills.
   while (space > 0) {
-    const auto batch = journal->read_since(next_after, std::min<std::size_t>(space, 256));
+    if (backlog_used == backlog.events.size() && backlog_tail_done) {
+      backlog = journal->read_since(next_after, read_ahead_events);
+      backlog_used = 0;
+      backlog_tail_done = false;
+    }
     std::uint64_t expected = next_after + 1;
     std::size_t sent = 0;
-    for (const auto& e : batch.events) {
+    for (; backlog_used < backlog.events.size() && sent < space; ++backlog_used) {
+      const auto& e = backlog.events[backlog_used];
+      if (e.seq <= next_after) continue;  // published meanwhile from the hand-over
       if (e.seq > expected) {
-        publish_gap(expected, e.seq - 1, e.seq - 1 < batch.oldest_available ? "journal_rotated" : "journal_hole",
+        publish_gap(expected, e.seq - 1, e.seq - 1 < backlog.oldest_available ? "journal_rotated" : "journal_hole",
                     e.boot_id);
         ++sent;
       }
@@ -181,13 +198,18 @@ void bridge::impl::publish_more() {
       next_after = e.seq;
       ++sent;
     }
-    if (batch.gap && batch.next_after >= expected) {
-      publish_gap(expected, batch.next_after,
-                  batch.next_after < batch.oldest_available ? "journal_rotated" : "journal_hole", options.boot_id);
-      next_after = batch.next_after;
-      ++sent;
+    if (backlog_used == backlog.events.size() && !backlog_tail_done) {
+      backlog_tail_done = true;
+      if (backlog.gap && backlog.next_after >= expected) {
+        publish_gap(expected, backlog.next_after,
+                    backlog.next_after < backlog.oldest_available ? "journal_rotated" : "journal_hole",
+                    options.boot_id);
+        next_after = backlog.next_after;
+        ++sent;
+      }
     }
-    if (sent == 0) return;  // caught up
+    if (sent == 0 && backlog_used == backlog.events.size() && backlog_tail_done && backlog.events.empty())
+      return;  // caught up
     space = sent >= space ? 0 : space - sent;
     std::lock_guard lock(mutex);
     if (resync_needed) return;

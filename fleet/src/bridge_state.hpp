@@ -50,6 +50,12 @@ struct bridge::impl {
   // Thread-only.
   std::unique_ptr<nats_connection> connection;
   std::uint64_t next_after = 0;  // the last seq handed to the client
+  // Behind, the journal is read ahead in large batches: each read_since
+  // scans its segment up to next_after, so a read per window refill (256
+  // events) cost a segment scan per 256 events.
+  events::journal_batch backlog;
+  std::size_t backlog_used = 0;    // its events already handled
+  bool backlog_tail_done = true;   // its trailing gap (past its last event) handled
   std::chrono::steady_clock::time_point next_heartbeat{};
   std::chrono::steady_clock::time_point next_cursor_store{};
 

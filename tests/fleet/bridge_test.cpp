@@ -134,6 +134,23 @@ TEST_CASE("broker killed -9 for 5 s during 1000 events, restarted on its store: 
   CHECK(env.logs.count("reconnected after") + env.logs.count("connected to") >= 1);
 }
 
+TEST_CASE("a backlog of 12 000 events, read ahead from the journal, through a broker kill -9 midway: each once",
+          "[fleet][bridge][integration]") {
+  bridge_env env;
+  env.append(12000);  // before the bridge starts: all of it is read back, from two segments, 4 096 at a time
+  env.start_bridge();
+  REQUIRE(eventually([&] { return env.bridge->stats().published >= 3000; }, 30s));
+  env.broker.kill9();  // a resync midway: what was read ahead for the old position must not be published
+  env.broker.restart();
+  REQUIRE(env.acked_through(12000));
+
+  const auto stored = env.stored();
+  INFO(differences(seqs_of(stored), 12000) << "\n" << env.logs.text());
+  CHECK(seqs_of(stored) == one_to(12000));
+  CHECK(ids_unique(stored));
+  CHECK(env.bridge->stats().gap_messages == 0);
+}
+
 TEST_CASE("broker restarted on a wiped store: the bridge republishes the journal and says so",
           "[fleet][bridge][integration]") {
   bridge_env env;
