@@ -229,7 +229,7 @@ void bridge::notify(std::span<events::journal_record> records) {
     if (r.stored && s.fresh.size() < 32 * s.options.max_in_flight) s.fresh.push_back(std::move(r));  // ~10 MB at most
   // A full window would only make the thread look and sleep again: the ack
   // that frees a quarter of it wakes the thread (on_publish_result).
-  if (s.link_up && !s.resync_needed && s.window.in_flight() > s.options.max_in_flight * 3 / 4) return;
+  if (s.link_up && !s.resync_needed && s.window_too_full_locked()) return;
   s.woken = true;
   s.wake.notify_all();
 }

@@ -156,7 +156,7 @@ void bridge::impl::publish_more() {
   {
     std::lock_guard lock(mutex);
     // Refill in large batches: a journal read per ack would cost more than the publish.
-    if (resync_needed || !link_up || window.in_flight() > options.max_in_flight * 3 / 4) return;
+    if (resync_needed || !link_up || window_too_full_locked()) return;
     space = options.max_in_flight - window.in_flight();
   }
   // Caught up: the events notify() handed over, without reading them back.
@@ -208,8 +208,7 @@ void bridge::impl::publish_more() {
         ++sent;
       }
     }
-    if (sent == 0 && backlog_used == backlog.events.size() && backlog_tail_done && backlog.events.empty())
-      return;  // caught up
+    if (sent == 0 && backlog.events.empty()) return;  // caught up
     space = sent >= space ? 0 : space - sent;
     std::lock_guard lock(mutex);
     if (resync_needed) return;
@@ -247,7 +246,7 @@ void bridge::impl::on_publish_result(natsMsg* msg, jsPubAck* ack, jsPubAckErr* e
   }
   // Wake the thread when a quarter of the window is free (it refills in batches),
   // when a resync is due, or for stop()'s drain.
-  if (!ack || window.in_flight() == options.max_in_flight * 3 / 4 || window.in_flight() == 0) {
+  if (!ack || window.in_flight() == refill_mark() || window.in_flight() == 0) {
     woken = true;
     wake.notify_all();
   }

@@ -75,6 +75,10 @@ struct bridge::impl {
   // link_dropped(), asked before taking the lock.
   void refused_locked(natsStatus status, bool link_down, const std::string& msg_id, std::uint64_t position);
   bool link_dropped() const;
+  // The window is refilled in batches: only once a quarter of it is free
+  // (an ack reaching the mark wakes the thread), never per ack.
+  std::size_t refill_mark() const noexcept { return options.max_in_flight * 3 / 4; }
+  bool window_too_full_locked() const noexcept { return window.in_flight() > refill_mark(); }
   void publish_gap(std::uint64_t first, std::uint64_t last, const char* reason, const std::string& boot_id);
   void heartbeat_if_due();
   void store_cursor_if_due(bool now);
