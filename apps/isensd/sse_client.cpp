@@ -101,7 +101,8 @@ void sse_client::fill() {
       live_ = true;
       break;
     }
-    const auto batch = hub_->journal().read_since(cursor_, batch_events);
+    const auto batch = hub_->journal().read_since(cursor_, batch_events, journal_position_);
+    journal_position_ = batch.position;  // the next read goes on from here (ignored if cursor_ moves otherwise)
     const auto before = cursor_;
     const auto reach = batch.events.empty() ? batch.next_after : std::max(batch.next_after, batch.events.back().seq);
     if (batch.gap) {

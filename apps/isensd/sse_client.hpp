@@ -48,6 +48,7 @@ class sse_client : public std::enable_shared_from_this<sse_client> {
   boost::beast::tcp_stream stream_;
   std::shared_ptr<event_hub> hub_;
   std::uint64_t cursor_;
+  events::journal_read_position journal_position_;  // where the last journal read stopped
   std::deque<sse_frame> outbox_;
   boost::asio::steady_timer wake_;
   bool live_ = false;

@@ -1,9 +1,11 @@
 // fleet_bench: events per second from the bus into JetStream through the
-// NATS bridge (acknowledged, file storage on /dev/shm), beside the same JSON
-// published by a naive bridge (js_Publish, one at a time, waiting for each
-// ack) and by the client library's fastest path (js_PublishAsync, 512 in
-// flight); publish-to-consumer latency through an ordered JetStream
-// consumer; and loss and duplicates through a broker kill -9 and restart.
+// NATS bridge (acknowledged, file storage on /dev/shm), beside the same
+// messages (the bridge's subjects, message ids and JSON) published by a naive
+// bridge (js_Publish, one at a time, waiting for each ack) and by the client
+// library's fastest path (js_PublishAsync with as many in flight as the
+// bridge allows itself); publish-to-consumer latency through an ordered
+// JetStream consumer; and loss and duplicates through a broker kill -9 and
+// restart.
 // Prints a table, then as its last line one JSON object.
 #include "../common/command_line.hpp"
 #include "../common/run_and_report.hpp"
@@ -18,6 +20,7 @@
 #include <isens/fleet/nats_connection.hpp>
 #include <isens/fleet/nats_error.hpp>
 #include <isens/fleet/stream_setup.hpp>
+#include <isens/fleet/subjects.hpp>
 
 #include <stdlib.h>
 
@@ -66,6 +69,31 @@ events::event sample_event(std::uint64_t n) {
   return e;
 }
 
+// One event as the bridge puts it on the wire; the raw and naive publishers
+// send the same messages, each under a host token (and stream) of its own.
+struct wire_message {
+  std::string subject;
+  std::string msg_id;
+  std::string body;
+};
+
+std::vector<wire_message> wire_messages(std::string_view host_token, std::size_t n) {
+  constexpr std::string_view boot_id = "00000000-0000-4000-8000-00000000b007";  // a bus's is a UUID too
+  std::vector<wire_message> out;
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto e = sample_event(i);
+    e.seq = i + 1;
+    e.boot_id = boot_id;
+    e.timestamp = std::chrono::system_clock::now();
+    out.push_back({fleet::event_subject(host_token, e.session_id, e.kind),
+                   fleet::event_msg_id(host_token, e.boot_id, e.seq), events::to_json_line(e)});
+  }
+  return out;
+}
+
+std::string host_subjects(std::string_view host_token) { return "isens.v1.ev." + std::string(host_token) + ".>"; }
+
 template <class Predicate>
 bool wait_until(Predicate done, std::chrono::seconds bound) {
   const auto deadline = clock_type::now() + bound;
@@ -86,46 +114,47 @@ void make_stream(jsCtx* js, const std::string& name, const std::string& subjects
 }
 
 // js_Publish, one at a time: what a naive bridge does.
-double naive_rate(const std::string& url, const std::vector<std::string>& bodies) {
+double naive_rate(const std::string& url, std::size_t n) {
+  const auto messages = wire_messages("bench-naive", n);
   auto c = fleet::nats_connection::connect(test::fast_nats_options(url));
-  make_stream(c->jetstream(), "BENCH_NAIVE", "bench.naive.>");
+  make_stream(c->jetstream(), "BENCH_NAIVE", host_subjects("bench-naive"));
   const auto start = clock_type::now();
-  for (std::size_t i = 0; i < bodies.size(); ++i) {
+  for (const auto& m : messages) {
     jsPubOptions po;
     jsPubOptions_Init(&po);
-    const auto id = "naive:" + std::to_string(i);
-    po.MsgId = id.c_str();
+    po.MsgId = m.msg_id.c_str();
     jsPubAck* ack = nullptr;
     jsErrCode code = static_cast<jsErrCode>(0);
-    fleet::check_nats(js_Publish(&ack, c->jetstream(), "bench.naive.h.1.logon", bodies[i].data(),
-                                 static_cast<int>(bodies[i].size()), &po, &code),
+    fleet::check_nats(js_Publish(&ack, c->jetstream(), m.subject.c_str(), m.body.data(), static_cast<int>(m.body.size()),
+                                 &po, &code),
                       "naive publish", code);
     jsPubAck_Destroy(ack);
   }
-  return rate(bodies.size(), clock_type::now() - start);
+  return rate(messages.size(), clock_type::now() - start);
 }
 
-// js_PublishAsync with 512 in flight: the library's fastest.
-double async_raw_rate(const std::string& url, const std::vector<std::string>& bodies) {
+// js_PublishAsync with as many in flight as the bridge allows itself: the
+// library's fastest.
+double async_raw_rate(const std::string& url, std::size_t n) {
+  const auto messages = wire_messages("bench-raw", n);
   fleet::jetstream_settings settings;
-  settings.max_pending_async = 512;
+  settings.max_pending_async = static_cast<std::int64_t>(fleet::bridge_options{}.max_in_flight);
   auto c = fleet::nats_connection::connect(test::fast_nats_options(url), {}, settings);
-  make_stream(c->jetstream(), "BENCH_RAW", "bench.raw.>");
+  make_stream(c->jetstream(), "BENCH_RAW", host_subjects("bench-raw"));
   const auto start = clock_type::now();
-  for (std::size_t i = 0; i < bodies.size(); ++i) {
+  for (const auto& m : messages) {
     jsPubOptions po;
     jsPubOptions_Init(&po);
-    const auto id = "raw:" + std::to_string(i);
-    po.MsgId = id.c_str();
-    fleet::check_nats(js_PublishAsync(c->jetstream(), "bench.raw.h.1.logon", bodies[i].data(),
-                                      static_cast<int>(bodies[i].size()), &po),
-                      "async publish");
+    po.MsgId = m.msg_id.c_str();
+    fleet::check_nats(
+        js_PublishAsync(c->jetstream(), m.subject.c_str(), m.body.data(), static_cast<int>(m.body.size()), &po),
+        "async publish");
   }
   jsPubOptions po;
   jsPubOptions_Init(&po);
   po.MaxWait = 60000;
   fleet::check_nats(js_PublishAsyncComplete(c->jetstream(), &po), "async publish complete");
-  return rate(bodies.size(), clock_type::now() - start);
+  return rate(messages.size(), clock_type::now() - start);
 }
 
 struct latency_probe {
@@ -163,16 +192,8 @@ void measure(const config& cfg, nlohmann::json& report) {
   server.store_dir = dir / "store";
   test::nats_server broker(server);
 
-  std::vector<std::string> bodies;
-  for (std::size_t i = 0; i < cfg.events; ++i) {
-    auto e = sample_event(i);
-    e.seq = i + 1;
-    e.boot_id = "bench";
-    e.timestamp = std::chrono::system_clock::now();
-    bodies.push_back(events::to_json_line(e));
-  }
-  const double naive = naive_rate(broker.url(), {bodies.begin(), bodies.begin() + static_cast<long>(std::min(cfg.naive_events, bodies.size()))});
-  const double async_raw = async_raw_rate(broker.url(), bodies);
+  const double naive = naive_rate(broker.url(), cfg.naive_events);
+  const double async_raw = async_raw_rate(broker.url(), cfg.events);
 
   // The bridge: bus -> journal (on /dev/shm) -> JetStream, as in isensd.
   events::journal_options jo;
@@ -185,6 +206,7 @@ void measure(const config& cfg, nlohmann::json& report) {
   bo.nats = test::fast_nats_options(broker.url());
   bo.host = "bench-host";
   bo.host_token = "bench-host";
+  bo.stream.subjects = {host_subjects(bo.host_token)};  // beside the raw and naive streams
   bo.boot_id = bus.boot_id();
   bo.cursor_file = dir / "nats-cursor";
   bo.heartbeat_interval = 0ms;
@@ -215,7 +237,7 @@ void measure(const config& cfg, nlohmann::json& report) {
   subopts.Config.DeliverPolicy = js_DeliverNew;
   natsSubscription* sub = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
-  fleet::check_nats(js_Subscribe(&sub, consumer->jetstream(), "isens.v1.ev.>", &latency_probe::on_message, &probe,
+  fleet::check_nats(js_Subscribe(&sub, consumer->jetstream(), host_subjects(bo.host_token).c_str(), &latency_probe::on_message, &probe,
                                  nullptr, &subopts, &code),
                     "ordered consumer", code);
   const auto pace = std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(1.0 / cfg.latency_rate));
@@ -254,7 +276,7 @@ void measure(const config& cfg, nlohmann::json& report) {
   std::printf("%-44s %14s\n", "measure", "value");
   std::printf("%-44s %14.0f\n", "bridge events/s (bus -> acked)", bridged);
   std::printf("%-44s %14.0f\n", "journal events/s (bus -> journal only)", journaled);
-  std::printf("%-44s %14.0f\n", "async raw events/s (js_PublishAsync, 512)", async_raw);
+  std::printf("%-44s %14.0f\n", "async raw events/s (js_PublishAsync)", async_raw);
   std::printf("%-44s %14.0f\n", "naive events/s (js_Publish, one at a time)", naive);
   std::printf("%-44s %14.2f\n", "consumer latency p50 ms", latency.p50);
   std::printf("%-44s %14.2f\n", "consumer latency p99 ms", latency.p99);

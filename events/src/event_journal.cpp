@@ -125,6 +125,9 @@ event_journal::event_journal(journal_options options) : state_(std::make_unique<
 
 event_journal::~event_journal() { flush(); }
 
+journal_record::journal_record(event e, std::string stored_line)
+    : ev(std::move(e)), line(std::move(stored_line)), stored(true) {}
+
 journal_record::journal_record(event e) : ev(std::move(e)) {
   try {
     line = detail::event_line(ev);
@@ -250,19 +253,27 @@ journal_stats event_journal::stats() const {
 
 const std::filesystem::path& event_journal::directory() const noexcept { return state_->options.directory; }
 
-journal_batch event_journal::read_since(std::uint64_t after_seq, std::size_t max) const {
+template <class Keep>
+journal_span event_journal::read_lines(std::uint64_t after_seq, std::size_t max, const journal_read_position& from,
+                                       Keep keep) const {
   // A snapshot under the lock: which files, how many bytes of each, which
   // holes. Opening the files under the lock too means a segment deleted by a
   // later append stays readable through our descriptor. Reading and parsing
   // happen unlocked, so a long read never stalls the journal subscriber.
   struct source {
     detail::unique_fd fd;
+    std::uint64_t start = 0;  // bytes known to hold only seqs up to after_seq
     std::uint64_t bytes = 0;
+    std::uint64_t name_seq = 0;
     std::string path;
   };
   std::vector<source> sources;
   std::vector<detail::hole> holes;
-  journal_batch out;
+  journal_span out;
+  std::size_t kept = 0;
+  std::uint64_t last_kept = after_seq;
+  const bool from_valid = from.segment != 0 && from.after_seq == after_seq;
+  if (from_valid) out.position = from;  // kept if nothing is read
   std::uint64_t last = 0;
   {
     const auto& s = *state_;
@@ -279,7 +290,8 @@ journal_batch event_journal::read_since(std::uint64_t after_seq, std::size_t max
         out.gap = true;  // its events are missing from the answer: say so
         continue;
       }
-      sources.push_back({std::move(fd), seg.bytes, seg.path.string()});
+      const bool resume_here = from_valid && from.segment == seg.name_seq && from.offset <= seg.bytes;
+      sources.push_back({std::move(fd), resume_here ? from.offset : 0, seg.bytes, seg.name_seq, seg.path.string()});
       ahead += seg.first_seq > after_seq ? seg.events : 1;
     }
     for (const auto& h : s.holes)
@@ -289,12 +301,14 @@ journal_batch event_journal::read_since(std::uint64_t after_seq, std::size_t max
   std::uint64_t covered = max == 0 ? after_seq : last;  // seqs up to here are returned or reported
   std::string data;
   for (const auto& src : sources) {
-    if (const auto ec = detail::read_prefix(src.fd.get(), src.bytes, data)) {
+    if (const auto ec = detail::read_range(src.fd.get(), src.start, src.bytes, data)) {
       spdlog::error("event journal: cannot read {}: {}", src.path, ec.message());
       out.gap = true;
+      out.position = {};  // what it held is unaccounted for: the next read scans
       continue;
     }
-    for (std::size_t pos = 0, newline; out.events.size() < max && pos < data.size(); pos = newline + 1) {
+    std::size_t pos = 0;
+    for (std::size_t newline; kept < max && pos < data.size(); pos = newline + 1) {
       newline = data.find('\n', pos);
       if (newline == std::string::npos) break;
       const auto line = std::string_view(data).substr(pos, newline - pos);
@@ -302,20 +316,40 @@ journal_batch event_journal::read_since(std::uint64_t after_seq, std::size_t max
       if (const auto seq = detail::peek_seq(line); seq && *seq <= after_seq) continue;
       auto parsed = detail::parse_line(line);
       // Hole markers and lines found corrupt on open are accounted for by `holes`.
-      if (parsed.kind != detail::parsed_line::type::event || parsed.ev.seq <= after_seq) continue;
-      if (!out.events.empty() && parsed.ev.seq <= out.events.back().seq) continue;
-      out.events.push_back(std::move(parsed.ev));
+      if (parsed.kind != detail::parsed_line::type::event || parsed.ev.seq <= last_kept) continue;
+      last_kept = parsed.ev.seq;
+      keep(std::move(parsed.ev), std::string_view(data).substr(pos, newline + 1 - pos));
+      ++kept;
     }
-    if (out.events.size() >= max) break;
+    out.position = {0, src.name_seq, src.start + pos};  // every line before it is returned or skipped
+    if (kept >= max) break;
   }
-  if (max != 0 && out.events.size() >= max) covered = out.events.back().seq;
+  if (max != 0 && kept >= max) covered = last_kept;
 
   out.next_after = std::max(after_seq, covered);
+  out.position.after_seq = out.next_after;
   if (out.next_after == after_seq) return out;  // nothing new: nothing can be missing
   // Missing from (after_seq, next_after]: whatever was deleted, and every hole in it.
   if (out.oldest_available != 0 && after_seq + 1 < out.oldest_available) out.gap = true;
   for (const auto& h : holes)
     if (h.first <= out.next_after) out.gap = true;  // h.last > after_seq already
+  return out;
+}
+
+journal_batch event_journal::read_since(std::uint64_t after_seq, std::size_t max,
+                                        const journal_read_position& from) const {
+  journal_batch out;
+  static_cast<journal_span&>(out) =
+      read_lines(after_seq, max, from, [&](event&& e, std::string_view) { out.events.push_back(std::move(e)); });
+  return out;
+}
+
+journal_record_batch event_journal::read_records_since(std::uint64_t after_seq, std::size_t max,
+                                                       const journal_read_position& from) const {
+  journal_record_batch out;
+  static_cast<journal_span&>(out) = read_lines(after_seq, max, from, [&](event&& e, std::string_view line) {
+    out.records.emplace_back(std::move(e), std::string(line));
+  });
   return out;
 }
 

@@ -162,6 +162,98 @@ bool append_plain_event_json(const event& e, std::string& out) {
   return true;
 }
 
+namespace {
+
+// Reads the compact form member by member; each step fails (false) on the
+// first byte that is not what append_plain_event_json would have written.
+class plain_reader {
+ public:
+  explicit plain_reader(std::string_view text) noexcept : rest_(text) {}
+
+  bool literal(std::string_view s) noexcept {
+    if (!rest_.starts_with(s)) return false;
+    rest_.remove_prefix(s.size());
+    return true;
+  }
+  // `,"key":` when the next member is `key` (optional members are omitted).
+  bool key(std::string_view k) noexcept {
+    const auto r = rest_;
+    if (literal(",\"") && literal(k) && literal("\":")) return true;
+    rest_ = r;
+    return false;
+  }
+  template <class Unsigned>
+  bool number(Unsigned& out) noexcept {
+    if (rest_.size() > 1 && rest_[0] == '0' && rest_[1] >= '0' && rest_[1] <= '9') return false;  // JSON has no leading zeros
+    const auto [end, ec] = std::from_chars(rest_.data(), rest_.data() + rest_.size(), out);
+    if (ec != std::errc{}) return false;  // also out of range for Unsigned
+    rest_.remove_prefix(static_cast<std::size_t>(end - rest_.data()));
+    return true;
+  }
+  bool string(std::string_view& out) noexcept {
+    if (!literal("\"")) return false;
+    const auto close = rest_.find('"');
+    if (close == std::string_view::npos) return false;
+    out = rest_.substr(0, close);
+    if (!plain(out)) return false;  // an escape or a control byte: the full parser's job
+    rest_.remove_prefix(close + 1);
+    return true;
+  }
+  template <class Unsigned>
+  bool optional_number(std::string_view k, std::optional<Unsigned>& out) noexcept {
+    if (!key(k)) return true;
+    Unsigned v{};
+    if (!number(v)) return false;
+    out = v;
+    return true;
+  }
+  bool optional_string(std::string_view k, std::string& out) {
+    if (!key(k)) return true;
+    std::string_view v;
+    if (!string(v)) return false;
+    out = v;
+    return true;
+  }
+  bool at_end() const noexcept { return rest_.empty(); }
+
+ private:
+  std::string_view rest_;
+};
+
+}  // namespace
+
+bool read_plain_event_json(std::string_view text, event& out) {
+  plain_reader r(text);
+  event e;
+  std::string_view boot_id, time, kind, reason, isid;
+  if (!r.literal("{\"schema\":1") || !r.key("seq") || !r.number(e.seq) || !r.key("boot_id") || !r.string(boot_id) ||
+      !r.key("time") || !r.string(time) || !r.key("kind") || !r.string(kind) || !r.key("reason") ||
+      !r.string(reason) || !r.key("session_id") || !r.number(e.session_id) ||
+      !r.optional_number("connection_id", e.connection_id) || !r.optional_string("target", e.target) ||
+      !r.optional_string("portal", e.portal))
+    return false;
+  if (r.key("isid")) {
+    if (!r.string(isid) || !(e.isid = parse_isid(isid))) return false;
+  }
+  if (!r.optional_number("tsih", e.tsih) || !r.optional_number("cid", e.cid) ||
+      !r.optional_number("attempt", e.attempt) || !r.optional_string("detail", e.detail) || !r.literal("}") ||
+      !r.at_end())
+    return false;
+  const auto k = parse_event_kind(kind);
+  const auto why = parse_event_reason(reason);
+  if (!k || !why) return false;
+  try {
+    e.timestamp = parse_timestamp(time);
+  } catch (const event_format_error&) {
+    return false;
+  }
+  e.kind = *k;
+  e.reason = *why;
+  e.boot_id = boot_id;
+  out = std::move(e);
+  return true;
+}
+
 }  // namespace detail
 
 event event_from_json(const json& j) {
@@ -200,6 +292,7 @@ event event_from_json(const json& j) {
 }
 
 event parse_event_json(std::string_view text) {
+  if (event e; detail::read_plain_event_json(text, e)) return e;
   json j;
   try {
     j = json::parse(text);

@@ -63,11 +63,13 @@ std::error_code write_all(int fd, std::string_view data) noexcept {
   return {};
 }
 
-std::error_code read_prefix(int fd, std::uint64_t bytes, std::string& out) {
-  out.resize(static_cast<std::size_t>(bytes));
+std::error_code read_prefix(int fd, std::uint64_t bytes, std::string& out) { return read_range(fd, 0, bytes, out); }
+
+std::error_code read_range(int fd, std::uint64_t from, std::uint64_t to, std::string& out) {
+  out.resize(static_cast<std::size_t>(to > from ? to - from : 0));
   std::size_t done = 0;
   while (done < out.size()) {
-    const auto n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(done));
+    const auto n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(from + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return last_error();
@@ -100,6 +102,10 @@ std::string hole_line(std::uint64_t first, std::uint64_t last) {
 
 parsed_line parse_line(std::string_view line) {
   parsed_line out;
+  if (read_plain_event_json(line, out.ev)) {  // the journal's own form, read without a JSON tree
+    out.kind = parsed_line::type::event;
+    return out;
+  }
   auto j = nlohmann::ordered_json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     out.error = "not JSON";

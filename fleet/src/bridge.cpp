@@ -226,7 +226,7 @@ void bridge::notify(std::span<events::journal_record> records) {
   auto& s = *impl_;
   std::lock_guard lock(s.mutex);
   for (auto& r : records)
-    if (r.stored && s.fresh.size() < 32 * s.options.max_in_flight) s.fresh.push_back(std::move(r));  // ~10 MB at most
+    if (r.stored && s.fresh.size() < impl::hand_over_limit) s.fresh.push_back(std::move(r));
   // A full window would only make the thread look and sleep again: the ack
   // that frees a quarter of it wakes the thread (on_publish_result).
   if (s.link_up && !s.resync_needed && s.window_too_full_locked()) return;

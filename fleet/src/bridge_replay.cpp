@@ -120,13 +120,9 @@ void bridge::impl::publish_gap(std::uint64_t first, std::uint64_t last, const ch
           first - 1, last);
 }
 
-bool bridge::impl::publish_event(const events::event& e, std::string_view body) {
-  return publish(event_subject(options.host_token, e.session_id, e.kind), body,
-                 event_msg_id(options.host_token, e.boot_id, e.seq), e.boot_id, e.seq - 1, e.seq);
-}
-
-// Events handed over by notify(), consecutive seqs: their window entries are
-// recorded under one lock, then each is published with the journal's line.
+// Consecutive events (handed over by notify(), or read back from the
+// journal): their window entries are recorded under one lock, then each is
+// published with the journal's line.
 bool bridge::impl::publish_fresh(std::vector<events::journal_record>& ready) {
   {
     std::lock_guard lock(mutex);
@@ -176,39 +172,42 @@ void bridge::impl::publish_more() {
     space -= ready.size();
   }
   // Behind (a replay, or more than the queue held): from the journal,
-  // read ahead so that each read serves many refills.
+  // read ahead so that each read serves many refills, and published as the
+  // journal stored each line, a run at a time as above.
   while (space > 0) {
-    if (backlog_used == backlog.events.size() && backlog_tail_done) {
-      backlog = journal->read_since(next_after, read_ahead_events);
+    if (backlog_used == backlog.records.size() && backlog_tail_done) {
+      backlog = journal->read_records_since(next_after, read_ahead_events, backlog.position);
       backlog_used = 0;
       backlog_tail_done = false;
     }
-    std::uint64_t expected = next_after + 1;
     std::size_t sent = 0;
-    for (; backlog_used < backlog.events.size() && sent < space; ++backlog_used) {
-      const auto& e = backlog.events[backlog_used];
-      if (e.seq <= next_after) continue;  // published meanwhile from the hand-over
-      if (e.seq > expected) {
-        publish_gap(expected, e.seq - 1, e.seq - 1 < backlog.oldest_available ? "journal_rotated" : "journal_hole",
-                    e.boot_id);
+    ready.clear();
+    for (; backlog_used < backlog.records.size() && sent < space; ++backlog_used) {
+      auto& r = backlog.records[backlog_used];
+      if (r.ev.seq <= next_after) continue;  // published meanwhile from the hand-over
+      const auto expected = ready.empty() ? next_after + 1 : ready.back().ev.seq + 1;
+      if (r.ev.seq > expected) {  // the journal lacks what lies between: say so, in its place
+        if (!ready.empty() && !publish_fresh(ready)) return;
+        ready.clear();
+        publish_gap(expected, r.ev.seq - 1, r.ev.seq - 1 < backlog.oldest_available ? "journal_rotated" : "journal_hole",
+                    r.ev.boot_id);
         ++sent;
       }
-      if (!publish_event(e, events::to_json_line(e))) return;
-      expected = e.seq + 1;
-      next_after = e.seq;
+      ready.push_back(std::move(r));
       ++sent;
     }
-    if (backlog_used == backlog.events.size() && !backlog_tail_done) {
+    if (!ready.empty() && !publish_fresh(ready)) return;
+    if (backlog_used == backlog.records.size() && !backlog_tail_done) {
       backlog_tail_done = true;
-      if (backlog.gap && backlog.next_after >= expected) {
-        publish_gap(expected, backlog.next_after,
+      if (backlog.gap && backlog.next_after > next_after) {
+        publish_gap(next_after + 1, backlog.next_after,
                     backlog.next_after < backlog.oldest_available ? "journal_rotated" : "journal_hole",
                     options.boot_id);
         next_after = backlog.next_after;
         ++sent;
       }
     }
-    if (sent == 0 && backlog.events.empty()) return;  // caught up
+    if (sent == 0 && backlog.records.empty()) return;  // caught up
     space = sent >= space ? 0 : space - sent;
     std::lock_guard lock(mutex);
     if (resync_needed) return;

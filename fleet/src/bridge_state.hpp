@@ -43,6 +43,9 @@ struct bridge::impl {
   std::string last_problem;      // the kind of problem logged last in this outage
   publish_window window;
   std::deque<events::journal_record> fresh;  // events just journaled, in seq order, with their line (notify)
+  // Beyond it, events are read back from the journal (as fast, since it
+  // reads on from where it stopped and not a JSON tree): ~10 MB at most.
+  static constexpr std::size_t hand_over_limit = 16384;
   bridge_stats counters;
   std::optional<std::chrono::steady_clock::time_point> last_ack;
   std::uint64_t stored_cursor = 0;  // what the cursor file holds
@@ -50,10 +53,10 @@ struct bridge::impl {
   // Thread-only.
   std::unique_ptr<nats_connection> connection;
   std::uint64_t next_after = 0;  // the last seq handed to the client
-  // Behind, the journal is read ahead in large batches: each read_since
-  // scans its segment up to next_after, so a read per window refill (256
-  // events) cost a segment scan per 256 events.
-  events::journal_batch backlog;
+  // Behind, the journal is read ahead in large batches, each read going on
+  // from where the last one stopped (its position): reading the segment
+  // from its start each time cost more than publishing.
+  events::journal_record_batch backlog;
   std::size_t backlog_used = 0;    // its events already handled
   bool backlog_tail_done = true;   // its trailing gap (past its last event) handled
   std::chrono::steady_clock::time_point next_heartbeat{};
@@ -64,7 +67,6 @@ struct bridge::impl {
   bool resync();
   void publish_more();
   bool publish_fresh(std::vector<events::journal_record>& ready);
-  bool publish_event(const events::event& e, std::string_view body);
   bool publish(const std::string& subject, std::string_view body, const std::string& msg_id,
                const std::string& boot_id, std::uint64_t after, std::uint64_t position);
   // Hands one message to the client; its window entry is already recorded.

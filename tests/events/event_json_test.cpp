@@ -145,3 +145,62 @@ TEST_CASE("to_json_line is exactly the JSON tree's dump, plain strings or not", 
     CHECK(parse_event_json(to_json_line(e)).detail == e.detail);
   }
 }
+
+TEST_CASE("the journal's compact form reads back as the JSON tree reads it, and every other text as before",
+          "[events][json]") {
+  // parse_event_json reads to_json_line's own form without building a
+  // tree; whatever that shortcut accepts must give the tree's answer, and
+  // whatever the tree refuses must stay refused.
+  const auto same_answer = [](const std::string& text) {
+    std::string fast, tree;
+    try {
+      fast = to_json(parse_event_json(text)).dump();
+    } catch (const event_format_error& ex) {
+      fast = std::string("error: ") + ex.what();
+    }
+    try {
+      tree = to_json(event_from_json(nlohmann::ordered_json::parse(text))).dump();
+    } catch (const std::exception&) {
+      tree = "error";
+    }
+    INFO(text);
+    if (tree == "error") {
+      CHECK(fast.starts_with("error: "));
+    } else {
+      CHECK(fast == tree);
+    }
+  };
+  event full = full_event();
+  full.seq = 18446744073709551615ULL;
+  full.attempt = 4294967295U;
+  event bare;
+  bare.seq = 1;
+  bare.boot_id = "b";
+  event some = full_event();
+  some.connection_id.reset();
+  some.isid.reset();
+  some.cid.reset();
+  some.detail.clear();
+  for (const auto& e : {full, bare, some}) {
+    const auto line = to_json_line(e);
+    CHECK(to_json(parse_event_json(line)).dump() == to_json(e).dump());
+    // Every byte changed to a few that matter to a parser, and every prefix.
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      for (const char c : {'0', '7', '"', '\\', '}', ',', ' ', '-', 'x'}) {
+        auto changed = line;
+        changed[i] = c;
+        same_answer(changed);
+      }
+      same_answer(line.substr(0, i));
+    }
+  }
+  // Valid JSON in other shapes than the compact form.
+  same_answer(R"({"seq":5,"schema":1,"boot_id":"b","time":"2026-11-21T23:45:01.123456Z","kind":"logon","reason":"none","session_id":1})");
+  same_answer(R"({"schema":1, "seq":5,"boot_id":"b","time":"2026-11-21T23:45:01.123456Z","kind":"logon","reason":"none","session_id":1})");
+  same_answer(R"({"schema":1,"seq":05,"boot_id":"b","time":"2026-11-21T23:45:01.123456Z","kind":"logon","reason":"none","session_id":1})");
+  same_answer(R"({"schema":1,"seq":5,"boot_id":"b\u0041","time":"2026-11-21T23:45:01.123456Z","kind":"logon","reason":"none","session_id":1})");
+  same_answer(R"({"schema":1,"seq":5,"boot_id":"b","time":"2026-11-21T23:45:01.123456Z","kind":"logon","reason":"none","session_id":1,"tsih":70000})");
+  same_answer(R"({"schema":1,"seq":5,"boot_id":"b","time":"2026-11-21T23:45:01.123456Z","kind":"logon","reason":"none","session_id":1,"cid":null})");
+  same_answer(R"({"schema":1,"seq":5,"boot_id":"b","time":"2026-11-21T23:45:01.123456Z","kind":"logon","reason":"none","session_id":1,"later":2})");
+  same_answer(R"({"schema":1,"seq":5,"boot_id":"b","time":"2026-11-21T23:45:01.123456Z","kind":"logon","reason":"none","session_id":1}x)");
+}

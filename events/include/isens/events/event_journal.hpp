@@ -34,15 +34,27 @@ struct journal_options {
   std::size_t sync_every_events = 256;
 };
 
-/// What read_since found.
-struct journal_batch {
-  std::vector<event> events;  ///< seq > after_seq, ascending, at most `max`
-  /// Some seq in (after_seq, next_after] is not in `events`: it was deleted
-  /// (older than oldest_available) or never reached the journal. Resync from
-  /// a session snapshot, then continue from next_after.
+/// Where a read_since stopped in the journal's files. Passed back with the
+/// next read (whose after_seq is this read's next_after), it lets that read
+/// start there instead of reading its segment from the start and skipping
+/// to after_seq line by line. A stale one (another after_seq, or a segment
+/// rotated away meanwhile) is ignored: the read scans as without it.
+struct journal_read_position {
+  std::uint64_t after_seq = 0;  ///< every line before `offset` has a seq up to this
+  std::uint64_t segment = 0;    ///< the segment's name seq; 0: no position
+  std::uint64_t offset = 0;     ///< bytes into that segment
+};
+
+/// What a read found besides the events: whether some are missing, and
+/// where to go on from.
+struct journal_span {
+  /// Some seq in (after_seq, next_after] is not in the answer: it was
+  /// deleted (older than oldest_available) or never reached the journal.
+  /// Resync from a session snapshot, then continue from next_after.
   bool gap = false;
   std::uint64_t oldest_available = 0;  ///< seq of the oldest event kept (0 when empty)
   std::uint64_t next_after = 0;        ///< pass as after_seq next time: everything up to it is accounted for
+  journal_read_position position;      ///< pass with next_after to read on from where this read stopped
 };
 
 /// An event with its journal line, serialised once: the journal writes the
@@ -51,11 +63,23 @@ struct journal_record {
   /// Serialises `e`; never throws for want of memory there: an empty line
   /// is refused by append() and counted as an append error.
   explicit journal_record(event e);
+  /// An event read back with the line it was stored as (stored is true).
+  journal_record(event e, std::string stored_line);
   event ev;
   std::string line;     ///< the event's JSON (schema 1, as in the files) and '\n'; empty if it could not be made
   bool stored = false;  ///< set by append(): the line is in the journal (written, synced per the options)
   /// The JSON alone, without the newline.
   std::string_view json() const noexcept { return std::string_view(line).substr(0, line.empty() ? 0 : line.size() - 1); }
+};
+
+/// What read_since found.
+struct journal_batch : journal_span {
+  std::vector<event> events;  ///< seq > after_seq, ascending, at most `max`
+};
+
+/// What read_records_since found.
+struct journal_record_batch : journal_span {
+  std::vector<journal_record> records;  ///< seq > after_seq, ascending, at most `max`, with their lines
 };
 
 /// Counters for metrics and tests.
@@ -106,8 +130,13 @@ class event_journal {
   /// The seq of the oldest event kept (0 when empty).
   std::uint64_t first_seq() const;
   /// Up to `max` events with seq > after_seq, in order, and whether any seq
-  /// in between is missing.
-  journal_batch read_since(std::uint64_t after_seq, std::size_t max) const;
+  /// in between is missing. `from`: the last batch's position, so that a
+  /// reader going through the journal batch by batch reads each line once.
+  journal_batch read_since(std::uint64_t after_seq, std::size_t max, const journal_read_position& from = {}) const;
+  /// The same, each event with the line it is stored as, for a reader that
+  /// forwards the JSON (the NATS bridge): no second serialisation.
+  journal_record_batch read_records_since(std::uint64_t after_seq, std::size_t max,
+                                          const journal_read_position& from = {}) const;
   /// Current counters.
   journal_stats stats() const;
   /// The directory the journal lives in.
@@ -116,6 +145,10 @@ class event_journal {
  private:
   struct state;
   std::unique_ptr<state> state_;
+  // Both readers: calls keep(event, line) for each event after after_seq,
+  // in order, until it has kept `max`.
+  template <class Keep>
+  journal_span read_lines(std::uint64_t after_seq, std::size_t max, const journal_read_position& from, Keep keep) const;
 };
 
 }  // namespace isens::events
