@@ -228,6 +228,24 @@ void measure(const config& cfg, nlohmann::json& report) {
     throw std::runtime_error("the bridge did not publish every event");
   const double bridged = rate(cfg.events, clock_type::now() - start);
 
+  // The same events replayed from the journal by a second bridge (what a
+  // bridge does after an outage): its publishing alone, without the bus and
+  // the journal's writes sharing the two CPUs.
+  fleet::bridge_options ro = bo;
+  ro.host_token = "bench-replay";
+  ro.stream.name = "BENCH_REPLAY";
+  ro.stream.subjects = {host_subjects(ro.host_token)};
+  ro.cursor_file = dir / "nats-cursor-replay";
+  double replayed = 0;
+  {
+    fleet::bridge replay(ro, journal);
+    const auto replay_start = clock_type::now();
+    replay.start();
+    if (!wait_until([&] { return replay.stats().acked_seq >= cfg.events; }, 120s))
+      throw std::runtime_error("the replaying bridge did not publish every event");
+    replayed = rate(cfg.events, clock_type::now() - replay_start);
+  }
+
   // Latency: an ordered JetStream consumer of the bridge's stream, events paced.
   latency_probe probe;
   auto consumer = fleet::nats_connection::connect(test::fast_nats_options(broker.url()));
@@ -276,6 +294,7 @@ void measure(const config& cfg, nlohmann::json& report) {
   std::printf("%-44s %14s\n", "measure", "value");
   std::printf("%-44s %14.0f\n", "bridge events/s (bus -> acked)", bridged);
   std::printf("%-44s %14.0f\n", "journal events/s (bus -> journal only)", journaled);
+  std::printf("%-44s %14.0f\n", "replay events/s (journal -> acked)", replayed);
   std::printf("%-44s %14.0f\n", "async raw events/s (js_PublishAsync)", async_raw);
   std::printf("%-44s %14.0f\n", "naive events/s (js_Publish, one at a time)", naive);
   std::printf("%-44s %14.2f\n", "consumer latency p50 ms", latency.p50);
@@ -289,6 +308,8 @@ void measure(const config& cfg, nlohmann::json& report) {
   report["async_raw_events_per_s"] = async_raw;
   report["bridge_vs_async_raw_ratio"] = bridged / async_raw;
   report["bridge_vs_naive_ratio"] = bridged / naive;
+  report["replay_events_per_s"] = replayed;
+  report["replay_vs_async_raw_ratio"] = replayed / async_raw;
   report["consumer_latency_ms_p50"] = latency.p50;
   report["consumer_latency_ms_p99"] = latency.p99;
   report["latency_samples"] = latencies.size();
