@@ -34,8 +34,8 @@ struct bridge_options {
   stream_options stream;
   std::filesystem::path cursor_file;              ///< the last seq acknowledged in order; empty: not persisted
   /// Async publishes awaiting their ack at most. 2 048 keeps the broker busy
-  /// while the bridge refills in batches of a quarter (512 was 0.6–0.7 of
-  /// the client's own rate, 2 048 0.73–0.87: bench/README.md, fleet).
+  /// while the bridge refills in batches of a quarter (with the raw client at
+  /// the same limit: 0.62–0.76 of its rate at 512, 0.64–0.87 at 2 048).
   std::size_t max_in_flight = 2048;
   std::chrono::milliseconds ack_timeout{5000};    ///< an unacked publish fails after this (then resync)
   std::chrono::milliseconds heartbeat_interval{5000};  ///< 0: no heartbeat
