@@ -68,12 +68,18 @@ std::chrono::system_clock::time_point parse_timestamp(std::string_view text) {
   long micros = 0;
   int consumed = 0;
   const std::string copy(text);
-  if (copy.size() != 27 ||
+  // Digits where format_timestamp writes them (sscanf alone takes signs and
+  // spaces), and a year a time_point can hold (nanoseconds overflow past 2262).
+  constexpr std::string_view shape = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+  bool shaped = copy.size() == shape.size();
+  for (std::size_t i = 0; shaped && i < shape.size(); ++i)
+    shaped = shape[i] == 'd' ? (copy[i] >= '0' && copy[i] <= '9') : copy[i] == shape[i];
+  if (!shaped || copy < "1970" || copy >= "2200" ||
       std::sscanf(copy.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%6ldZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &micros, &consumed) != 7 ||
       consumed != 27 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
       tm.tm_min > 59 || tm.tm_sec > 60) {
-    fail("member \"time\" must look like 2026-11-21T23:45:01.123456Z");
+    fail("member \"time\" must look like 2026-11-21T23:45:01.123456Z, in the years 1970 to 2199");
   }
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;

@@ -113,6 +113,11 @@ TEST_CASE("malformed JSON events are clear errors, never crashes", "[events][jso
   CHECK_THROWS_WITH(parse_event_json(with("isid", "40000137")), Contains("12 hex digits"));
   CHECK_THROWS_WITH(parse_event_json(with("isid", "40000137zzzz")), Contains("12 hex digits"));
   CHECK_THROWS_WITH(parse_event_json(with("time", "yesterday")), Contains("\"time\""));
+  // Out of a time_point's range (it counts nanoseconds), or signed: refused, never overflowed.
+  CHECK_THROWS_WITH(parse_event_json(with("time", "0026-11-21T23:45:01.123456Z")), Contains("1970 to 2199"));
+  CHECK_THROWS_WITH(parse_event_json(with("time", "9999-11-21T23:45:01.123456Z")), Contains("1970 to 2199"));
+  CHECK_THROWS_WITH(parse_event_json(with("time", "-026-11-21T23:45:01.123456Z")), Contains("\"time\""));
+  CHECK_THROWS_WITH(parse_event_json(with("time", "2026-11-21T23:45: 1.123456Z")), Contains("\"time\""));
   CHECK_THROWS_WITH(parse_event_json(with("schema", 99)), Contains("unsupported schema version 99"));
   CHECK_THROWS_AS(parse_event_json(with("session_id", "3")), event_format_error);
 }
