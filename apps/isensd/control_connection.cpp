@@ -1,4 +1,5 @@
 #include "control_connection.hpp"
+#include "use_tuple.hpp"
 
 #include <isens/events/event_json.hpp>
 
@@ -18,7 +19,6 @@
 namespace isens::daemon {
 
 namespace asio = boost::asio;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // A client that reads slower than events arrive must not make the daemon
 // grow without bound: past this many unsent lines, events are counted as

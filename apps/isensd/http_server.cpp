@@ -1,4 +1,5 @@
 #include "http_server.hpp"
+#include "use_tuple.hpp"
 
 #include <isens/initiator/types.hpp>
 
@@ -19,7 +20,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using asio::ip::tcp;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 

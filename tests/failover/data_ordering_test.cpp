@@ -38,7 +38,7 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr std::uint32_t block = 512;
-constexpr std::uint64_t lun_bytes = 16ULL << 20;
+constexpr std::uint64_t ordering_lun_bytes = 16ULL << 20;
 
 initiator::initiator_options holding_options() {
   auto o = test::initiator_harness::quick_options();
@@ -65,7 +65,7 @@ std::string holds(initiator::initiator& ini, std::uint64_t id, std::uint64_t lba
 
 TEST_CASE("A, then B over the same blocks, with the connection dropped under A: the blocks end with B",
           "[failover][tgtd][datapath][ordering]") {
-  auto target = test::make_memory_target(lun_bytes);
+  auto target = test::make_memory_target(ordering_lun_bytes);
   test::failover_rig rig(test::quick_policy(), holding_options());
   auto& ini = rig.initiator();
   const auto id = rig.login(test::data_login(*target));
@@ -102,7 +102,7 @@ TEST_CASE("A, then B over the same blocks, with the connection dropped under A: 
 TEST_CASE("documented hazard: tgt completes a write of the replaced session after the new session's later write",
           "[failover][tgtd][datapath][ordering]") {
   std::filesystem::path file;
-  auto target = test::make_memory_target(lun_bytes, 0, &file);
+  auto target = test::make_memory_target(ordering_lun_bytes, 0, &file);
   // tgtd closes a dropped connection's socket only once its commands are out
   // of the backing store (conn_close leaves it to the last reference): with
   // A held there, the connection just goes silent, which NOP-Outs notice.

@@ -65,7 +65,7 @@ constexpr asc_entry asc_table[] = {
     {0x68, 0x00, "LOGICAL UNIT NOT CONFIGURED"},
 };
 
-error bad(std::string what) { return make_error(errc::scsi_bad_response, std::move(what)); }
+error bad_sense(std::string what) { return make_error(errc::scsi_bad_response, std::move(what)); }
 
 }  // namespace
 
@@ -111,7 +111,7 @@ std::string describe(const sense_data& s) {
 }
 
 result<sense_data> parse_sense(byte_span sense) {
-  if (sense.size() < 8) return bad("sense data of " + std::to_string(sense.size()) + " bytes (< 8)");
+  if (sense.size() < 8) return bad_sense("sense data of " + std::to_string(sense.size()) + " bytes (< 8)");
   sense_data s;
   s.response_code = sense[0] & 0x7f;
   switch (s.response_code) {
@@ -138,15 +138,15 @@ result<sense_data> parse_sense(byte_span sense) {
     default: {
       char buf[8];
       std::snprintf(buf, sizeof buf, "0x%02x", static_cast<unsigned>(s.response_code));
-      return bad(std::string("sense data with unknown response code ") + buf);
+      return bad_sense(std::string("sense data with unknown response code ") + buf);
     }
   }
 }
 
 result<sense_data> parse_sense_segment(byte_span data_segment) {
-  if (data_segment.size() < 2) return bad("SCSI response data segment without SenseLength");
+  if (data_segment.size() < 2) return bad_sense("SCSI response data segment without SenseLength");
   const std::size_t length = load_be16(data_segment.data());
-  if (length > data_segment.size() - 2) return bad("SenseLength beyond the data segment");
+  if (length > data_segment.size() - 2) return bad_sense("SenseLength beyond the data segment");
   return parse_sense(data_segment.subspan(2, length));
 }
 

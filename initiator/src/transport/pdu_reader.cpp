@@ -11,7 +11,6 @@
 namespace isens::initiator::transport {
 namespace {
 
-constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
 // Big enough for many small PDUs per recv; a larger PDU grows it.
 constexpr std::size_t initial_buffer = 64 * 1024;
 

@@ -9,13 +9,7 @@
 
 #include <charconv>
 
-
 namespace isens::initiator::transport {
-namespace {
-
-constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
-
-}  // namespace
 
 boost::asio::awaitable<result<protocol::pdu>> read_pdu(boost::asio::ip::tcp::socket& socket,
                                                        protocol::digest_settings digests,

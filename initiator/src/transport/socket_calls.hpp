@@ -9,13 +9,19 @@
 
 #include "isens/initiator/error.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <sys/uio.h>
 
 #include <cstddef>
 
 namespace isens::initiator::transport {
+
+// The completion token of the async waits here: the error comes back as a
+// value, for socket_error.
+inline constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
 
 // A socket error in the library's terms: connection_closed (eof, reset, …),
 // or operation_aborted kept as it is (the socket was closed by us).
