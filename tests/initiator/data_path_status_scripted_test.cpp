@@ -117,8 +117,10 @@ TEST_CASE("BUSY and TASK SET FULL are retried after a growing pause, then the co
     disk_session s([&](test::scripted_connection& c, test::scripted_disk& disk, int) -> asio::awaitable<void> {
       auto command = co_await c.receive_command();
       for (int i = 0; i < refusals; ++i) {
-        co_await c.send(test::scsi_response_for(command, status));
+        // Timed from before the send: its completion may run late on a busy
+        // machine, after the initiator's pause has already ended.
         const auto refused = std::chrono::steady_clock::now();
+        co_await c.send(test::scsi_response_for(command, status));
         const auto again = co_await c.receive_command();
         pause_us[i] = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - refused)
                           .count();
@@ -135,6 +137,34 @@ TEST_CASE("BUSY and TASK SET FULL are retried after a growing pause, then the co
     CHECK(io.retried == refusals);
     CHECK(io.failed == 0);
   }
+}
+
+TEST_CASE("two commands refused BUSY together: neither goes out again before the pause",
+          "[initiator][scripted][datapath]") {
+  // The second BUSY restarts the pause; the wait it cancels must not end it.
+  std::array<std::atomic<long>, 2> pause_us{};
+  disk_session s([&](test::scripted_connection& c, test::scripted_disk& disk, int) -> asio::awaitable<void> {
+    const auto first = co_await c.receive_command();
+    const auto second = co_await c.receive_command();
+    const auto refused = std::chrono::steady_clock::now();
+    co_await c.send(test::scsi_response_for(first, busy));
+    co_await c.send(test::scsi_response_for(second, busy));
+    for (auto& pause : pause_us) {
+      const auto again = co_await c.receive_command();
+      pause = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - refused).count();
+      co_await c.answer_command(again, disk);
+    }
+    co_await c.serve_disk_until_logout(disk);
+  });
+  std::vector<std::byte> a(io_bytes), b(io_bytes);
+  auto read_a = s.start_read(a);
+  auto read_b = s.start_read(b);
+  REQUIRE(disk_session::finish(read_a));
+  REQUIRE(disk_session::finish(read_b));
+  CHECK(same_bytes(a, s.disk.read(0, io_bytes)));
+  CHECK(same_bytes(b, s.disk.read(0, io_bytes)));
+  for (const auto& pause : pause_us) CHECK(pause.load() >= 1000);
+  CHECK(s.info().io.retried == 2);
 }
 
 TEST_CASE("a target that stays BUSY ends the command with an error after the retries",

@@ -322,7 +322,10 @@ void session::settle(std::unique_ptr<scsi_task> task, result<scsi_completion> ou
       // longer each time (1, 2, 4 … 64 ms).
       dispatch_paused_ = true;
       busy_timer_.expires_after(std::chrono::milliseconds(1u << std::min<std::uint32_t>(task->retries, 6)));
-      busy_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code&) {
+      busy_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+        // Another BUSY meanwhile set a longer pause and cancelled this wait:
+        // its own wait ends the pause, not this one.
+        if (ec == boost::asio::error::operation_aborted) return;
         if (const auto self = weak.lock()) {
           self->dispatch_paused_ = false;
           self->dispatch();
