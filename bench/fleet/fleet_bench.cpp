@@ -92,8 +92,6 @@ std::vector<wire_message> wire_messages(std::string_view host_token, std::size_t
   return out;
 }
 
-std::string host_subjects(std::string_view host_token) { return "isens.v1.ev." + std::string(host_token) + ".>"; }
-
 template <class Predicate>
 bool wait_until(Predicate done, std::chrono::seconds bound) {
   const auto deadline = clock_type::now() + bound;
@@ -117,7 +115,7 @@ void make_stream(jsCtx* js, const std::string& name, const std::string& subjects
 double naive_rate(const std::string& url, std::size_t n) {
   const auto messages = wire_messages("bench-naive", n);
   auto c = fleet::nats_connection::connect(test::fast_nats_options(url));
-  make_stream(c->jetstream(), "BENCH_NAIVE", host_subjects("bench-naive"));
+  make_stream(c->jetstream(), "BENCH_NAIVE", fleet::host_filter("bench-naive"));
   const auto start = clock_type::now();
   for (const auto& m : messages) {
     jsPubOptions po;
@@ -140,7 +138,7 @@ double async_raw_rate(const std::string& url, std::size_t n) {
   fleet::jetstream_settings settings;
   settings.max_pending_async = static_cast<std::int64_t>(fleet::bridge_options{}.max_in_flight);
   auto c = fleet::nats_connection::connect(test::fast_nats_options(url), {}, settings);
-  make_stream(c->jetstream(), "BENCH_RAW", host_subjects("bench-raw"));
+  make_stream(c->jetstream(), "BENCH_RAW", fleet::host_filter("bench-raw"));
   const auto start = clock_type::now();
   for (const auto& m : messages) {
     jsPubOptions po;
@@ -206,7 +204,7 @@ void measure(const config& cfg, nlohmann::json& report) {
   bo.nats = test::fast_nats_options(broker.url());
   bo.host = "bench-host";
   bo.host_token = "bench-host";
-  bo.stream.subjects = {host_subjects(bo.host_token)};  // beside the raw and naive streams
+  bo.stream.subjects = {fleet::host_filter(bo.host_token)};  // beside the raw and naive streams
   bo.boot_id = bus.boot_id();
   bo.cursor_file = dir / "nats-cursor";
   bo.heartbeat_interval = 0ms;
@@ -234,7 +232,7 @@ void measure(const config& cfg, nlohmann::json& report) {
   fleet::bridge_options ro = bo;
   ro.host_token = "bench-replay";
   ro.stream.name = "BENCH_REPLAY";
-  ro.stream.subjects = {host_subjects(ro.host_token)};
+  ro.stream.subjects = {fleet::host_filter(ro.host_token)};
   ro.cursor_file = dir / "nats-cursor-replay";
   double replayed = 0;
   {
@@ -255,7 +253,7 @@ void measure(const config& cfg, nlohmann::json& report) {
   subopts.Config.DeliverPolicy = js_DeliverNew;
   natsSubscription* sub = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
-  fleet::check_nats(js_Subscribe(&sub, consumer->jetstream(), host_subjects(bo.host_token).c_str(), &latency_probe::on_message, &probe,
+  fleet::check_nats(js_Subscribe(&sub, consumer->jetstream(), fleet::host_filter(bo.host_token).c_str(), &latency_probe::on_message, &probe,
                                  nullptr, &subopts, &code),
                     "ordered consumer", code);
   const auto pace = std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(1.0 / cfg.latency_rate));

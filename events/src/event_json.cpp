@@ -64,21 +64,30 @@ std::string format_timestamp(std::chrono::system_clock::time_point t) {
 }
 
 std::chrono::system_clock::time_point parse_timestamp(std::string_view text) {
-  std::tm tm{};
-  long micros = 0;
-  int consumed = 0;
-  const std::string copy(text);
-  // Digits where format_timestamp writes them (sscanf alone takes signs and
-  // spaces), and a year a time_point can hold (nanoseconds overflow past 2262).
+  // Exactly format_timestamp's shape, digits where it writes them, in the
+  // years a time_point holds (its nanoseconds overflow past 2262).
   constexpr std::string_view shape = "dddd-dd-ddTdd:dd:dd.ddddddZ";
-  bool shaped = copy.size() == shape.size();
+  bool shaped = text.size() == shape.size();
   for (std::size_t i = 0; shaped && i < shape.size(); ++i)
-    shaped = shape[i] == 'd' ? (copy[i] >= '0' && copy[i] <= '9') : copy[i] == shape[i];
-  if (!shaped || copy < "1970" || copy >= "2200" ||
-      std::sscanf(copy.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%6ldZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &micros, &consumed) != 7 ||
-      consumed != 27 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-      tm.tm_min > 59 || tm.tm_sec > 60) {
+    shaped = shape[i] == 'd' ? (text[i] >= '0' && text[i] <= '9') : text[i] == shape[i];
+  const auto number = [&](std::size_t at, std::size_t digits) {
+    int value = 0;
+    for (std::size_t i = at; i < at + digits; ++i) value = value * 10 + (text[i] - '0');
+    return value;
+  };
+  std::tm tm{};
+  int micros = 0;
+  if (shaped) {
+    tm.tm_year = number(0, 4);
+    tm.tm_mon = number(5, 2);
+    tm.tm_mday = number(8, 2);
+    tm.tm_hour = number(11, 2);
+    tm.tm_min = number(14, 2);
+    tm.tm_sec = number(17, 2);
+    micros = number(20, 6);
+  }
+  if (!shaped || tm.tm_year < 1970 || tm.tm_year > 2199 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+      tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
     fail("member \"time\" must look like 2026-11-21T23:45:01.123456Z, in the years 1970 to 2199");
   }
   tm.tm_year -= 1900;
@@ -239,7 +248,9 @@ bool read_plain_event_json(std::string_view text, event& out) {
       !r.optional_string("portal", e.portal))
     return false;
   if (r.key("isid")) {
-    if (!r.string(isid) || !(e.isid = parse_isid(isid))) return false;
+    if (!r.string(isid)) return false;
+    e.isid = parse_isid(isid);
+    if (!e.isid) return false;
   }
   if (!r.optional_number("tsih", e.tsih) || !r.optional_number("cid", e.cid) ||
       !r.optional_number("attempt", e.attempt) || !r.optional_string("detail", e.detail) || !r.literal("}") ||

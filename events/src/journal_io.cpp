@@ -63,8 +63,6 @@ std::error_code write_all(int fd, std::string_view data) noexcept {
   return {};
 }
 
-std::error_code read_prefix(int fd, std::uint64_t bytes, std::string& out) { return read_range(fd, 0, bytes, out); }
-
 std::error_code read_range(int fd, std::uint64_t from, std::uint64_t to, std::string& out) {
   out.resize(static_cast<std::size_t>(to > from ? to - from : 0));
   std::size_t done = 0;
@@ -84,7 +82,7 @@ std::error_code read_range(int fd, std::uint64_t from, std::uint64_t to, std::st
 std::error_code read_all(int fd, std::string& out) {
   const auto size = ::lseek(fd, 0, SEEK_END);
   if (size < 0) return last_error();
-  return read_prefix(fd, static_cast<std::uint64_t>(size), out);
+  return read_range(fd, 0, static_cast<std::uint64_t>(size), out);
 }
 
 std::string event_line(const event& e) {

@@ -48,8 +48,6 @@ std::optional<std::uint64_t> segment_name_seq(const std::string& file_name) noex
 
 // Writes all of `data`, retrying short writes and EINTR.
 std::error_code write_all(int fd, std::string_view data) noexcept;
-// Reads the first `bytes` bytes (fewer if the file is shorter).
-std::error_code read_prefix(int fd, std::uint64_t bytes, std::string& out);
 // Reads bytes [from, to) (fewer if the file is shorter).
 std::error_code read_range(int fd, std::uint64_t from, std::uint64_t to, std::string& out);
 // Reads the whole file.
