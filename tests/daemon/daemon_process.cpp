@@ -64,6 +64,21 @@ daemon_process::~daemon_process() {
 
 void daemon_process::start() {
   if (process_ && process_->running()) throw std::logic_error("isensd is already running");
+  // free_loopback_port() finds a port that was free a moment ago; another
+  // process (a parallel test) may bind it first. Then take another one.
+  for (int attempt = 1;; ++attempt) {
+    if (launch()) return;
+    const auto log_tail = file_tail(log_file());
+    const auto taken = "127.0.0.1:" + std::to_string(metrics_port_) + ": Address already in use";
+    if (attempt < 3 && log_tail.find(taken) != std::string::npos) {
+      metrics_port_ = free_loopback_port();
+      continue;
+    }
+    throw std::runtime_error("isensd exited during start-up; its log:\n" + log_tail);
+  }
+}
+
+bool daemon_process::launch() {
   std::vector<std::string> argv{options_.binary.empty() ? std::string(ISENSD_PATH) : options_.binary,
                                 "--socket",
                                 socket_path().string(),
@@ -78,8 +93,7 @@ void daemon_process::start() {
   process_ = std::make_unique<child_process>(argv, log_file(), options_.env);
   const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
   while (!socket_answers(socket_path())) {
-    if (!process_->running())
-      throw std::runtime_error("isensd exited during start-up; its log:\n" + file_tail(log_file()));
+    if (!process_->running()) return false;
     if (std::chrono::steady_clock::now() > deadline) {
       process_->kill_and_reap();
       throw std::runtime_error("isensd's socket did not answer within " +
@@ -88,6 +102,7 @@ void daemon_process::start() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds{5});
   }
+  return true;
 }
 
 std::optional<int> daemon_process::stop(std::chrono::milliseconds timeout) {

@@ -65,7 +65,8 @@ class daemon_process {
   daemon_process(const daemon_process&) = delete;
   daemon_process& operator=(const daemon_process&) = delete;
 
-  /// Starts isensd again (same socket, state dir and metrics port); it must not be running.
+  /// Starts isensd again (same socket, state dir and metrics port, unless
+  /// another process took that port: then another one); it must not be running.
   void start();
   /// SIGTERM and wait; returns the exit code (negative: killed by that signal),
   /// or nullopt if it did not exit in time (it is then killed).
@@ -91,6 +92,8 @@ class daemon_process {
   [[nodiscard]] int pid() const;
 
  private:
+  // Starts the process; false when it exited before its socket answered.
+  bool launch();
   daemon_options options_;
   temp_dir dir_;
   unsigned short metrics_port_ = 0;
