@@ -94,17 +94,26 @@ inline std::vector<completion> read_clat_log(const std::filesystem::path& file) 
   return out;
 }
 
-/// For each drop (ms since the epoch): the longest a request completing
-/// within `window_ms` after it had waited. A request sent just before the
-/// drop completes only after the recovery, so this bounds the gap in
-/// completions from above, in µs precision.
-inline std::vector<double> stalls_after(const std::vector<completion>& log, const std::vector<std::int64_t>& drops,
-                                        std::int64_t window_ms) {
+/// One target-side drop: when it was asked for, and when the bench saw the
+/// initiator's new connection at the target (ms since the epoch).
+struct drop_window {
+  std::int64_t dropped_ms = 0;
+  std::int64_t recovered_ms = 0;
+};
+
+/// For each drop: the longest a request completing between the drop and
+/// `margin_ms` after the recovery was seen had waited. A request sent just
+/// before the drop completes only after the recovery, so this bounds the gap
+/// in completions from above, in µs precision. The window ends well before
+/// the next drop, so one drop's stall is never another's.
+inline std::vector<double> stalls_after(const std::vector<completion>& log, const std::vector<drop_window>& drops,
+                                        std::int64_t margin_ms) {
   std::vector<double> stalls;
-  for (const auto drop : drops) {
+  for (const auto& drop : drops) {
     double longest = 0;
     for (const auto& c : log)
-      if (c.at_ms >= drop && c.at_ms <= drop + window_ms) longest = std::max(longest, c.latency_ms);
+      if (c.at_ms >= drop.dropped_ms && c.at_ms <= drop.recovered_ms + margin_ms)
+        longest = std::max(longest, c.latency_ms);
     stalls.push_back(longest);
   }
   return stalls;
