@@ -2,7 +2,7 @@
 // The memory row: what many 1 MiB commands in flight at once cost in RSS
 // above the caller's (resident) buffers.
 
-#include "proc_stats.hpp"
+#include "../common/proc_stats.hpp"
 #include "rounds.hpp"
 #include "workload.hpp"
 

@@ -4,7 +4,7 @@
 
 #include "io_bench_options.hpp"
 #include "lun_pattern.hpp"
-#include "proc_stats.hpp"
+#include "../common/proc_stats.hpp"
 #include "side_totals.hpp"
 #include "workload.hpp"
 
@@ -73,7 +73,7 @@ inline void run_round(bench::io_side& side, bench::round_plan plan, bench_contex
   const auto limit = std::chrono::duration_cast<std::chrono::nanoseconds>(plan.duration) + 60s;
   bench::round_state state(std::move(plan), ctx.pattern, ctx.arena, ctx.arena_bytes);
   auto finished = state.finished.get_future();
-  const auto tgtd0 = bench::read_tgtd_cpu(ctx.tgtd_pid);
+  const auto tgtd0 = bench::read_threads_cpu(ctx.tgtd_pid);
   const auto process0 = bench::process_cpu_ns();
   side.start(state);
   if (finished.wait_for(limit) != std::future_status::ready)
@@ -81,9 +81,9 @@ inline void run_round(bench::io_side& side, bench::round_plan plan, bench_contex
          std::to_string(state.completed()) + " commands completed, " + std::to_string(state.in_flight()) +
          " in flight)");
   const auto process1 = bench::process_cpu_ns();
-  const auto tgtd1 = bench::read_tgtd_cpu(ctx.tgtd_pid);
+  const auto tgtd1 = bench::read_threads_cpu(ctx.tgtd_pid);
   into.add(state, static_cast<double>(process1 - process0) / 1e9,
-           bench::tgtd_cpu{tgtd1.all_ns - tgtd0.all_ns, tgtd1.main_ns - tgtd0.main_ns});
+           bench::threads_cpu{tgtd1.all_ns - tgtd0.all_ns, tgtd1.main_ns - tgtd0.main_ns});
 }
 
 // `rounds` rounds of `row` on each side, the order rotating every round.

@@ -3,7 +3,7 @@
 // one round at a time, the tgtd and process CPU clocks read around it.
 
 #include "../common/sample_summary.hpp"
-#include "proc_stats.hpp"
+#include "../common/proc_stats.hpp"
 #include "workload.hpp"
 
 #include <nlohmann/json.hpp>
@@ -26,7 +26,7 @@ struct side_totals {
   std::vector<double> round_iops, round_p50_us, round_cpu_us_per_io;
   std::string first_error, first_mismatch;
 
-  void add(const round_state& r, double process_cpu, const tgtd_cpu& tgtd) {
+  void add(const round_state& r, double process_cpu, const threads_cpu& tgtd) {
     ops += r.ops();
     bytes += r.bytes();
     errors += r.errors();

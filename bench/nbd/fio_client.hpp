@@ -27,6 +27,8 @@ struct fio_result {
   double iops = 0;
   double mbps = 0;           ///< MB/s (10^6 bytes)
   std::uint64_t errors = 0;  ///< I/O errors fio saw (total_err, plus a job error)
+  std::uint64_t ios = 0;     ///< I/Os completed
+  double cpu_s = 0;          ///< fio's own CPU time (user + system), the client's cost
 };
 
 /// Reads fio's JSON report (fio may write a line before it).
@@ -47,6 +49,9 @@ inline fio_result fio_outcome(const nlohmann::json& report, bool reads) {
   r.iops = side.at("iops").get<double>();
   r.mbps = side.at("bw_bytes").get<double>() / 1e6;
   r.errors = job.value("total_err", std::uint64_t{0}) + (job.at("error").get<int>() != 0 ? 1 : 0);
+  r.ios = side.value("total_ios", std::uint64_t{0});
+  // usr_cpu and sys_cpu are percent of the job's runtime (ms).
+  r.cpu_s = (job.value("usr_cpu", 0.0) + job.value("sys_cpu", 0.0)) / 100 * job.value("job_runtime", 0.0) / 1000;
   return r;
 }
 

@@ -3,7 +3,8 @@
 // tgtd LUN backed by /dev/shm, and `nbdkit file` on that LUN's backing file
 // as the ceiling without iSCSI. fio's nbd engine is the client on every
 // side, the sides taking turns per round. Then iscsi-perf's raw 4 KiB QD16
-// read on the same LUN (what the NBD layer costs), and a failover run per
+// read on the same LUN (what the NBD layer costs, with every process's CPU
+// per I/O to show what bounds it), and a failover run per
 // iSCSI side: fio writes at QD16 while the target drops that side's
 // connection N times; client errors and how long requests waited after
 // each drop are compared.
@@ -14,6 +15,8 @@
 // measurement failed, 2 on a bad argument.
 
 #include "../common/command_line.hpp"
+#include "../common/iscsi_perf_anchor.hpp"
+#include "../common/proc_stats.hpp"
 #include "../common/run_and_report.hpp"
 #include "fio_client.hpp"
 #include "subprocess.hpp"
@@ -167,6 +170,23 @@ void wait_for_server(const std::string& uri, test::child_process& server) {
   }
 }
 
+// Where one side's CPU went over a row: the client (fio), the NBD server
+// and tgtd, so that what bounds a row on two vCPUs can be read off.
+struct cpu_account {
+  double client_s = 0, server_s = 0, tgtd_s = 0;
+  std::uint64_t ios = 0;
+  double per_io_us(double s) const { return ios ? s * 1e6 / static_cast<double>(ios) : 0; }
+  nlohmann::json json() const {
+    return {{"client", per_io_us(client_s)}, {"server", per_io_us(server_s)}, {"tgtd", per_io_us(tgtd_s)},
+            {"total", per_io_us(client_s + server_s + tgtd_s)}};
+  }
+};
+
+// An NBD server's CPU time so far: isens serves from this process.
+double server_cpu_s(pid_t pid) {
+  return static_cast<double>(pid == 0 ? bench::process_cpu_ns() : bench::read_threads_cpu(pid).all_ns) / 1e9;
+}
+
 struct row {
   std::string key;  // JSON key stem
   std::string rw;
@@ -284,23 +304,37 @@ int main(int argc, char** argv) {
     wait_for_server(qemu_uri, qemu);
     wait_for_server(nbdkit_uri, nbdkit);
 
-    const std::vector<std::pair<std::string, std::string>> sides{
-        {"isens", isens.uri()}, {"qemu-nbd", qemu_uri}, {"nbdkit", nbdkit_uri}};
+    struct side {
+      std::string name, uri;
+      pid_t server;  // 0: this process
+    };
+    const std::vector<side> sides{{"isens", isens.uri(), 0}, {"qemu-nbd", qemu_uri, qemu.pid()},
+                                  {"nbdkit", nbdkit_uri, nbdkit.pid()}};
     if (options.warm_up)
-      for (const auto& [name, uri] : sides) bench::run_fio(uri, "randread", 4096, 16, lun_bytes, 1000, dir);
+      for (const auto& s : sides) bench::run_fio(s.uri, "randread", 4096, 16, lun_bytes, 1000, dir);
     std::printf("%-18s %14s %14s %14s %10s %10s\n", "row (fio nbd, QD16)", "isens", "qemu-nbd", "nbdkit file",
                 "isens/qemu", "isens/kit");
     bool ok = true;
+    nlohmann::json cpu_report;
     for (const auto& r : rows) {
       std::map<std::string, std::vector<double>> figures;
+      std::map<std::string, cpu_account> cpu;
       for (std::size_t round = 0; round < options.rounds; ++round) {
         for (std::size_t k = 0; k < sides.size(); ++k) {
-          const auto& [name, uri] = sides[round % 2 ? sides.size() - 1 - k : k];  // A/B, then B/A
-          const auto f = bench::run_fio(uri, r.rw, r.block, 16, lun_bytes, options.run_ms, dir);
+          const auto& s = sides[round % 2 ? sides.size() - 1 - k : k];  // A/B, then B/A
+          const auto server0 = server_cpu_s(s.server);
+          const auto tgtd0 = bench::read_threads_cpu(target.pid()).all_ns;
+          const auto f = bench::run_fio(s.uri, r.rw, r.block, 16, lun_bytes, options.run_ms, dir);
+          auto& c = cpu[s.name];
+          c.server_s += server_cpu_s(s.server) - server0;
+          c.tgtd_s += static_cast<double>(bench::read_threads_cpu(target.pid()).all_ns - tgtd0) / 1e9;
+          c.client_s += f.cpu_s;
+          c.ios += f.ios;
           if (f.errors) ok = false;
-          figures[name].push_back(r.iops ? f.iops : f.mbps);
+          figures[s.name].push_back(r.iops ? f.iops : f.mbps);
         }
       }
+      for (const auto& [name, c] : cpu) cpu_report[r.key][name] = c.json();
       const double a = median(figures["isens"]), q = median(figures["qemu-nbd"]), n = median(figures["nbdkit"]);
       const auto unit = r.iops ? "_iops" : "_mbps";
       std::printf("%-18s %13.0f%s %13.0f%s %13.0f%s %10.2f %10.2f\n", r.key.c_str(), a, r.iops ? " " : "M", q,
@@ -311,20 +345,41 @@ int main(int argc, char** argv) {
       report[r.key + unit + "_ratio"] = q > 0 ? a / q : 0;
     }
 
-    // What the NBD layer costs: iscsi-perf's raw 4 KiB QD16 random read, same LUN.
-    test::run_options perf_options;
+    std::printf("CPU µs per I/O (client fio + NBD server + tgtd):\n");
+    for (const auto& [row, by_side] : cpu_report.items())
+      for (const auto& [name, c] : by_side.items())
+        std::printf("  %-16s %-9s %6.1f + %6.1f + %6.1f = %6.1f\n", row.c_str(), name.c_str(), c["client"].get<double>(),
+                    c["server"].get<double>(), c["tgtd"].get<double>(), c["total"].get<double>());
+    report["cpu_us_per_io"] = cpu_report;
+
+    // What the NBD layer costs: iscsi-perf's raw 4 KiB QD16 random read, same
+    // LUN. On two vCPUs both are CPU-bound, so the ratio of their CPU per I/O
+    // (every process counted) is the most the export can reach against it.
     const auto perf_seconds = std::max<std::size_t>(1, options.run_ms / 1000);  // iscsi-perf counts whole seconds
-    perf_options.timeout = std::chrono::seconds(perf_seconds + 30);
-    const auto perf = test::run({"iscsi-perf", "-i", "iqn.2026-12.org.isens:nbd-bench-perf", "-m", "16", "-b", "8",
-                                 "-t", std::to_string(perf_seconds), "-r", target.url(iqn, 1)},
-                                perf_options);
-    const auto at = perf.output.rfind("iops average ");
-    const double raw = at == std::string::npos ? 0 : std::strtod(perf.output.c_str() + at + 13, nullptr);
-    if (raw <= 0) ok = false;
-    std::printf("iscsi-perf raw 4 KiB QD16 random read: %.0f IOPS; isens export / raw = %.2f\n", raw,
-                raw > 0 ? report["read_4k_qd16_iops"].get<double>() / raw : 0);
-    report["iscsi_perf_read_4k_qd16_iops"] = raw;
-    report["read_4k_qd16_vs_raw_ratio"] = raw > 0 ? report["read_4k_qd16_iops"].get<double>() / raw : 0;
+    const auto raw = bench::run_iscsi_perf("read_4k_qd16", "iqn.2026-12.org.isens:nbd-bench-perf", target.url(iqn, 1),
+                                           16, 8, 512, true, perf_seconds, target.pid());
+    if (raw.iops <= 0) ok = false;
+    const double export_iops = report["read_4k_qd16_iops"].get<double>();
+    const double export_cpu = cpu_report["read_4k_qd16"]["isens"]["total"].get<double>();
+    const double raw_cpu = raw.cpu_us_per_io + raw.tgtd_cpu_us_per_io;
+    const double ceiling = export_cpu > 0 ? raw_cpu / export_cpu : 0;
+    // The same bound for a server that cost nothing: fio and tgtd alone.
+    const auto& export_parts = cpu_report["read_4k_qd16"]["isens"];
+    const double client_and_tgtd = export_parts["client"].get<double>() + export_parts["tgtd"].get<double>();
+    const double free_server_ceiling = client_and_tgtd > 0 ? raw_cpu / client_and_tgtd : 0;
+    std::printf("iscsi-perf raw 4 KiB QD16 random read: %.0f IOPS, CPU µs per I/O %.1f + tgtd %.1f = %.1f%s%s\n",
+                raw.iops, raw.cpu_us_per_io, raw.tgtd_cpu_us_per_io, raw_cpu, raw.error.empty() ? "" : ": ",
+                raw.error.c_str());
+    std::printf("vCPUs busy: export %.2f, raw %.2f\n", export_iops * export_cpu / 1e6, raw.iops * raw_cpu / 1e6);
+    std::printf("isens export / raw = %.2f; the CPU-bound ceiling of that ratio (raw CPU per I/O / export's) = %.2f, "
+                "and %.2f for an NBD server that cost nothing (fio and tgtd alone)\n",
+                raw.iops > 0 ? export_iops / raw.iops : 0, ceiling, free_server_ceiling);
+    report["iscsi_perf_read_4k_qd16_iops"] = raw.iops;
+    report["iscsi_perf_read_4k_qd16_cpu_us_per_io"] = {{"initiator", raw.cpu_us_per_io}, {"tgtd", raw.tgtd_cpu_us_per_io}};
+    report["read_4k_qd16_vs_raw_ratio"] = raw.iops > 0 ? export_iops / raw.iops : 0;
+    report["read_4k_qd16_vs_raw_cpu_ceiling"] = ceiling;
+    report["read_4k_qd16_vs_raw_free_server_ceiling"] = free_server_ceiling;
+    report["read_4k_qd16_vcpus_busy"] = {{"export", export_iops * export_cpu / 1e6}, {"raw", raw.iops * raw_cpu / 1e6}};
 
     // Failover, both iSCSI sides driven the same way.
     const auto mine = run_failover(target, isens.uri(), isens_initiator, options.drops, dir, lun_bytes);

@@ -2,7 +2,6 @@
 // The peer anchor: libiscsi's own iscsi-perf (libiscsi-bin, its own process
 // and buffers) on the bench's LUN, its IOPS and CPU per I/O.
 
-#include "bench_setup.hpp"
 #include "proc_stats.hpp"
 #include "subprocess.hpp"
 
@@ -25,19 +24,21 @@ struct anchor_result {
   std::string error;
 };
 
-inline anchor_result run_iscsi_perf(const std::string& label, const std::string& url, std::uint32_t depth,
-                                    std::uint32_t blocks, std::uint32_t block_size, bool random, std::size_t seconds,
-                                    pid_t tgtd_pid) {
+/// Runs iscsi-perf as initiator `initiator_name` for `seconds` on `url`
+/// (`depth` commands of `blocks` blocks), with its and tgtd's CPU per I/O.
+inline anchor_result run_iscsi_perf(const std::string& label, const std::string& initiator_name, const std::string& url,
+                                    std::uint32_t depth, std::uint32_t blocks, std::uint32_t block_size, bool random,
+                                    std::size_t seconds, pid_t tgtd_pid) {
   anchor_result out;
   out.label = label;
-  std::vector<std::string> argv{"iscsi-perf",           "-i", iscsi_perf_initiator_name, "-m",
+  std::vector<std::string> argv{"iscsi-perf",           "-i", initiator_name, "-m",
                                 std::to_string(depth),  "-b", std::to_string(blocks),    "-t",
                                 std::to_string(seconds)};
   if (random) argv.push_back("-r");
   argv.push_back(url);
   rusage before{}, after{};
   ::getrusage(RUSAGE_CHILDREN, &before);
-  const auto tgtd0 = bench::read_tgtd_cpu(tgtd_pid);
+  const auto tgtd0 = bench::read_threads_cpu(tgtd_pid);
   isens::test::run_result r;
   try {
     r = isens::test::run(argv, isens::test::run_options{std::chrono::seconds(seconds + 20), {}, false});
@@ -45,7 +46,7 @@ inline anchor_result run_iscsi_perf(const std::string& label, const std::string&
     out.error = e.what();
     return out;
   }
-  const auto tgtd1 = bench::read_tgtd_cpu(tgtd_pid);
+  const auto tgtd1 = bench::read_threads_cpu(tgtd_pid);
   ::getrusage(RUSAGE_CHILDREN, &after);
   // Its last word: "iops average N (M MB/s)" (after \r-refreshed progress lines).
   const auto at = r.output.rfind("iops average ");

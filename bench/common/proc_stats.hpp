@@ -1,7 +1,8 @@
 #pragma once
-// What /proc says about CPU time and memory: tgtd's CPU time (all its
-// threads, and its main thread alone, which runs every iSCSI connection's
-// event loop), this process's CPU time, and its resident set.
+// What /proc says about CPU time and memory: another process's CPU time
+// (all its threads, and its main thread alone: for tgtd, the event loop
+// serving every iSCSI connection), this process's CPU time, and its
+// resident set.
 
 #include <dirent.h>
 #include <sys/resource.h>
@@ -23,14 +24,14 @@ inline std::int64_t schedstat_ns(const std::string& path) {
   return on_cpu;
 }
 
-struct tgtd_cpu {
-  std::int64_t all_ns = 0;   ///< every thread of tgtd (event loop + backing-store workers)
-  std::int64_t main_ns = 0;  ///< its main thread: the event loop serving every connection
+struct threads_cpu {
+  std::int64_t all_ns = 0;   ///< every thread (for tgtd: event loop + backing-store workers)
+  std::int64_t main_ns = 0;  ///< its main thread (for tgtd: the event loop serving every connection)
 };
 
-/// tgtd's CPU time so far, from each of its threads' schedstat.
-inline tgtd_cpu read_tgtd_cpu(pid_t pid) {
-  tgtd_cpu out;
+/// Process `pid`'s CPU time so far, from each of its threads' schedstat.
+inline threads_cpu read_threads_cpu(pid_t pid) {
+  threads_cpu out;
   const std::string base = "/proc/" + std::to_string(pid) + "/task";
   if (DIR* dir = ::opendir(base.c_str())) {
     while (dirent* entry = ::readdir(dir)) {
