@@ -380,10 +380,11 @@ int main(int argc, char** argv) {
       const auto url = tgtd.url(bench_iqn, bench_lun);
       const std::uint32_t bs = libiscsi ? libiscsi->block_size() : 512;
       std::vector<anchor_result> anchors;
-      anchors.push_back(run_iscsi_perf("read_4k_qd16", iscsi_perf_initiator_name, url, 16, 4096 / bs, bs, true, options.iscsi_perf_s, tgtd.pid()));
+      anchors.push_back(run_iscsi_perf("read_4k_qd16", iscsi_perf_initiator_name, url, 16, 4096 / bs, bs, true,
+                                       options.iscsi_perf_s, tgtd.pid()));
       if (!options.quick)
-        anchors.push_back(
-            run_iscsi_perf("read_128k_qd16", iscsi_perf_initiator_name, url, 16, (128 << 10) / bs, bs, false, options.iscsi_perf_s, tgtd.pid()));
+        anchors.push_back(run_iscsi_perf("read_128k_qd16", iscsi_perf_initiator_name, url, 16, (128 << 10) / bs, bs,
+                                         false, options.iscsi_perf_s, tgtd.pid()));
       for (const auto& a : anchors) {
         if (!a.error.empty()) {
           std::printf("  %-32s failed: %s\n", a.label.c_str(), a.error.c_str());

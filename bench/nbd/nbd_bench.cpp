@@ -348,8 +348,9 @@ int main(int argc, char** argv) {
     std::printf("CPU µs per I/O (client fio + NBD server + tgtd):\n");
     for (const auto& [row, by_side] : cpu_report.items())
       for (const auto& [name, c] : by_side.items())
-        std::printf("  %-16s %-9s %6.1f + %6.1f + %6.1f = %6.1f\n", row.c_str(), name.c_str(), c["client"].get<double>(),
-                    c["server"].get<double>(), c["tgtd"].get<double>(), c["total"].get<double>());
+        std::printf("  %-16s %-9s %6.1f + %6.1f + %6.1f = %6.1f\n", row.c_str(), name.c_str(),
+                    c["client"].get<double>(), c["server"].get<double>(), c["tgtd"].get<double>(),
+                    c["total"].get<double>());
     report["cpu_us_per_io"] = cpu_report;
 
     // What the NBD layer costs: iscsi-perf's raw 4 KiB QD16 random read, same
@@ -375,7 +376,8 @@ int main(int argc, char** argv) {
                 "and %.2f for an NBD server that cost nothing (fio and tgtd alone)\n",
                 raw.iops > 0 ? export_iops / raw.iops : 0, ceiling, free_server_ceiling);
     report["iscsi_perf_read_4k_qd16_iops"] = raw.iops;
-    report["iscsi_perf_read_4k_qd16_cpu_us_per_io"] = {{"initiator", raw.cpu_us_per_io}, {"tgtd", raw.tgtd_cpu_us_per_io}};
+    report["iscsi_perf_read_4k_qd16_cpu_us_per_io"] = {{"initiator", raw.cpu_us_per_io},
+                                                       {"tgtd", raw.tgtd_cpu_us_per_io}};
     report["read_4k_qd16_vs_raw_ratio"] = raw.iops > 0 ? export_iops / raw.iops : 0;
     report["read_4k_qd16_vs_raw_cpu_ceiling"] = ceiling;
     report["read_4k_qd16_vs_raw_free_server_ceiling"] = free_server_ceiling;
