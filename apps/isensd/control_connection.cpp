@@ -131,8 +131,10 @@ void control_connection::stream(const events::event& e) {
 void control_connection::replay(std::uint64_t up_to) {
   if (!journal_) return;
   const auto asked_from = last_streamed_seq_;
+  events::journal_read_position position;
   while (last_streamed_seq_ < up_to) {
-    auto batch = journal_.read(last_streamed_seq_, 1000);
+    auto batch = journal_.read(last_streamed_seq_, 1000, position);
+    position = batch.position;
     if (batch.gap) {
       send_line(make_notification("gap", {{"since", asked_from},
                                           {"oldest_available", batch.oldest_available},

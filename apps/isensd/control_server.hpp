@@ -8,6 +8,7 @@
 #include "rpc_methods.hpp"
 
 #include <isens/events/event_bus.hpp>
+#include <isens/events/event_journal.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -23,11 +24,15 @@ struct replay_batch {
   std::vector<events::event> events;  // seq > the requested one, in order
   bool gap = false;                   // the journal no longer has all of them
   std::uint64_t oldest_available = 0;
+  events::journal_read_position position;  // pass back to read on from here without rescanning the segment
 };
 
 // Read access to the event journal for subscribers that resume.
 struct journal_reader {
-  std::function<replay_batch(std::uint64_t after_seq, std::size_t max)> read;  // events after a seq, at most max
+  // Events after a seq, at most max; `from` is the position of the batch
+  // before (a stale or empty one only costs a scan).
+  std::function<replay_batch(std::uint64_t after_seq, std::size_t max, const events::journal_read_position& from)>
+      read;
   std::function<std::uint64_t()> last_seq;  // the last seq the journal has written
   explicit operator bool() const { return static_cast<bool>(read); }
 };

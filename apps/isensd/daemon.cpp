@@ -171,9 +171,11 @@ struct daemon::parts {
         methods(initiator, registrations,
                 rpc_observer{[m = metrics](bool ok, auto took) { m->record_login(ok, took); }}),
         control(io.get_executor(), {config.socket_path, config.socket_mode, config.socket_group}, methods, bus,
-                journal_reader{[j = journal](std::uint64_t after, std::size_t max) {
-                                 auto batch = j->read_since(after, max);
-                                 return replay_batch{std::move(batch.events), batch.gap, batch.oldest_available};
+                journal_reader{[j = journal](std::uint64_t after, std::size_t max,
+                                             const events::journal_read_position& from) {
+                                 auto batch = j->read_since(after, max, from);
+                                 return replay_batch{std::move(batch.events), batch.gap, batch.oldest_available,
+                                                     batch.position};
                                },
                                [j = journal] { return j->last_seq(); }}),
         http(http_io.get_executor()),
