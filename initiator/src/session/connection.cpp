@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <optional>
 
 namespace isens::initiator::detail {
 
@@ -131,33 +132,65 @@ void connection::note_stat_sn(const protocol::pdu& p) {
 asio::awaitable<void> connection::read_loop(std::weak_ptr<connection_owner> owner) {
   const auto self = shared_from_this();
   transport::pdu_reader reader(socket_, settings_.digests, settings_.max_recv_data_segment_length);
-  const transport::data_in_placer place = [this, &owner](const protocol::pdu& header) -> result<std::uint8_t*> {
+  // The session is locked once per batch of buffered PDUs (not per PDU),
+  // and never held across a wait: read(), which waits, locks it itself.
+  connection_owner* batch_owner = nullptr;
+  const transport::data_in_placer place_buffered = [this, &batch_owner](const protocol::pdu& header) {
+    return batch_owner->place_data_in(*this, header);
+  };
+  const transport::data_in_placer place_after_wait = [this, &owner](const protocol::pdu& header) -> result<std::uint8_t*> {
     const auto session = owner.lock();
     if (!session) return nullptr;
     return session->place_data_in(*this, header);
   };
-  const auto drained = [&owner] {
-    if (const auto session = owner.lock()) session->on_pdus_drained();
-  };
+  std::optional<result<protocol::pdu>> received;
   while (open_) {
-    auto received = reader.read_buffered(place);
     if (!received) {
-      drained();  // before waiting for more
-      received.emplace(co_await reader.read(place));
+      // Every whole PDU the buffer holds, then the batch's end: completions
+      // run and what they queued goes out, before the socket is waited on.
+      const auto session = owner.lock();
+      if (!session) co_return;
+      batch_owner = session.get();
+      writes_corked_ = true;
+      for (;;) {
+        received = reader.read_buffered(place_buffered);
+        if (!received || !*received || !open_) break;
+        note_stat_sn(**received);
+        session->on_pdu(*this, std::move(**received));
+        received.reset();
+        if (!open_) break;
+      }
+      batch_owner = nullptr;
+      session->on_pdus_drained();
+      uncork_writes();
+      if (!open_) break;
+      if (!received) {
+        if (reader.wants_bytes()) {
+          auto more = co_await reader.receive_more();
+          if (!more) received.emplace(more.error());
+        } else {
+          received.emplace(co_await reader.read(place_after_wait));
+        }
+      }
+      if (!received || !open_) continue;
     }
-    if (!open_) break;
     if (!*received) {
       const bool transport_failure = received->error().code == make_error_code(errc::connection_closed);
       fail(transport_failure ? events::event_reason::peer_closed : events::event_reason::protocol_error,
            received->error());
       break;
     }
+    // A PDU read() waited for: handled as a batch of one.
     note_stat_sn(**received);
     const auto session = owner.lock();
     if (!session) co_return;
+    writes_corked_ = true;
     session->on_pdu(*this, std::move(**received));
+    received.reset();
   }
-  drained();  // a batch cut short by a close or a failure ends too
+  // A batch cut short by a close or a failure ends too.
+  if (const auto session = owner.lock()) session->on_pdus_drained();
+  uncork_writes();
 }
 
 std::size_t connection::write_some(boost::system::error_code& ec) {
@@ -195,22 +228,38 @@ std::size_t connection::write_some(boost::system::error_code& ec) {
 }
 
 void connection::schedule_write() {
-  if (std::exchange(writing_, true)) return;
+  if (writing_) return;
+  // While the reader hands over a batch, what it causes goes out at the
+  // batch's end, all in one sendmsg and without a post (uncork_writes).
+  if (writes_corked_) {
+    write_wanted_ = true;
+    return;
+  }
+  writing_ = true;
   // Posted, so that every PDU queued in this turn goes out in one sendmsg.
-  asio::post(socket_.get_executor(), [self = shared_from_this()] {
-    boost::system::error_code ec;
-    while (self->open_ && self->queued() > 0) {
-      if (self->write_some(ec) == 0 || ec) break;
-    }
-    if (!self->open_ || self->queued() == 0) {
-      self->writing_ = false;
-    } else if (ec) {
-      self->writing_ = false;
-      self->fail(events::event_reason::peer_closed, transport::socket_error(ec, "writing a PDU"));
-    } else {
-      asio::co_spawn(self->socket_.get_executor(), self->write_loop(), asio::detached);  // the socket is full: wait
-    }
-  });
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->write_now(); });
+}
+
+void connection::uncork_writes() {
+  writes_corked_ = false;
+  if (!std::exchange(write_wanted_, false) || writing_) return;
+  writing_ = true;
+  write_now();
+}
+
+void connection::write_now() {
+  boost::system::error_code ec;
+  while (open_ && queued() > 0) {
+    if (write_some(ec) == 0 || ec) break;
+  }
+  if (!open_ || queued() == 0) {
+    writing_ = false;
+  } else if (ec) {
+    writing_ = false;
+    fail(events::event_reason::peer_closed, transport::socket_error(ec, "writing a PDU"));
+  } else {
+    asio::co_spawn(socket_.get_executor(), write_loop(), asio::detached);  // the socket is full: wait
+  }
 }
 
 asio::awaitable<void> connection::write_loop() {

@@ -101,8 +101,14 @@ class connection : public std::enable_shared_from_this<connection> {
   };
   // `payload` may point into `owned`: the queue must move PDUs, never copy them.
   static_assert(std::is_nothrow_move_constructible_v<outgoing>);
-  // Starts writing the queue unless a write is already under way.
+  // Starts writing the queue unless a write is already under way (or the
+  // reader's batch is on: then at its end).
   void schedule_write();
+  // The reader's batch has ended: what it queued goes out now.
+  void uncork_writes();
+  // Writes what the queue holds until it is empty or the socket is full
+  // (then write_loop waits); writing_ is set.
+  void write_now();
   // Sends what it can of the queue at once; the number of bytes moved.
   std::size_t write_some(boost::system::error_code& ec);
 
@@ -114,6 +120,8 @@ class connection : public std::enable_shared_from_this<connection> {
   void reclaim_sent();
 
   bool writing_ = false;
+  bool writes_corked_ = false;  // the reader is handing over a batch of PDUs
+  bool write_wanted_ = false;   // something was queued meanwhile
   // A vector used as a queue: written PDUs are counted off its front and
   // dropped when it empties (or when they are most of it), so a steady
   // stream of PDUs reuses its storage (a std::deque allocated a block

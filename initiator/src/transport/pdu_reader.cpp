@@ -124,6 +124,46 @@ std::optional<result<protocol::pdu>> pdu_reader::read_buffered(const data_in_pla
   return take_whole(*layout, place);
 }
 
+bool pdu_reader::wants_bytes() const {
+  if (buffered() < protocol::bhs_size) return true;
+  const auto layout = inspect_front();
+  if (!layout) return false;  // read() reports it
+  const std::size_t whole = protocol::bhs_size + layout->rest_length();
+  if (whole > buffer_.size()) return false;  // read() grows the buffer
+  return !is_placed(front(), *layout) || layout->data_segment_length <= small_payload;
+}
+
+boost::asio::awaitable<result<void>> pdu_reader::receive_more() {
+  if (begin_ == end_) begin_ = end_ = 0;
+  // Room for the whole front PDU (wants_bytes said it fits the buffer).
+  std::size_t need = protocol::bhs_size;
+  if (buffered() >= protocol::bhs_size) {
+    if (const auto layout = inspect_front()) need += layout->rest_length();
+  }
+  if (buffer_.size() - begin_ < need) {
+    std::memmove(buffer_.data(), front(), buffered());
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  std::uint8_t* const to = buffer_.data() + end_;
+  const std::size_t size = buffer_.size() - end_;
+  if (!drained_) {  // see receive()
+    boost::system::error_code ec;
+    const auto got = receive_now(socket_, to, size, ec);
+    if (ec) co_return socket_error(ec, "reading a PDU");
+    if (got > 0) {
+      drained_ = got < size;
+      end_ += got;
+      co_return result<void>{};
+    }
+  }
+  auto [ec, got] = co_await socket_.async_read_some(boost::asio::buffer(to, size), use_tuple);
+  if (ec) co_return socket_error(ec, "reading a PDU");
+  drained_ = got < size;
+  end_ += got;
+  co_return result<void>{};
+}
+
 boost::asio::awaitable<result<protocol::pdu>> pdu_reader::read(const data_in_placer& place) {
   if (begin_ == end_) begin_ = end_ = 0;
   if (buffered() < protocol::bhs_size) {

@@ -39,6 +39,18 @@ class pdu_reader {
   // consumed) when it does not, and read() must be awaited. Spares the
   // coroutine frame read() costs (larger than Asio recycles: a malloc).
   std::optional<result<protocol::pdu>> read_buffered(const data_in_placer& place);
+  // After read_buffered found nothing whole: whether one receive into the
+  // buffer is what the next PDU needs (receive_more), rather than read()
+  // (a Data-In payload above small_payload, received straight into place).
+  bool wants_bytes() const;
+  // Receives what the socket has (at least one byte) into the buffer.
+  // A smaller coroutine frame than read()'s, which Asio recycles: the wait
+  // of a small-I/O stream costs no allocation.
+  boost::asio::awaitable<result<void>> receive_more();
+  // A Data-In payload up to this size that is not all here yet is received
+  // into the buffer and copied (a few KiB cost less than a coroutine frame
+  // and a system call of their own); a larger one goes straight into place.
+  static constexpr std::size_t small_payload = 16 * 1024;
 
  private:
   // The header at the front of the buffer, checked (Data-In with AHS refused).
