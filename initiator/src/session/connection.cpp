@@ -33,13 +33,11 @@ connection::connection(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoi
 }
 
 void connection::start(std::weak_ptr<connection_owner> owner) {
-  owner_ = owner;
+  owner_ = std::move(owner);
   // Posted rather than started here: the login that attaches this connection
   // returns to its caller first, and the reader's first read would only meet
   // an empty socket. Whatever the target sends meanwhile waits in the socket.
-  asio::post(socket_.get_executor(), [self = shared_from_this(), owner = std::move(owner)]() mutable {
-    asio::co_spawn(self->socket_.get_executor(), self->read_loop(std::move(owner)), asio::detached);
-  });
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->start_reading(); });
 }
 
 void connection::send(protocol::pdu p) {
@@ -129,67 +127,83 @@ void connection::note_stat_sn(const protocol::pdu& p) {
   if (carries_status && protocol::serial_greater_equal(p.stat_sn(), exp_stat_sn_)) exp_stat_sn_ = p.stat_sn() + 1;
 }
 
-asio::awaitable<void> connection::read_loop(std::weak_ptr<connection_owner> owner) {
-  const auto self = shared_from_this();
-  transport::pdu_reader reader(socket_, settings_.digests, settings_.max_recv_data_segment_length);
-  // The session is locked once per batch of buffered PDUs (not per PDU),
-  // and never held across a wait: read(), which waits, locks it itself.
-  connection_owner* batch_owner = nullptr;
-  const transport::data_in_placer place_buffered = [this, &batch_owner](const protocol::pdu& header) {
-    return batch_owner->place_data_in(*this, header);
-  };
-  const transport::data_in_placer place_after_wait = [this, &owner](const protocol::pdu& header) -> result<std::uint8_t*> {
-    const auto session = owner.lock();
+void connection::start_reading() {
+  reader_ = std::make_unique<transport::pdu_reader>(socket_, settings_.digests, settings_.max_recv_data_segment_length);
+  // A batch's PDUs are placed through the session it locked; a PDU read()
+  // waited for locks the session itself (never held across a wait).
+  place_buffered_ = [this](const protocol::pdu& header) { return batch_owner_->place_data_in(*this, header); };
+  place_after_wait_ = [this](const protocol::pdu& header) -> result<std::uint8_t*> {
+    const auto session = owner_.lock();
     if (!session) return nullptr;
     return session->place_data_in(*this, header);
   };
-  std::optional<result<protocol::pdu>> received;
-  while (open_) {
-    if (!received) {
-      // Every whole PDU the buffer holds, then the batch's end: completions
-      // run and what they queued goes out, before the socket is waited on.
-      const auto session = owner.lock();
-      if (!session) co_return;
-      batch_owner = session.get();
-      writes_corked_ = true;
-      for (;;) {
-        received = reader.read_buffered(place_buffered);
-        if (!received || !*received || !open_) break;
-        note_stat_sn(**received);
-        session->on_pdu(*this, std::move(**received));
-        received.reset();
-        if (!open_) break;
-      }
-      batch_owner = nullptr;
-      session->on_pdus_drained();
-      uncork_writes();
-      if (!open_) break;
-      if (!received) {
-        if (reader.wants_bytes()) {
-          auto more = co_await reader.receive_more();
-          if (!more) received.emplace(more.error());
-        } else {
-          received.emplace(co_await reader.read(place_after_wait));
-        }
-      }
-      if (!received || !open_) continue;
-    }
-    if (!*received) {
-      const bool transport_failure = received->error().code == make_error_code(errc::connection_closed);
-      fail(transport_failure ? events::event_reason::peer_closed : events::event_reason::protocol_error,
-           received->error());
-      break;
-    }
-    // A PDU read() waited for: handled as a batch of one.
-    note_stat_sn(**received);
-    const auto session = owner.lock();
-    if (!session) co_return;
+  read_batches();
+}
+
+void connection::read_batches() {
+  for (;;) {
+    // Every whole PDU the buffer holds, then the batch's end: completions
+    // run and what they queued goes out, before the socket is waited on.
+    const auto session = owner_.lock();
+    if (!session) return stop_reading();
+    batch_owner_ = session.get();
     writes_corked_ = true;
-    session->on_pdu(*this, std::move(**received));
-    received.reset();
+    std::optional<result<protocol::pdu>> failed;
+    while (open_) {
+      auto received = reader_->read_buffered(place_buffered_);
+      if (!received) break;
+      if (!*received) {
+        failed = std::move(received);
+        break;
+      }
+      note_stat_sn(**received);
+      session->on_pdu(*this, std::move(**received));
+    }
+    batch_owner_ = nullptr;
+    session->on_pdus_drained();
+    uncork_writes();
+    if (!open_) return stop_reading();
+    if (failed) return fail_reading(failed->error());
+    if (!reader_->wants_bytes()) {
+      // A large Data-In payload: straight into place, by read().
+      asio::co_spawn(socket_.get_executor(), read_placed(), asio::detached);
+      return;
+    }
+    const auto got = reader_->receive_now();
+    if (!got) return fail_reading(got.error());
+    if (*got > 0) continue;
+    reader_->async_receive([self = shared_from_this()](result<void> received) {
+      if (!self->open_) return self->stop_reading();
+      if (!received) return self->fail_reading(received.error());
+      self->read_batches();
+    });
+    return;
   }
+}
+
+asio::awaitable<void> connection::read_placed() {
+  const auto self = shared_from_this();
+  auto received = co_await reader_->read(place_after_wait_);
+  if (!open_) co_return stop_reading();
+  if (!received) co_return fail_reading(received.error());
+  // Handled as the start of the next batch.
+  note_stat_sn(*received);
+  const auto session = owner_.lock();
+  if (!session) co_return stop_reading();
+  writes_corked_ = true;
+  session->on_pdu(*this, std::move(*received));
+  read_batches();
+}
+
+void connection::fail_reading(const error& why) {
+  const bool transport_failure = why.code == make_error_code(errc::connection_closed);
+  fail(transport_failure ? events::event_reason::peer_closed : events::event_reason::protocol_error, why);
+  stop_reading();
+}
+
+void connection::stop_reading() {
   // A batch cut short by a close or a failure ends too.
-  if (const auto session = owner.lock()) session->on_pdus_drained();
+  if (const auto session = owner_.lock()) session->on_pdus_drained();
   uncork_writes();
 }
 

@@ -42,7 +42,7 @@ boost::asio::awaitable<result<std::size_t>> pdu_reader::receive(std::uint8_t* to
   // then waits without re-arming epoll as async_wait would).
   if (!drained_) {
     boost::system::error_code ec;
-    const auto got = receive_now(socket_, to, size, ec);
+    const auto got = transport::receive_now(socket_, to, size, ec);
     if (ec) co_return socket_error(ec, doing);
     if (got > 0) {
       drained_ = got < size;
@@ -133,7 +133,7 @@ bool pdu_reader::wants_bytes() const {
   return !is_placed(front(), *layout) || layout->data_segment_length <= small_payload;
 }
 
-boost::asio::awaitable<result<void>> pdu_reader::receive_more() {
+std::span<std::uint8_t> pdu_reader::make_room() {
   if (begin_ == end_) begin_ = end_ = 0;
   // Room for the whole front PDU (wants_bytes said it fits the buffer).
   std::size_t need = protocol::bhs_size;
@@ -145,23 +145,20 @@ boost::asio::awaitable<result<void>> pdu_reader::receive_more() {
     end_ -= begin_;
     begin_ = 0;
   }
-  std::uint8_t* const to = buffer_.data() + end_;
-  const std::size_t size = buffer_.size() - end_;
-  if (!drained_) {  // see receive()
-    boost::system::error_code ec;
-    const auto got = receive_now(socket_, to, size, ec);
-    if (ec) co_return socket_error(ec, "reading a PDU");
-    if (got > 0) {
-      drained_ = got < size;
-      end_ += got;
-      co_return result<void>{};
-    }
-  }
-  auto [ec, got] = co_await socket_.async_read_some(boost::asio::buffer(to, size), use_tuple);
-  if (ec) co_return socket_error(ec, "reading a PDU");
-  drained_ = got < size;
+  return {buffer_.data() + end_, buffer_.size() - end_};
+}
+
+error pdu_reader::socket_error_of(const boost::system::error_code& ec) { return socket_error(ec, "reading a PDU"); }
+
+result<std::size_t> pdu_reader::receive_now() {
+  if (drained_) return std::size_t{0};  // see receive()
+  const auto room = make_room();
+  boost::system::error_code ec;
+  const auto got = transport::receive_now(socket_, room.data(), room.size(), ec);
+  if (ec) return socket_error(ec, "reading a PDU");
+  drained_ = got < room.size();
   end_ += got;
-  co_return result<void>{};
+  return got;
 }
 
 boost::asio::awaitable<result<protocol::pdu>> pdu_reader::read(const data_in_placer& place) {
