@@ -177,6 +177,39 @@ TEST_CASE("a read in several Data-In PDUs lands intact, with status in the last 
   CHECK(s.info().io.read_ops == 2);
 }
 
+TEST_CASE("a read whose PDUs arrive cut anywhere lands intact: small Data-In through the receive buffer, large "
+          "Data-In straight into place",
+          "[initiator][scripted][datapath]") {
+  // The reader copies a Data-In of up to 16 KiB out of its receive buffer
+  // and receives a larger one's missing bytes straight into the caller's
+  // buffer; the target here writes every PDU in 333-byte pieces.
+  std::uint32_t bytes = 0;
+  std::uint32_t first_pdu = 0;  // bytes of the first of two Data-In (0: one Data-In)
+  SECTION("4 KiB in one Data-In") { bytes = 4096; }
+  SECTION("64 KiB in one Data-In") { bytes = 65536; }
+  SECTION("40 KiB, then 24 KiB with the status") {
+    bytes = 65536;
+    first_pdu = 40960;
+  }
+  SECTION("12 KiB, then 4 KiB with the status") {
+    bytes = 16384;
+    first_pdu = 12288;
+  }
+  disk_session s(answer_first([&](test::scripted_connection& c, const proto::pdu& command,
+                                  const test::scripted_disk& disk) -> asio::awaitable<void> {
+    std::uint32_t data_sn = 0;
+    if (first_pdu > 0) co_await c.send_in_pieces(piece(command, disk, 0, first_pdu, data_sn++), 333, false);
+    auto last = piece(command, disk, first_pdu, bytes, data_sn);
+    last.set_final(true);
+    last.set_has_status(true);
+    co_await c.send_in_pieces(std::move(last), 333);
+  }));
+  s.read_back_intact(bytes);
+  s.read_back_intact(bytes);  // the next read, as the disk serves it, lands too
+  CHECK(s.info().connected);
+  CHECK(s.info().io.read_ops == 2);
+}
+
 TEST_CASE("a write goes out as immediate data, then by R2T or unsolicited, and a flush follows it",
           "[initiator][scripted][datapath]") {
   target_settings settings;

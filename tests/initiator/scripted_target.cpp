@@ -51,6 +51,16 @@ asio::awaitable<void> scripted_connection::send(proto::pdu p, bool advance_stat_
   co_await send_raw(proto::encode(p, {}));
 }
 
+asio::awaitable<void> scripted_connection::send_in_pieces(proto::pdu p, std::size_t piece, bool advance_stat_sn) {
+  stamp(p, advance_stat_sn);
+  const auto bytes = proto::encode(p, {});
+  for (std::size_t at = 0; at < bytes.size(); at += piece) {
+    const auto n = std::min(piece, bytes.size() - at);
+    co_await asio::async_write(socket_, asio::buffer(bytes.data() + at, n), asio::use_awaitable);
+    co_await asio::post(socket_.get_executor(), asio::use_awaitable);
+  }
+}
+
 asio::awaitable<void> scripted_connection::send_raw(std::vector<std::uint8_t> bytes) {
   co_await asio::async_write(socket_, asio::buffer(bytes), asio::use_awaitable);
 }

@@ -80,6 +80,10 @@ class scripted_connection {
   boost::asio::awaitable<void> send(initiator::protocol::pdu p, bool advance_stat_sn = true);
   // Sends raw bytes (for malformed PDUs).
   boost::asio::awaitable<void> send_raw(std::vector<std::uint8_t> bytes);
+  // Sends a PDU as send() does, in writes of `piece` bytes with a turn of
+  // the executor between them: the initiator's reader meets it cut
+  // anywhere, in its header or its data.
+  boost::asio::awaitable<void> send_in_pieces(initiator::protocol::pdu p, std::size_t piece, bool advance_stat_sn = true);
   // Reads the first login request and returns its SessionType ("Normal" when
   // absent), so a script can treat discovery and normal logins differently.
   // The request stays pending: accept_login or refuse_login answers it.

@@ -8,6 +8,9 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 
+#include <new>
+#include <utility>
+
 namespace isens::initiator::detail {
 
 namespace asio = boost::asio;
@@ -71,9 +74,62 @@ std::string_view name_of(const protocol::cdb& cdb) {
 
 }  // namespace
 
+namespace {
+
+// Freed tasks of this thread, kept for its next commands: the task was the
+// one allocation a facade I/O made. Bounded; a thread's cache is freed
+// when it exits. Left out under ASan, which must see a task's reuse.
+class block_io_task_cache {
+ public:
+  static constexpr std::size_t kept = 256;
+  ~block_io_task_cache() {
+    while (head_) ::operator delete(std::exchange(head_, head_->next));
+    count_ = kept;  // a task freed after this (thread teardown) goes back to the heap
+  }
+  void* take(std::size_t size) {
+    if (!head_) return ::operator new(size);
+    --count_;
+    return std::exchange(head_, head_->next);
+  }
+  void give(void* block) noexcept {
+    if (count_ >= kept) return ::operator delete(block);
+    head_ = ::new (block) free_block{head_};
+    ++count_;
+  }
+
+ private:
+  struct free_block {
+    free_block* next;
+  };
+  free_block* head_ = nullptr;
+  std::size_t count_ = 0;
+};
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ISENS_TASK_CACHE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ISENS_TASK_CACHE 0
+#endif
+#endif
+#ifndef ISENS_TASK_CACHE
+#define ISENS_TASK_CACHE 1
+#endif
+
+#if ISENS_TASK_CACHE
+thread_local block_io_task_cache task_cache;
+#endif
+
+}  // namespace
+
 // One command of a facade call.
 class block_io_task final : public scsi_task {
  public:
+#if ISENS_TASK_CACHE
+  // Every block_io_task has this one size (the class is final).
+  static void* operator new(std::size_t size) { return task_cache.take(size); }
+  static void operator delete(void* block) noexcept { task_cache.give(block); }
+#endif
   // Either `handler` (the call is one command) or `join` (it is several).
   // (Constructed, never assigned: Boost 1.81's any_completion_handler move
   // assignment wraps the handler in itself until the stack runs out.)

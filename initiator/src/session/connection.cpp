@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <optional>
 
 namespace isens::initiator::detail {
 
@@ -32,13 +33,11 @@ connection::connection(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoi
 }
 
 void connection::start(std::weak_ptr<connection_owner> owner) {
-  owner_ = owner;
+  owner_ = std::move(owner);
   // Posted rather than started here: the login that attaches this connection
   // returns to its caller first, and the reader's first read would only meet
   // an empty socket. Whatever the target sends meanwhile waits in the socket.
-  asio::post(socket_.get_executor(), [self = shared_from_this(), owner = std::move(owner)]() mutable {
-    asio::co_spawn(self->socket_.get_executor(), self->read_loop(std::move(owner)), asio::detached);
-  });
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->start_reading(); });
 }
 
 void connection::send(protocol::pdu p) {
@@ -128,36 +127,84 @@ void connection::note_stat_sn(const protocol::pdu& p) {
   if (carries_status && protocol::serial_greater_equal(p.stat_sn(), exp_stat_sn_)) exp_stat_sn_ = p.stat_sn() + 1;
 }
 
-asio::awaitable<void> connection::read_loop(std::weak_ptr<connection_owner> owner) {
-  const auto self = shared_from_this();
-  transport::pdu_reader reader(socket_, settings_.digests, settings_.max_recv_data_segment_length);
-  const transport::data_in_placer place = [this, &owner](const protocol::pdu& header) -> result<std::uint8_t*> {
-    const auto session = owner.lock();
+void connection::start_reading() {
+  reader_ = std::make_unique<transport::pdu_reader>(socket_, settings_.digests, settings_.max_recv_data_segment_length);
+  // A batch's PDUs are placed through the session it locked; a PDU read()
+  // waited for locks the session itself (never held across a wait).
+  place_buffered_ = [this](const protocol::pdu& header) { return batch_owner_->place_data_in(*this, header); };
+  place_after_wait_ = [this](const protocol::pdu& header) -> result<std::uint8_t*> {
+    const auto session = owner_.lock();
     if (!session) return nullptr;
     return session->place_data_in(*this, header);
   };
-  const auto drained = [&owner] {
-    if (const auto session = owner.lock()) session->on_pdus_drained();
-  };
-  while (open_) {
-    auto received = reader.read_buffered(place);
-    if (!received) {
-      drained();  // before waiting for more
-      received.emplace(co_await reader.read(place));
+  read_batches();
+}
+
+void connection::read_batches() {
+  for (;;) {
+    // Every whole PDU the buffer holds, then the batch's end: completions
+    // run and what they queued goes out, before the socket is waited on.
+    const auto session = owner_.lock();
+    if (!session) return stop_reading();
+    batch_owner_ = session.get();
+    writes_corked_ = true;
+    std::optional<result<protocol::pdu>> failed;
+    while (open_) {
+      auto received = reader_->read_buffered(place_buffered_);
+      if (!received) break;
+      if (!*received) {
+        failed = std::move(received);
+        break;
+      }
+      note_stat_sn(**received);
+      session->on_pdu(*this, std::move(**received));
     }
-    if (!open_) break;
-    if (!*received) {
-      const bool transport_failure = received->error().code == make_error_code(errc::connection_closed);
-      fail(transport_failure ? events::event_reason::peer_closed : events::event_reason::protocol_error,
-           received->error());
-      break;
+    batch_owner_ = nullptr;
+    session->on_pdus_drained();
+    uncork_writes();
+    if (!open_) return stop_reading();
+    if (failed) return fail_reading(failed->error());
+    if (!reader_->wants_bytes()) {
+      // A large Data-In payload: straight into place, by read().
+      asio::co_spawn(socket_.get_executor(), read_placed(), asio::detached);
+      return;
     }
-    note_stat_sn(**received);
-    const auto session = owner.lock();
-    if (!session) co_return;
-    session->on_pdu(*this, std::move(**received));
+    const auto got = reader_->receive_now();
+    if (!got) return fail_reading(got.error());
+    if (*got > 0) continue;
+    reader_->async_receive([self = shared_from_this()](result<void> received) {
+      if (!self->open_) return self->stop_reading();
+      if (!received) return self->fail_reading(received.error());
+      self->read_batches();
+    });
+    return;
   }
-  drained();  // a batch cut short by a close or a failure ends too
+}
+
+asio::awaitable<void> connection::read_placed() {
+  const auto self = shared_from_this();
+  auto received = co_await reader_->read(place_after_wait_);
+  if (!open_) co_return stop_reading();
+  if (!received) co_return fail_reading(received.error());
+  // Handled as the start of the next batch.
+  note_stat_sn(*received);
+  const auto session = owner_.lock();
+  if (!session) co_return stop_reading();
+  writes_corked_ = true;
+  session->on_pdu(*this, std::move(*received));
+  read_batches();
+}
+
+void connection::fail_reading(const error& why) {
+  const bool transport_failure = why.code == make_error_code(errc::connection_closed);
+  fail(transport_failure ? events::event_reason::peer_closed : events::event_reason::protocol_error, why);
+  stop_reading();
+}
+
+void connection::stop_reading() {
+  // A batch cut short by a close or a failure ends too.
+  if (const auto session = owner_.lock()) session->on_pdus_drained();
+  uncork_writes();
 }
 
 std::size_t connection::write_some(boost::system::error_code& ec) {
@@ -195,22 +242,38 @@ std::size_t connection::write_some(boost::system::error_code& ec) {
 }
 
 void connection::schedule_write() {
-  if (std::exchange(writing_, true)) return;
+  if (writing_) return;
+  // While the reader hands over a batch, what it causes goes out at the
+  // batch's end, all in one sendmsg and without a post (uncork_writes).
+  if (writes_corked_) {
+    write_wanted_ = true;
+    return;
+  }
+  writing_ = true;
   // Posted, so that every PDU queued in this turn goes out in one sendmsg.
-  asio::post(socket_.get_executor(), [self = shared_from_this()] {
-    boost::system::error_code ec;
-    while (self->open_ && self->queued() > 0) {
-      if (self->write_some(ec) == 0 || ec) break;
-    }
-    if (!self->open_ || self->queued() == 0) {
-      self->writing_ = false;
-    } else if (ec) {
-      self->writing_ = false;
-      self->fail(events::event_reason::peer_closed, transport::socket_error(ec, "writing a PDU"));
-    } else {
-      asio::co_spawn(self->socket_.get_executor(), self->write_loop(), asio::detached);  // the socket is full: wait
-    }
-  });
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->write_now(); });
+}
+
+void connection::uncork_writes() {
+  writes_corked_ = false;
+  if (!std::exchange(write_wanted_, false) || writing_) return;
+  writing_ = true;
+  write_now();
+}
+
+void connection::write_now() {
+  boost::system::error_code ec;
+  while (open_ && queued() > 0) {
+    if (write_some(ec) == 0 || ec) break;
+  }
+  if (!open_ || queued() == 0) {
+    writing_ = false;
+  } else if (ec) {
+    writing_ = false;
+    fail(events::event_reason::peer_closed, transport::socket_error(ec, "writing a PDU"));
+  } else {
+    asio::co_spawn(socket_.get_executor(), write_loop(), asio::detached);  // the socket is full: wait
+  }
 }
 
 asio::awaitable<void> connection::write_loop() {

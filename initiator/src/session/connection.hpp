@@ -9,6 +9,7 @@
 #include "isens/initiator/error.hpp"
 #include "isens/initiator/types.hpp"
 #include "protocol/pdu.hpp"
+#include "transport/pdu_reader.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -76,7 +77,15 @@ class connection : public std::enable_shared_from_this<connection> {
   const connection_settings& settings() const noexcept { return settings_; }
 
  private:
-  boost::asio::awaitable<void> read_loop(std::weak_ptr<connection_owner> owner);
+  // The reader: callbacks for the usual wait (bytes into the receive
+  // buffer), a coroutine only for a large Data-In payload read into place.
+  void start_reading();
+  // Hands over every whole PDU buffered, ends the batch, and reads on.
+  void read_batches();
+  boost::asio::awaitable<void> read_placed();
+  void fail_reading(const error& why);
+  // The reader stops: the batch under way ends.
+  void stop_reading();
   boost::asio::awaitable<void> write_loop();
   void fail(events::event_reason reason, const error& why);
   void note_stat_sn(const protocol::pdu& p);
@@ -101,8 +110,14 @@ class connection : public std::enable_shared_from_this<connection> {
   };
   // `payload` may point into `owned`: the queue must move PDUs, never copy them.
   static_assert(std::is_nothrow_move_constructible_v<outgoing>);
-  // Starts writing the queue unless a write is already under way.
+  // Starts writing the queue unless a write is already under way (or the
+  // reader's batch is on: then at its end).
   void schedule_write();
+  // The reader's batch has ended: what it queued goes out now.
+  void uncork_writes();
+  // Writes what the queue holds until it is empty or the socket is full
+  // (then write_loop waits); writing_ is set.
+  void write_now();
   // Sends what it can of the queue at once; the number of bytes moved.
   std::size_t write_some(boost::system::error_code& ec);
 
@@ -114,6 +129,8 @@ class connection : public std::enable_shared_from_this<connection> {
   void reclaim_sent();
 
   bool writing_ = false;
+  bool writes_corked_ = false;  // the reader is handing over a batch of PDUs
+  bool write_wanted_ = false;   // something was queued meanwhile
   // A vector used as a queue: written PDUs are counted off its front and
   // dropped when it empties (or when they are most of it), so a steady
   // stream of PDUs reuses its storage (a std::deque allocated a block
@@ -121,6 +138,10 @@ class connection : public std::enable_shared_from_this<connection> {
   std::vector<outgoing> write_queue_;
   std::size_t sent_pdus_ = 0;
   std::weak_ptr<connection_owner> owner_;
+  std::unique_ptr<transport::pdu_reader> reader_;
+  connection_owner* batch_owner_ = nullptr;  // the session, locked for the batch under way
+  transport::data_in_placer place_buffered_;
+  transport::data_in_placer place_after_wait_;
 };
 
 }  // namespace isens::initiator::detail

@@ -42,7 +42,7 @@ boost::asio::awaitable<result<std::size_t>> pdu_reader::receive(std::uint8_t* to
   // then waits without re-arming epoll as async_wait would).
   if (!drained_) {
     boost::system::error_code ec;
-    const auto got = receive_now(socket_, to, size, ec);
+    const auto got = transport::receive_now(socket_, to, size, ec);
     if (ec) co_return socket_error(ec, doing);
     if (got > 0) {
       drained_ = got < size;
@@ -122,6 +122,43 @@ std::optional<result<protocol::pdu>> pdu_reader::read_buffered(const data_in_pla
   if (!layout) return layout.error();
   if (buffered() < protocol::bhs_size + layout->rest_length()) return std::nullopt;
   return take_whole(*layout, place);
+}
+
+bool pdu_reader::wants_bytes() const {
+  if (buffered() < protocol::bhs_size) return true;
+  const auto layout = inspect_front();
+  if (!layout) return false;  // read() reports it
+  const std::size_t whole = protocol::bhs_size + layout->rest_length();
+  if (whole > buffer_.size()) return false;  // read() grows the buffer
+  return !is_placed(front(), *layout) || layout->data_segment_length <= small_payload;
+}
+
+std::span<std::uint8_t> pdu_reader::make_room() {
+  if (begin_ == end_) begin_ = end_ = 0;
+  // Room for the whole front PDU (wants_bytes said it fits the buffer).
+  std::size_t need = protocol::bhs_size;
+  if (buffered() >= protocol::bhs_size) {
+    if (const auto layout = inspect_front()) need += layout->rest_length();
+  }
+  if (buffer_.size() - begin_ < need) {
+    std::memmove(buffer_.data(), front(), buffered());
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  return {buffer_.data() + end_, buffer_.size() - end_};
+}
+
+error pdu_reader::socket_error_of(const boost::system::error_code& ec) { return socket_error(ec, "reading a PDU"); }
+
+result<std::size_t> pdu_reader::receive_now() {
+  if (drained_) return std::size_t{0};  // see receive()
+  const auto room = make_room();
+  boost::system::error_code ec;
+  const auto got = transport::receive_now(socket_, room.data(), room.size(), ec);
+  if (ec) return socket_error(ec, "reading a PDU");
+  drained_ = got < room.size();
+  end_ += got;
+  return got;
 }
 
 boost::asio::awaitable<result<protocol::pdu>> pdu_reader::read(const data_in_placer& place) {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <vector>
 
 namespace isens::initiator::transport {
@@ -39,12 +40,42 @@ class pdu_reader {
   // consumed) when it does not, and read() must be awaited. Spares the
   // coroutine frame read() costs (larger than Asio recycles: a malloc).
   std::optional<result<protocol::pdu>> read_buffered(const data_in_placer& place);
+  // After read_buffered found nothing whole: whether receiving more into
+  // the buffer is what the next PDU needs (receive_now / async_receive),
+  // rather than read() (a Data-In payload above small_payload, received
+  // straight into place).
+  bool wants_bytes() const;
+  // Receives into the buffer what the socket has now, without waiting
+  // (nothing when the last receive emptied it). Needs wants_bytes().
+  result<std::size_t> receive_now();
+  // Waits for bytes and receives them into the buffer; then
+  // `done(result<void>)`. Needs wants_bytes(). A plain handler rather
+  // than a coroutine: resuming one through Asio's awaitable machinery cost
+  // more than the rest of a 4 KiB read's wait.
+  template <class Handler>
+  void async_receive(Handler done) {
+    const auto room = make_room();
+    socket_.async_read_some(boost::asio::buffer(room), [this, room, done = std::move(done)](
+                                                           const boost::system::error_code& ec, std::size_t got) mutable {
+      if (ec) return done(result<void>(socket_error_of(ec)));
+      drained_ = got < room.size();
+      end_ += got;
+      done(result<void>{});
+    });
+  }
+  // A Data-In payload up to this size that is not all here yet is received
+  // into the buffer and copied (a few KiB cost less than a coroutine frame
+  // and a system call of their own); a larger one goes straight into place.
+  static constexpr std::size_t small_payload = 16 * 1024;
 
  private:
   // The header at the front of the buffer, checked (Data-In with AHS refused).
   result<protocol::frame_layout> inspect_front() const;
   // Takes the PDU at the front whose every byte is buffered.
   result<protocol::pdu> take_whole(const protocol::frame_layout& layout, const data_in_placer& place);
+  // The free end of the buffer, with room behind the front PDU for all of it.
+  std::span<std::uint8_t> make_room();
+  static error socket_error_of(const boost::system::error_code& ec);
   // Makes at least `n` bytes readable in the buffer.
   boost::asio::awaitable<result<void>> fill(std::size_t n);
   // Receives what the socket has (at least one byte) into [to, to + size).
