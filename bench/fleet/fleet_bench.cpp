@@ -109,7 +109,10 @@ double rate(std::size_t n, clock_type::duration took) { return n / std::chrono::
 struct run_figures {
   double events_per_s = 0;
   bench::cpu_use used;
+  double from_s = 0, to_s = 0;  // CLOCK_MONOTONIC (steady_clock), to match a profile to the run
 };
+
+double monotonic_s() { return std::chrono::duration<double>(clock_type::now().time_since_epoch()).count(); }
 
 // Per event: the bench process's and the broker's CPU (microseconds) and
 // the process's context switches, under "<row>_...".
@@ -155,6 +158,7 @@ run_figures async_raw_rate(const std::string& url, pid_t broker, std::size_t n) 
   auto c = fleet::nats_connection::connect(test::fast_nats_options(url), {}, settings);
   make_stream(c->jetstream(), "BENCH_RAW", fleet::host_filter("bench-raw"));
   const auto cpu_before = bench::cpu_now(broker);
+  const auto from = monotonic_s();
   const auto start = clock_type::now();
   for (const auto& m : messages) {
     jsPubOptions po;
@@ -168,7 +172,7 @@ run_figures async_raw_rate(const std::string& url, pid_t broker, std::size_t n) 
   jsPubOptions_Init(&po);
   po.MaxWait = 60000;
   fleet::check_nats(js_PublishAsyncComplete(c->jetstream(), &po), "async publish complete");
-  return {rate(messages.size(), clock_type::now() - start), bench::cpu_now(broker) - cpu_before};
+  return {rate(messages.size(), clock_type::now() - start), bench::cpu_now(broker) - cpu_before, from, monotonic_s()};
 }
 
 struct latency_probe {
@@ -235,6 +239,7 @@ void measure(const config& cfg, nlohmann::json& report) {
   if (!wait_until([&] { return bridge.stats().connected; }, 10s)) throw std::runtime_error("the bridge did not connect");
 
   const auto bridge_cpu_before = bench::cpu_now(broker.pid());
+  const auto bridge_from = monotonic_s();
   const auto start = clock_type::now();
   for (std::size_t i = 0; i < cfg.events; ++i) bus.publish(sample_event(i));
   // How fast the journal alone takes them (the bridge cannot be faster).
@@ -242,7 +247,8 @@ void measure(const config& cfg, nlohmann::json& report) {
   const double journaled = rate(cfg.events, clock_type::now() - start);
   if (!wait_until([&] { return bridge.stats().acked_seq >= cfg.events; }, 120s))
     throw std::runtime_error("the bridge did not publish every event");
-  const run_figures bridge_run{rate(cfg.events, clock_type::now() - start), bench::cpu_now(broker.pid()) - bridge_cpu_before};
+  const run_figures bridge_run{rate(cfg.events, clock_type::now() - start), bench::cpu_now(broker.pid()) - bridge_cpu_before,
+                               bridge_from, monotonic_s()};
   const double bridged = bridge_run.events_per_s;
 
   // The same events replayed from the journal by a second bridge (what a
@@ -257,11 +263,13 @@ void measure(const config& cfg, nlohmann::json& report) {
   {
     fleet::bridge replay(ro, journal);
     const auto replay_cpu_before = bench::cpu_now(broker.pid());
+    const auto replay_from = monotonic_s();
     const auto replay_start = clock_type::now();
     replay.start();
     if (!wait_until([&] { return replay.stats().acked_seq >= cfg.events; }, 120s))
       throw std::runtime_error("the replaying bridge did not publish every event");
-    replay_run = {rate(cfg.events, clock_type::now() - replay_start), bench::cpu_now(broker.pid()) - replay_cpu_before};
+    replay_run = {rate(cfg.events, clock_type::now() - replay_start), bench::cpu_now(broker.pid()) - replay_cpu_before,
+                  replay_from, monotonic_s()};
   }
   const double replayed = replay_run.events_per_s;
 
@@ -328,6 +336,9 @@ void measure(const config& cfg, nlohmann::json& report) {
   per_event("bench process CPU us", [](const bench::cpu_use& u) { return u.process_s * 1e6; });
   per_event("nats-server CPU us", [](const bench::cpu_use& u) { return u.broker_s * 1e6; });
   per_event("bench process context switches", [](const bench::cpu_use& u) { return u.context_switches; });
+  // For `perf record -k CLOCK_MONOTONIC`: which samples belong to which run.
+  std::fprintf(stderr, "fleet_bench: CLOCK_MONOTONIC s: async_raw %.6f %.6f bridge %.6f %.6f replay %.6f %.6f\n",
+               raw_run.from_s, raw_run.to_s, bridge_run.from_s, bridge_run.to_s, replay_run.from_s, replay_run.to_s);
 
   report["bridge_events_per_s"] = bridged;
   report["naive_events_per_s"] = naive;
