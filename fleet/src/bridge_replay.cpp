@@ -55,6 +55,9 @@ bool bridge::impl::resync() {
                  "republishing them from the journal",
                  options.stream.name, resume + 1, cursor, options.host_token);
   }
+  // Still unanswered after the drain: timed out, as libnats's MaxWait
+  // reported each before (isens_nats_publish_errors_total).
+  counters.publish_errors += window.in_flight();
   window.reset(resume);
   next_after = resume;
   backlog = {};  // read from the journal for the old position: read again from the new one
