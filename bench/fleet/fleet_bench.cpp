@@ -10,6 +10,7 @@
 #include "../common/command_line.hpp"
 #include "../common/run_and_report.hpp"
 #include "../common/sample_summary.hpp"
+#include "cpu_use.hpp"
 #include "nats_server.hpp"
 #include "stream_reader.hpp"
 
@@ -104,6 +105,23 @@ bool wait_until(Predicate done, std::chrono::seconds bound) {
 
 double rate(std::size_t n, clock_type::duration took) { return n / std::chrono::duration<double>(took).count(); }
 
+// A publisher's run: its rate, and the CPU it and the broker used meanwhile.
+struct run_figures {
+  double events_per_s = 0;
+  bench::cpu_use used;
+  double from_s = 0, to_s = 0;  // CLOCK_MONOTONIC (steady_clock), to match a profile to the run
+};
+
+double monotonic_s() { return std::chrono::duration<double>(clock_type::now().time_since_epoch()).count(); }
+
+// Per event: the bench process's and the broker's CPU (microseconds) and
+// the process's context switches, under "<row>_...".
+void report_cpu(nlohmann::json& report, const std::string& row, const run_figures& r, std::size_t events) {
+  report[row + "_process_cpu_us_per_event"] = r.used.process_s * 1e6 / events;
+  report[row + "_broker_cpu_us_per_event"] = r.used.broker_s * 1e6 / events;
+  report[row + "_context_switches_per_event"] = r.used.context_switches / events;
+}
+
 void make_stream(jsCtx* js, const std::string& name, const std::string& subjects) {
   fleet::stream_options s;
   s.name = name;
@@ -133,12 +151,14 @@ double naive_rate(const std::string& url, std::size_t n) {
 
 // js_PublishAsync with as many in flight as the bridge allows itself: the
 // library's fastest.
-double async_raw_rate(const std::string& url, std::size_t n) {
+run_figures async_raw_rate(const std::string& url, pid_t broker, std::size_t n) {
   const auto messages = wire_messages("bench-raw", n);
   fleet::jetstream_settings settings;
   settings.max_pending_async = static_cast<std::int64_t>(fleet::bridge_options{}.max_in_flight);
   auto c = fleet::nats_connection::connect(test::fast_nats_options(url), {}, settings);
   make_stream(c->jetstream(), "BENCH_RAW", fleet::host_filter("bench-raw"));
+  const auto cpu_before = bench::cpu_now(broker);
+  const auto from = monotonic_s();
   const auto start = clock_type::now();
   for (const auto& m : messages) {
     jsPubOptions po;
@@ -152,7 +172,7 @@ double async_raw_rate(const std::string& url, std::size_t n) {
   jsPubOptions_Init(&po);
   po.MaxWait = 60000;
   fleet::check_nats(js_PublishAsyncComplete(c->jetstream(), &po), "async publish complete");
-  return rate(messages.size(), clock_type::now() - start);
+  return {rate(messages.size(), clock_type::now() - start), bench::cpu_now(broker) - cpu_before, from, monotonic_s()};
 }
 
 struct latency_probe {
@@ -191,7 +211,8 @@ void measure(const config& cfg, nlohmann::json& report) {
   test::nats_server broker(server);
 
   const double naive = naive_rate(broker.url(), cfg.naive_events);
-  const double async_raw = async_raw_rate(broker.url(), cfg.events);
+  const auto raw_run = async_raw_rate(broker.url(), broker.pid(), cfg.events);
+  const double async_raw = raw_run.events_per_s;
 
   // The bridge: bus -> journal (on /dev/shm) -> JetStream, as in isensd.
   events::journal_options jo;
@@ -217,6 +238,8 @@ void measure(const config& cfg, nlohmann::json& report) {
   bridge.start();
   if (!wait_until([&] { return bridge.stats().connected; }, 10s)) throw std::runtime_error("the bridge did not connect");
 
+  const auto bridge_cpu_before = bench::cpu_now(broker.pid());
+  const auto bridge_from = monotonic_s();
   const auto start = clock_type::now();
   for (std::size_t i = 0; i < cfg.events; ++i) bus.publish(sample_event(i));
   // How fast the journal alone takes them (the bridge cannot be faster).
@@ -224,7 +247,9 @@ void measure(const config& cfg, nlohmann::json& report) {
   const double journaled = rate(cfg.events, clock_type::now() - start);
   if (!wait_until([&] { return bridge.stats().acked_seq >= cfg.events; }, 120s))
     throw std::runtime_error("the bridge did not publish every event");
-  const double bridged = rate(cfg.events, clock_type::now() - start);
+  const run_figures bridge_run{rate(cfg.events, clock_type::now() - start), bench::cpu_now(broker.pid()) - bridge_cpu_before,
+                               bridge_from, monotonic_s()};
+  const double bridged = bridge_run.events_per_s;
 
   // The same events replayed from the journal by a second bridge (what a
   // bridge does after an outage): its publishing alone, without the bus and
@@ -234,15 +259,19 @@ void measure(const config& cfg, nlohmann::json& report) {
   ro.stream.name = "BENCH_REPLAY";
   ro.stream.subjects = {fleet::host_filter(ro.host_token)};
   ro.cursor_file = dir / "nats-cursor-replay";
-  double replayed = 0;
+  run_figures replay_run;
   {
     fleet::bridge replay(ro, journal);
+    const auto replay_cpu_before = bench::cpu_now(broker.pid());
+    const auto replay_from = monotonic_s();
     const auto replay_start = clock_type::now();
     replay.start();
     if (!wait_until([&] { return replay.stats().acked_seq >= cfg.events; }, 120s))
       throw std::runtime_error("the replaying bridge did not publish every event");
-    replayed = rate(cfg.events, clock_type::now() - replay_start);
+    replay_run = {rate(cfg.events, clock_type::now() - replay_start), bench::cpu_now(broker.pid()) - replay_cpu_before,
+                  replay_from, monotonic_s()};
   }
+  const double replayed = replay_run.events_per_s;
 
   // Latency: an ordered JetStream consumer of the bridge's stream, events paced.
   latency_probe probe;
@@ -299,6 +328,17 @@ void measure(const config& cfg, nlohmann::json& report) {
   std::printf("%-44s %14.2f\n", "consumer latency p99 ms", latency.p99);
   std::printf("%-44s %14zu\n", "events lost through a broker kill -9", lost);
   std::printf("%-44s %14zu\n", "events duplicated", duplicated);
+  std::printf("\n%-44s %10s %10s %10s\n", "per event", "async raw", "bridge", "replay");
+  auto per_event = [&](const char* what, auto field) {
+    std::printf("%-44s %10.2f %10.2f %10.2f\n", what, field(raw_run.used) / cfg.events,
+                field(bridge_run.used) / cfg.events, field(replay_run.used) / cfg.events);
+  };
+  per_event("bench process CPU us", [](const bench::cpu_use& u) { return u.process_s * 1e6; });
+  per_event("nats-server CPU us", [](const bench::cpu_use& u) { return u.broker_s * 1e6; });
+  per_event("bench process context switches", [](const bench::cpu_use& u) { return u.context_switches; });
+  // For `perf record -k CLOCK_MONOTONIC`: which samples belong to which run.
+  std::fprintf(stderr, "fleet_bench: CLOCK_MONOTONIC s: async_raw %.6f %.6f bridge %.6f %.6f replay %.6f %.6f\n",
+               raw_run.from_s, raw_run.to_s, bridge_run.from_s, bridge_run.to_s, replay_run.from_s, replay_run.to_s);
 
   report["bridge_events_per_s"] = bridged;
   report["naive_events_per_s"] = naive;
@@ -313,6 +353,9 @@ void measure(const config& cfg, nlohmann::json& report) {
   report["latency_samples"] = latencies.size();
   report["events_lost"] = lost;
   report["events_duplicated"] = duplicated;
+  report_cpu(report, "async_raw", raw_run, cfg.events);
+  report_cpu(report, "bridge", bridge_run, cfg.events);
+  report_cpu(report, "replay", replay_run, cfg.events);
   report["events"] = cfg.events;
   report["ok"] = lost == 0 && duplicated == 0 && latencies.size() >= cfg.latency_events;
 }

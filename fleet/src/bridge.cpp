@@ -62,6 +62,7 @@ bool bridge::impl::connect() {
     return false;
   }
   connection = std::move(made);
+  published_on_connection = false;
   std::lock_guard lock(mutex);
   link_up = true;
   link_closed = false;
@@ -154,7 +155,36 @@ void bridge::impl::store_cursor_if_due(bool now) {
 
 void bridge::impl::drain(std::chrono::milliseconds limit) {
   std::unique_lock lock(mutex);
-  wake.wait_for(lock, limit, [&] { return window.in_flight() == 0 || !link_up; });
+  // An ack that has not come ack_timeout after its publish is lost: no
+  // longer than that for the last one sent.
+  auto until = clock::now() + limit;
+  if (const auto newest = window.newest_sent()) until = std::min(until, *newest + options.ack_timeout);
+  wake.wait_until(lock, until, [&] { return window.in_flight() == 0 || !link_up; });
+}
+
+void bridge::impl::forget_unanswered() {
+  // libnats 3.4.1 makes its pending map at the first async publish and
+  // crashes when asked for it before.
+  if (!published_on_connection) return;
+  natsMsgList unanswered{};
+  if (js_PublishAsyncGetPendingList(&unanswered, connection->jetstream()) == NATS_OK) natsMsgList_Destroy(&unanswered);
+}
+
+void bridge::impl::time_out_lost_ack() {
+  std::lock_guard lock(mutex);
+  if (resync_needed) return;
+  const auto position = window.overdue(clock::now() - options.ack_timeout);
+  if (!position) return;
+  // As a failed publish: the resync waits for the rest (each up to its own
+  // ack_timeout) and replays from the stream's last message.
+  window.failed(*position);
+  resync_needed = true;
+  ++counters.publish_errors;
+  if (!outage_reported && link_up) {
+    outage_reported = true;
+    spdlog::warn("nats bridge: no ack for seq {} within {} ms; replaying from the stream's last message", *position,
+                 options.ack_timeout.count());
+  }
 }
 
 void bridge::impl::run() {
@@ -188,6 +218,7 @@ void bridge::impl::run() {
       continue;
     }
     publish_more();
+    time_out_lost_ack();
     heartbeat_if_due();
     store_cursor_if_due(false);
     wait_for(std::chrono::milliseconds(100));

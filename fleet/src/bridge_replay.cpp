@@ -27,6 +27,7 @@ bool bridge::impl::resync() {
   // Let what is in flight end first (acked, refused or timed out), so the
   // stream's last message is not overtaken by an ack still on its way.
   drain(options.ack_timeout + std::chrono::seconds(1));
+  forget_unanswered();
   last_stored last;
   try {
     // Checked again at every resync: a broker restarted on an empty store
@@ -54,6 +55,9 @@ bool bridge::impl::resync() {
                  "republishing them from the journal",
                  options.stream.name, resume + 1, cursor, options.host_token);
   }
+  // Still unanswered after the drain: timed out, as libnats's MaxWait
+  // reported each before (isens_nats_publish_errors_total).
+  counters.publish_errors += window.in_flight();
   window.reset(resume);
   next_after = resume;
   backlog = {};  // read from the journal for the old position: read again from the new one
@@ -76,8 +80,13 @@ natsStatus bridge::impl::send(const std::string& subject, std::string_view body,
   jsPubOptions po;
   jsPubOptions_Init(&po);
   po.MsgId = msg_id.c_str();
-  po.MaxWait = options.ack_timeout.count();  // without it a lost ack would stay pending forever
+  // No MaxWait: libnats would track a deadline per message (two allocations,
+  // and a timeout message created and dispatched for every one, acked or
+  // not, when it expires: about 3 us of CPU an event). The window keeps each
+  // run's send time instead and the thread fails an overdue ack itself
+  // (time_out_lost_ack); a resync makes the client forget what is left.
   if (status == NATS_OK) status = js_PublishMsgAsync(connection->jetstream(), &msg, &po);
+  if (status == NATS_OK) published_on_connection = true;
   if (status != NATS_OK) natsMsg_Destroy(msg);  // null once the client has taken it
   return status;
 }
@@ -100,7 +109,7 @@ bool bridge::impl::publish(const std::string& subject, std::string_view body, co
                            const std::string& boot_id, std::uint64_t after, std::uint64_t position) {
   {
     std::lock_guard lock(mutex);
-    window.sent(after, position);  // before publishing: the ack may come at once
+    window.sent(after, position, std::chrono::steady_clock::now());  // before publishing: the ack may come at once
   }
   const auto status = send(subject, body, msg_id, boot_id, position);
   if (status == NATS_OK) return true;
@@ -125,14 +134,15 @@ void bridge::impl::publish_gap(std::uint64_t first, std::uint64_t last, const ch
 // published with the journal's line.
 bool bridge::impl::publish_fresh(std::vector<events::journal_record>& ready) {
   {
+    const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex);
-    for (const auto& r : ready) window.sent(r.ev.seq - 1, r.ev.seq);  // before publishing: the ack may come at once
+    for (const auto& r : ready) window.sent(r.ev.seq - 1, r.ev.seq, now);  // before publishing: the ack may come at once
   }
   for (std::size_t i = 0; i < ready.size(); ++i) {
     const auto& e = ready[i].ev;
-    const auto msg_id = event_msg_id(options.host_token, e.boot_id, e.seq);
-    const auto status = send(event_subject(options.host_token, e.session_id, e.kind), ready[i].json(), msg_id,
-                             e.boot_id, e.seq);
+    write_event_msg_id(msg_id_buffer, options.host_token, e.boot_id, e.seq);
+    write_event_subject(subject_buffer, options.host_token, e.session_id, e.kind);
+    const auto status = send(subject_buffer, ready[i].json(), msg_id_buffer, e.boot_id, e.seq);
     if (status == NATS_OK) {
       next_after = e.seq;
       continue;
@@ -140,7 +150,7 @@ bool bridge::impl::publish_fresh(std::vector<events::journal_record>& ready) {
     // This one and those after it never left: the resync resends them.
     const bool link_down = link_dropped();  // asked before our lock: it takes the client's
     std::lock_guard lock(mutex);
-    refused_locked(status, link_down, msg_id, e.seq);
+    refused_locked(status, link_down, msg_id_buffer, e.seq);
     for (auto j = i + 1; j < ready.size(); ++j) window.failed(ready[j].ev.seq);
     return false;
   }

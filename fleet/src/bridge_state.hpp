@@ -53,6 +53,8 @@ struct bridge::impl {
   // Thread-only.
   std::unique_ptr<nats_connection> connection;
   std::uint64_t next_after = 0;  // the last seq handed to the client
+  bool published_on_connection = false;  // an async publish was made on `connection`
+  std::string subject_buffer, msg_id_buffer;  // an event's, rebuilt in place for each
   // Behind, the journal is read ahead in large batches, each read going on
   // from where the last one stopped (its position): reading the segment
   // from its start each time cost more than publishing.
@@ -84,7 +86,14 @@ struct bridge::impl {
   void publish_gap(std::uint64_t first, std::uint64_t last, const char* reason, const std::string& boot_id);
   void heartbeat_if_due();
   void store_cursor_if_due(bool now);
+  // Waits until nothing is in flight, the link is down, `limit` passed or
+  // the last publish's ack is overdue.
   void drain(std::chrono::milliseconds limit);
+  // Drops what the client still holds unanswered (after a drain, before a
+  // resync): a late ack of it is then ignored by the client.
+  void forget_unanswered();
+  // Fails the oldest publish whose ack is ack_timeout late (a resync follows).
+  void time_out_lost_ack();
   void wait_for(std::chrono::milliseconds limit);
 
   // Callbacks from libnats threads.

@@ -11,8 +11,8 @@ void publish_window::reset(std::uint64_t acked) {
   lowest_failed_.reset();
 }
 
-void publish_window::sent(std::uint64_t after, std::uint64_t position) {
-  entries_.push_back({after, position, false});
+void publish_window::sent(std::uint64_t after, std::uint64_t position, time_point when) {
+  entries_.push_back({after, position, when, false});
   ++outstanding_;
 }
 
@@ -37,6 +37,23 @@ std::optional<std::uint64_t> publish_window::acked(std::uint64_t position) {
     moved = true;
   }
   return moved ? std::optional(cursor_) : std::nullopt;
+}
+
+std::optional<std::uint64_t> publish_window::overdue(time_point deadline) const {
+  if (outstanding_ == 0) return std::nullopt;
+  // Sent in order: the first unanswered one is the oldest. Answered ones
+  // stay in front only behind a failure, when a resync is due anyway.
+  for (const auto& e : entries_) {
+    if (e.done) continue;
+    if (e.sent_at < deadline) return e.position;
+    break;
+  }
+  return std::nullopt;
+}
+
+std::optional<publish_window::time_point> publish_window::newest_sent() const {
+  if (outstanding_ == 0) return std::nullopt;
+  return entries_.back().sent_at;
 }
 
 void publish_window::failed(std::uint64_t position) {

@@ -104,13 +104,28 @@ std::string default_host_token() {
   return escape_host_token(host);
 }
 
+namespace {
+
+void append_decimal(std::string& out, std::uint64_t n) {
+  char digits[20];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr);
+}
+
+}  // namespace
+
+void write_event_subject(std::string& out, std::string_view host_token, std::uint64_t session_id,
+                         events::event_kind kind) {
+  out.assign(event_subject_prefix);
+  out += host_token;
+  out += '.';
+  append_decimal(out, session_id);
+  out += '.';
+  out += events::to_string(kind);
+}
+
 std::string event_subject(std::string_view host_token, std::uint64_t session_id, events::event_kind kind) {
-  std::string subject(event_subject_prefix);
-  subject += host_token;
-  subject += '.';
-  subject += std::to_string(session_id);
-  subject += '.';
-  subject += events::to_string(kind);
+  std::string subject;
+  write_event_subject(subject, host_token, session_id, kind);
   return subject;
 }
 
@@ -137,12 +152,17 @@ std::string heartbeat_subject(std::string_view host_token) {
   return subject;
 }
 
+void write_event_msg_id(std::string& out, std::string_view host_token, std::string_view boot_id, std::uint64_t seq) {
+  out.assign(host_token);
+  out += ':';
+  out += boot_id;
+  out += ':';
+  append_decimal(out, seq);
+}
+
 std::string event_msg_id(std::string_view host_token, std::string_view boot_id, std::uint64_t seq) {
-  std::string id(host_token);
-  id += ':';
-  id += boot_id;
-  id += ':';
-  id += std::to_string(seq);
+  std::string id;
+  write_event_msg_id(id, host_token, boot_id, seq);
   return id;
 }
 

@@ -151,6 +151,31 @@ TEST_CASE("a backlog of 12 000 events, read ahead from the journal, through a br
   CHECK(env.bridge->stats().gap_messages == 0);
 }
 
+TEST_CASE("acks missing for longer than ack_timeout on a live link: one line, a resync, each event once",
+          "[fleet][bridge][integration]") {
+  bridge_env env;
+  auto options = test_bridge_options(env.broker.url(), env.dir.path());  // ack_timeout 1 s
+  options.nats.ping_interval = 30s;  // the link stays up through the pause: only the acks are missing
+  env.start_bridge(options);
+  env.append(50);
+  REQUIRE(env.acked_through(50));
+  // The broker takes the publishes into its socket and answers nothing.
+  env.broker.pause();
+  env.append(150);
+  const bool noticed = eventually([&] { return env.logs.count("no ack for seq") > 0; });
+  env.broker.resume();  // it stores what it was sent: the resync must not publish it again
+  REQUIRE(noticed);
+  REQUIRE(env.acked_through(200));
+
+  const auto stored = env.stored();
+  INFO(differences(seqs_of(stored), 200) << "\n" << env.logs.text());
+  CHECK(seqs_of(stored) == one_to(200));
+  CHECK(ids_unique(stored));
+  CHECK(env.logs.count("no ack for seq 51 within 1000 ms") == 1);
+  CHECK(env.bridge->stats().publish_errors >= 1);
+  CHECK(env.bridge->stats().resyncs >= 2);
+}
+
 TEST_CASE("broker restarted on a wiped store: the bridge republishes the journal and says so",
           "[fleet][bridge][integration]") {
   bridge_env env;

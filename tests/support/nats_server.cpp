@@ -104,4 +104,6 @@ void nats_server::resume() {
 
 bool nats_server::running() { return process_ && process_->running(); }
 
+pid_t nats_server::pid() const noexcept { return process_ ? process_->pid() : -1; }
+
 }  // namespace isens::test

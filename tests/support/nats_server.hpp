@@ -62,6 +62,8 @@ class nats_server {
   void resume();
   /// True while the process exists.
   [[nodiscard]] bool running();
+  /// Its pid (for the benchmark's CPU figures); stale once it is gone.
+  [[nodiscard]] pid_t pid() const noexcept;
 
  private:
   void launch(bool any_port);

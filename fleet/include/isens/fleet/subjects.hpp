@@ -57,6 +57,10 @@ std::string default_host_token();
 
 /// `isens.v1.ev.<host>.<session>.<kind>` (`host_token` already escaped).
 std::string event_subject(std::string_view host_token, std::uint64_t session_id, events::event_kind kind);
+/// The same into `out`, replacing what it held (its capacity is reused: the
+/// bridge builds one per event without allocating).
+void write_event_subject(std::string& out, std::string_view host_token, std::uint64_t session_id,
+                         events::event_kind kind);
 /// `isens.v1.ev.<host>._.gap`.
 std::string gap_subject(std::string_view host_token);
 /// `isens.v1.ev.<host>.>`: every event and gap of one host (js_GetLastMsg, consumers).
@@ -65,6 +69,8 @@ std::string host_filter(std::string_view host_token);
 std::string heartbeat_subject(std::string_view host_token);
 /// `<host>:<boot_id>:<seq>`, the Nats-Msg-Id of an event.
 std::string event_msg_id(std::string_view host_token, std::string_view boot_id, std::uint64_t seq);
+/// The same into `out`, replacing what it held.
+void write_event_msg_id(std::string& out, std::string_view host_token, std::string_view boot_id, std::uint64_t seq);
 /// `<host>:gap:<first>-<last>`, the Nats-Msg-Id of a gap message.
 std::string gap_msg_id(std::string_view host_token, std::uint64_t first_seq, std::uint64_t last_seq);
 
