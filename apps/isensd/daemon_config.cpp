@@ -21,7 +21,7 @@ const std::map<std::string, std::set<std::string>>& known_keys() {
   static const std::map<std::string, std::set<std::string>> keys{
       {"initiator",
        {"name", "alias", "connect_timeout_ms", "login_timeout_ms", "command_timeout_ms", "nop_interval_ms",
-        "nop_timeout_ms"}},
+        "nop_timeout_ms", "lone_command_poll_us"}},
       {"daemon", {"state_dir", "socket", "socket_mode", "socket_group", "log_level", "journal_max_events"}},
       {"metrics", {"enabled", "listen"}},
       {"dashboard", {"enabled", "ping_interval_ms", "client_queue_frames", "max_stream_clients"}},
@@ -211,6 +211,10 @@ void apply_config_file(daemon_config& c, const std::filesystem::path& file) {
     c.initiator.command_timeout = get_ms(t, file, "command_timeout_ms", c.initiator.command_timeout);
     c.initiator.nop_interval = get_ms(t, file, "nop_interval_ms", c.initiator.nop_interval);
     c.initiator.nop_timeout = get_ms(t, file, "nop_timeout_ms", c.initiator.nop_timeout);
+    if (auto v = get<std::int64_t>(t, file, "initiator", "lone_command_poll_us")) {
+      if (*v < 0 || *v > 1000) fail(file, "initiator.lone_command_poll_us", "must be between 0 (no polling) and 1000");
+      c.initiator.lone_command_poll = std::chrono::microseconds(*v);
+    }
   }
   if (root.contains("daemon")) {
     const auto& t = toml::find(root, "daemon");

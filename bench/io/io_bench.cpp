@@ -30,6 +30,7 @@
 #include "libiscsi_side.hpp"
 #include "lun_pattern.hpp"
 #include "memory_row.hpp"
+#include "poll_row.hpp"
 #include "rounds.hpp"
 #include "row_report.hpp"
 #include "shm_lun.hpp"
@@ -231,6 +232,36 @@ int main(int argc, char** argv) {
     if (rows_json.contains("read_4k_qd16")) {
       if (isens) report["isens_cpu_us_per_io"] = rows_json["read_4k_qd16"]["isens"]["cpu_us_per_io"];
       if (libiscsi) report["libiscsi_cpu_us_per_io"] = rows_json["read_4k_qd16"]["libiscsi"]["cpu_us_per_io"];
+    }
+
+    // ---- both sides polling for a lone command's answer (4 KiB read QD1) ----
+    if (options.poll_us > 0 && both) {
+      std::printf("\npolling: each side polls its socket %zu us for a lone command's answer before it sleeps "
+                  "(isens: lone_command_poll; libiscsi: poll() with no wait), a session each\n",
+                  options.poll_us);
+      print_header();
+      const auto totals = run_poll_row(runner, bus, ini_options, tgtd, lun_bytes, options, ctx);
+      std::printf("%s, polling\n", main_rows()[0].label.c_str());
+      nlohmann::json j;
+      const std::vector<std::string> names{"isens", "libiscsi"};
+      for (std::size_t k = 0; k < totals.size(); ++k) {
+        print_side(names[k] + " polling", totals[k]);
+        j[names[k]] = totals[k].to_json();
+        if (totals[k].errors || totals[k].mismatches)
+          problem(names[k] + " polling row: " + std::to_string(totals[k].errors) + " errors, " +
+                  std::to_string(totals[k].mismatches) + " wrong reads; first: " + totals[k].first_error +
+                  totals[k].first_mismatch);
+      }
+      j["ratio"] = ratio_json(totals[0], totals[1]);
+      print_ratio(j["ratio"]);
+      j["poll_us"] = options.poll_us;
+      report["poll"] = j;
+      report["read_4k_qd1_poll_p50_us_ratio"] = j["ratio"]["p50_us"];
+      report["isens_read_4k_qd1_poll_p50_us"] = totals[0].to_json()["p50_us"];
+      report["libiscsi_read_4k_qd1_poll_p50_us"] = totals[1].to_json()["p50_us"];
+      if (ratios.contains("read_4k_qd1"))
+        report["read_4k_qd1_poll_vs_plain_libiscsi_p50_us_ratio"] =
+            totals[0].to_json()["p50_us"].get<double>() / report["libiscsi_read_4k_qd1_p50_us"].get<double>();
     }
 
     // ---- MC/S: isens with 2 and 4 connections in one session ----

@@ -17,6 +17,7 @@ struct bench_options {
   std::size_t lun_mib = 256;
   std::size_t memory_commands = 256;  // 1 MiB commands in flight for the memory row
   std::size_t iscsi_perf_s = 2;       // per iscsi-perf run
+  std::size_t poll_us = 50;           // the polling row: both sides poll this long for a lone command (0: no row)
   bool run_isens = true;
   bool run_libiscsi = true;
   bool mcs = true;
@@ -46,6 +47,9 @@ inline bench_options parse_options(int argc, char** argv) {
   cli.count("--lun-mib", &bench_options::lun_mib, "LUN size in MiB (a file in /dev/shm)");
   cli.count("--memory-commands", &bench_options::memory_commands, "1 MiB reads in flight at once in the memory row");
   cli.count("--iscsi-perf-s", &bench_options::iscsi_perf_s, "Seconds per iscsi-perf run");
+  cli.count("--poll-us", &bench_options::poll_us,
+            "The polling row (4 KiB read QD1): isens with lone_command_poll and libiscsi's loop each poll this long "
+            "before sleeping; 0 skips the row");
   cli.flag(
       "--isens-only", [](bench_options& o) { o.run_libiscsi = o.iscsi_perf = false; },
       "Run isens's side alone (to profile it; no ratios)");

@@ -19,7 +19,7 @@ struct libiscsi_side::slot_context {
   scsi_iovec iov{};  // the read buffer, handed to libiscsi (it keeps the pointer until completion)
 };
 
-libiscsi_side::libiscsi_side(libiscsi_options options) : options_(std::move(options)) {
+libiscsi_side::libiscsi_side(libiscsi_options options) : options_(std::move(options)), name_(options_.side_name) {
   context_ = iscsi_create_context(options_.initiator_name.c_str());
   if (!context_) throw std::runtime_error("libiscsi: iscsi_create_context failed");
   iscsi_set_targetname(context_, options_.target_iqn.c_str());
@@ -103,7 +103,7 @@ void libiscsi_side::run(round_state& state) {
       if (iscsi_service(context_, 0) < 0) ++service_errors_;
       continue;
     }
-    const int n = ::poll(&pfd, 1, 100);
+    const int n = wait_for_socket(pfd, state);
     if (n < 0 && errno == EINTR) continue;
     if (iscsi_service(context_, n > 0 ? pfd.revents : 0) < 0) {
       ++service_errors_;
@@ -111,6 +111,17 @@ void libiscsi_side::run(round_state& state) {
     }
   }
   state.finish();
+}
+
+int libiscsi_side::wait_for_socket(pollfd& pfd, const round_state& state) {
+  if (options_.lone_command_poll.count() > 0 && state.in_flight() == 1) {
+    const auto until = std::chrono::steady_clock::now() + options_.lone_command_poll;
+    do {
+      const int n = ::poll(&pfd, 1, 0);
+      if (n != 0) return n;
+    } while (std::chrono::steady_clock::now() < until);
+  }
+  return ::poll(&pfd, 1, 100);
 }
 
 void libiscsi_side::issue(round_state& state, io_slot& s) {

@@ -6,6 +6,7 @@
 
 #include "workload.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <vector>
 
 struct iscsi_context;
+struct pollfd;
 struct scsi_iovec;
 
 namespace isens::bench {
@@ -24,6 +26,11 @@ struct libiscsi_options {
   std::string target_iqn;
   int lun = 1;
   std::string initiator_name;
+  std::string side_name = "libiscsi";
+  /// With one command in flight, the loop polls the socket (poll() with no
+  /// wait) this long before it sleeps in poll(): what isens's
+  /// lone_command_poll does, for a like-for-like polling row. 0: never.
+  std::chrono::microseconds lone_command_poll{0};
 };
 
 class libiscsi_side final : public io_side {
@@ -46,11 +53,14 @@ class libiscsi_side final : public io_side {
   struct slot_context;
   void thread_main();
   void run(round_state& state);
+  // Waits for the socket (poll() for up to 100 ms, after polling first when
+  // asked); poll()'s answer.
+  int wait_for_socket(pollfd& pfd, const round_state& state);
   void issue(round_state& state, io_slot& s);
   static void completed(iscsi_context* iscsi, int status, void* command_data, void* private_data);
 
-  std::string name_ = "libiscsi";
   libiscsi_options options_;
+  std::string name_;
   iscsi_context* context_ = nullptr;
   std::uint32_t block_size_ = 512;
   std::vector<std::unique_ptr<slot_context>> slots_;

@@ -76,6 +76,11 @@ TEST_CASE("a bad configuration file stops isensd with a message naming the file 
     CHECK_THAT(errors, Catch::Contains("bus.spin_after_events_us"));
     CHECK_THAT(errors, Catch::Contains("between 0"));
   }
+  SECTION("a poll longer than a millisecond: the key and its range") {
+    const auto errors = refusal("[initiator]\nlone_command_poll_us = 5000\n");
+    CHECK_THAT(errors, Catch::Contains("initiator.lone_command_poll_us"));
+    CHECK_THAT(errors, Catch::Contains("between 0"));
+  }
   CHECK_FALSE(std::filesystem::exists(dir.path() / "s.sock"));
 }
 

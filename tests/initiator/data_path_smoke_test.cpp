@@ -46,6 +46,42 @@ TEST_CASE("a write reads back through the data path", "[initiator][tgtd][datapat
   CHECK(info.io.read_ops == 6);
 }
 
+TEST_CASE("with lone-command polling on, every size reads back as written, one at a time and 64 at once",
+          "[initiator][tgtd][datapath]") {
+  auto target = test::make_standard_target();
+  auto options = test::initiator_harness::quick_options();
+  options.lone_command_poll = std::chrono::microseconds(200);
+  test::initiator_harness h(options);
+  auto id = h.run(h.initiator().login_to_target(test::standard_login(*target)));
+  REQUIRE(id);
+  auto& ini = h.initiator();
+  // One at a time: each answer is taken by the poll or, when it is late, by the wait after it.
+  for (const std::size_t size : {512u, 4096u, 65536u + 1024u, 1u << 20}) {
+    INFO("size " << size);
+    const auto data = pattern(size, static_cast<std::uint32_t>(size) + 1);
+    REQUIRE(ini.async_write(*id, 1, 16, std::span<const std::byte>(data), {}, boost::asio::use_future).get());
+    std::vector<std::byte> back(size);
+    REQUIRE(ini.async_read(*id, 1, 16, std::span<std::byte>(back), boost::asio::use_future).get());
+    CHECK(back == data);
+  }
+  // 64 at once: the connection polls only when one is left.
+  constexpr std::size_t depth = 64;
+  constexpr std::size_t block = 4096;
+  const auto data = pattern(depth * block, 11);
+  std::vector<std::future<initiator::result<void>>> writes;
+  for (std::size_t i = 0; i < depth; ++i)
+    writes.push_back(ini.async_write(*id, 1, 4096 + i * 8, std::span<const std::byte>(data).subspan(i * block, block),
+                                     {}, boost::asio::use_future));
+  for (auto& w : writes) REQUIRE(w.get());
+  std::vector<std::byte> back(depth * block);
+  std::vector<std::future<initiator::result<void>>> reads;
+  for (std::size_t i = 0; i < depth; ++i)
+    reads.push_back(ini.async_read(*id, 1, 4096 + i * 8, std::span<std::byte>(back).subspan(i * block, block),
+                                   boost::asio::use_future));
+  for (auto& r : reads) REQUIRE(r.get());
+  CHECK(back == data);
+}
+
 TEST_CASE("many commands in flight beyond the target's window all complete", "[initiator][tgtd][datapath]") {
   auto target = test::make_standard_target();
   test::initiator_harness h;

@@ -172,6 +172,11 @@ void connection::read_batches() {
     const auto got = reader_->receive_now();
     if (!got) return fail_reading(got.error());
     if (*got > 0) continue;
+    if (const auto budget = session->poll_before_sleep(*this); budget.count() > 0) {
+      const auto polled = poll_socket(budget);
+      if (!polled) return fail_reading(polled.error());
+      if (*polled) continue;
+    }
     reader_->async_receive([self = shared_from_this()](result<void> received) {
       if (!self->open_) return self->stop_reading();
       if (!received) return self->fail_reading(received.error());
@@ -179,6 +184,16 @@ void connection::read_batches() {
     });
     return;
   }
+}
+
+result<bool> connection::poll_socket(std::chrono::microseconds budget) {
+  const auto until = std::chrono::steady_clock::now() + budget;
+  do {
+    const auto got = reader_->poll_now();
+    if (!got) return got.error();
+    if (*got > 0) return true;
+  } while (std::chrono::steady_clock::now() < until);
+  return false;
 }
 
 asio::awaitable<void> connection::read_placed() {

@@ -15,6 +15,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <array>
+#include <chrono>
 #include <memory>
 #include <type_traits>
 #include <vector>
@@ -37,6 +38,9 @@ class connection_owner {
   // The reader handed over every whole PDU it had and is about to wait for
   // the socket, or stops: the end of one batch of PDUs (one recv's worth).
   virtual void on_pdus_drained() = 0;
+  // How long the reader polls the socket before it sleeps on it (zero: it
+  // does not; initiator_options::lone_command_poll).
+  virtual std::chrono::microseconds poll_before_sleep(const connection& c) const = 0;
 };
 
 // Negotiated per-connection settings.
@@ -82,6 +86,8 @@ class connection : public std::enable_shared_from_this<connection> {
   void start_reading();
   // Hands over every whole PDU buffered, ends the batch, and reads on.
   void read_batches();
+  // Polls the socket for up to `budget`: true when bytes came.
+  result<bool> poll_socket(std::chrono::microseconds budget);
   boost::asio::awaitable<void> read_placed();
   void fail_reading(const error& why);
   // The reader stops: the batch under way ends.

@@ -80,6 +80,13 @@ std::uint32_t session::in_flight_on(std::uint64_t connection_id) const {
   return found == in_flight_on_.end() ? 0 : found->second;
 }
 
+std::chrono::microseconds session::poll_before_sleep(const connection& c) const {
+  // Only a lone command: with more in flight, answers come in batches and
+  // a poll would cost CPU for little.
+  const auto poll = context_->options.lone_command_poll;
+  return poll.count() > 0 && in_flight_on(c.id()) == 1 ? poll : std::chrono::microseconds{0};
+}
+
 connection& session::least_loaded_connection() const {
   if (connections_.size() == 1) return *connections_.front();  // the usual session: no load to compare
   connection* best = nullptr;

@@ -118,6 +118,7 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   void on_pdu(connection& from, protocol::pdu p) override;
   void on_connection_failed(connection& which, events::event_reason reason, const error& why) override;
   void on_pdus_drained() override;
+  std::chrono::microseconds poll_before_sleep(const connection& c) const override;
   result<std::uint8_t*> place_data_in(connection& from, const protocol::pdu& header) override;
 
  private:

@@ -150,6 +150,11 @@ std::span<std::uint8_t> pdu_reader::make_room() {
 
 error pdu_reader::socket_error_of(const boost::system::error_code& ec) { return socket_error(ec, "reading a PDU"); }
 
+result<std::size_t> pdu_reader::poll_now() {
+  drained_ = false;
+  return receive_now();
+}
+
 result<std::size_t> pdu_reader::receive_now() {
   if (drained_) return std::size_t{0};  // see receive()
   const auto room = make_room();

@@ -48,6 +48,8 @@ class pdu_reader {
   // Receives into the buffer what the socket has now, without waiting
   // (nothing when the last receive emptied it). Needs wants_bytes().
   result<std::size_t> receive_now();
+  // receive_now(), also when the last receive emptied the socket (to poll it).
+  result<std::size_t> poll_now();
   // Waits for bytes and receives them into the buffer; then
   // `done(result<void>)`. Needs wants_bytes(). A plain handler rather
   // than a coroutine: resuming one through Asio's awaitable machinery cost

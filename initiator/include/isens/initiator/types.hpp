@@ -252,6 +252,13 @@ struct initiator_options {
   /// Largest transfer of one SCSI command; a larger read or write is split
   /// (the LUN's Block Limits page may lower it further).
   std::uint32_t max_transfer_bytes = 8u << 20;
+  /// A connection with one command in flight polls its socket this long
+  /// before it sleeps on it, so a lone command's answer is taken without
+  /// the sleep and wake-up (QEMU's IOThreads poll the same way:
+  /// poll-max-ns). It costs up to this much CPU per command and pays only
+  /// with a CPU to spare; with more commands in flight it never polls, as
+  /// their answers come in batches. 0 (the default) never polls.
+  std::chrono::microseconds lone_command_poll{0};
   /// True when only one thread runs the executor (an io_context run by one
   /// thread, as in isensd): sessions then use it directly instead of a strand
   /// each, which saves a hand-off and an allocation per operation.
