@@ -109,6 +109,12 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "io_bench: %s\n", what.c_str());
       if (problems.size() < 20) problems.push_back(std::move(what));
     };
+    // Errors or wrong reads of a side in a row fail the run.
+    const auto check_totals = [&](const std::string& what, const side_totals& t) {
+      if (t.errors || t.mismatches)
+        problem(what + ": " + std::to_string(t.errors) + " errors, " + std::to_string(t.mismatches) +
+                " wrong reads; first: " + t.first_error + t.first_mismatch);
+    };
 
     io_runner runner;
     isens::events::event_bus bus;
@@ -169,10 +175,7 @@ int main(int argc, char** argv) {
         side_totals warmup;
         run_round(*s, plan_for(main_rows()[1], ctx, warm, 7), ctx, warmup);
         report["warmup_ops"][s->name()] = warmup.ops;  // to count per command under a profiler
-        if (warmup.errors || warmup.mismatches)
-          problem(s->name() + " warm-up: " + std::to_string(warmup.errors) + " errors, " +
-                  std::to_string(warmup.mismatches) + " wrong reads; first: " + warmup.first_error +
-                  warmup.first_mismatch);
+        check_totals(s->name() + " warm-up", warmup);
       }
     }
 
@@ -247,21 +250,18 @@ int main(int argc, char** argv) {
       for (std::size_t k = 0; k < totals.size(); ++k) {
         print_side(names[k] + " polling", totals[k]);
         j[names[k]] = totals[k].to_json();
-        if (totals[k].errors || totals[k].mismatches)
-          problem(names[k] + " polling row: " + std::to_string(totals[k].errors) + " errors, " +
-                  std::to_string(totals[k].mismatches) + " wrong reads; first: " + totals[k].first_error +
-                  totals[k].first_mismatch);
+        check_totals(names[k] + " polling row", totals[k]);
       }
       j["ratio"] = ratio_json(totals[0], totals[1]);
       print_ratio(j["ratio"]);
       j["poll_us"] = options.poll_us;
       report["poll"] = j;
       report["read_4k_qd1_poll_p50_us_ratio"] = j["ratio"]["p50_us"];
-      report["isens_read_4k_qd1_poll_p50_us"] = totals[0].to_json()["p50_us"];
-      report["libiscsi_read_4k_qd1_poll_p50_us"] = totals[1].to_json()["p50_us"];
+      report["isens_read_4k_qd1_poll_p50_us"] = j["isens"]["p50_us"];
+      report["libiscsi_read_4k_qd1_poll_p50_us"] = j["libiscsi"]["p50_us"];
       if (ratios.contains("read_4k_qd1"))
         report["read_4k_qd1_poll_vs_plain_libiscsi_p50_us_ratio"] =
-            totals[0].to_json()["p50_us"].get<double>() / report["libiscsi_read_4k_qd1_p50_us"].get<double>();
+            j["isens"]["p50_us"].get<double>() / report["libiscsi_read_4k_qd1_p50_us"].get<double>();
     }
 
     // ---- MC/S: isens with 2 and 4 connections in one session ----
@@ -285,10 +285,7 @@ int main(int argc, char** argv) {
         for (std::size_t k = 0; k < mcs_sides.size(); ++k) {
           print_side(mcs_sides[k]->name(), totals[k]);
           mcs_json[row.key][names[k]] = totals[k].to_json();
-          if (totals[k].errors || totals[k].mismatches)
-            problem(mcs_sides[k]->name() + " " + row.label + ": " + std::to_string(totals[k].errors) + " errors, " +
-                    std::to_string(totals[k].mismatches) + " wrong reads; first: " + totals[k].first_error +
-                    totals[k].first_mismatch);
+          check_totals(mcs_sides[k]->name() + " " + row.label, totals[k]);
         }
         const bool bytes_row = row.io_bytes > 4096;
         const char* unit = bytes_row ? "mbps" : "iops";

@@ -19,7 +19,7 @@ struct libiscsi_side::slot_context {
   scsi_iovec iov{};  // the read buffer, handed to libiscsi (it keeps the pointer until completion)
 };
 
-libiscsi_side::libiscsi_side(libiscsi_options options) : options_(std::move(options)), name_(options_.side_name) {
+libiscsi_side::libiscsi_side(libiscsi_options options) : options_(std::move(options)) {
   context_ = iscsi_create_context(options_.initiator_name.c_str());
   if (!context_) throw std::runtime_error("libiscsi: iscsi_create_context failed");
   iscsi_set_targetname(context_, options_.target_iqn.c_str());

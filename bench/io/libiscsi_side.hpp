@@ -44,7 +44,7 @@ class libiscsi_side final : public io_side {
   libiscsi_side& operator=(const libiscsi_side&) = delete;
 
   void start(round_state& state) override;
-  const std::string& name() const override { return name_; }
+  const std::string& name() const override { return options_.side_name; }
   std::uint32_t block_size() const noexcept { return block_size_; }
   /// Commands its poll loop saw iscsi_service() fail on (connection trouble).
   std::uint64_t service_errors() const noexcept { return service_errors_; }
@@ -60,7 +60,6 @@ class libiscsi_side final : public io_side {
   static void completed(iscsi_context* iscsi, int status, void* command_data, void* private_data);
 
   libiscsi_options options_;
-  std::string name_;
   iscsi_context* context_ = nullptr;
   std::uint32_t block_size_ = 512;
   std::vector<std::unique_ptr<slot_context>> slots_;

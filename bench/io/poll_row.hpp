@@ -28,8 +28,8 @@ inline std::vector<side_totals> run_poll_row(io_runner& runner, isens::events::e
   const auto session = login_with(runner, polling_ini, tgtd, 1);
   isens_side isens("isens polling", polling_ini, runner.io(), session, bench_lun,
                    block_size_of(polling_ini, session, lun_bytes));
-  libiscsi_side libiscsi(libiscsi_options{tgtd.portal(), bench_iqn, bench_lun, libiscsi_initiator_name + std::string("-poll"),
-                                          "libiscsi polling", poll});
+  libiscsi_side libiscsi(libiscsi_options{tgtd.portal(), bench_iqn, bench_lun,
+                                          libiscsi_initiator_name + std::string("-poll"), "libiscsi polling", poll});
   const auto totals = run_row(main_rows()[0], 200, {&isens, &libiscsi}, options, ctx);
   (void)runner.run(polling_ini.logout_from_target(session));
   return totals;
