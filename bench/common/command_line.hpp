@@ -32,17 +32,19 @@ class command_line {
   }
 
   /// `--name N`, a count (rounds, drops, sessions, threads): a whole number
-  /// above 0, its default shown by --help.
+  /// above 0 (or 0 too, where 0 means "skip", with `zero_allowed`), its
+  /// default shown by --help.
   template <class Count>
-  void count(const std::string& name, Count Options::*field, const std::string& about) {
+  void count(const std::string& name, Count Options::*field, const std::string& about, bool zero_allowed = false) {
     // Own check rather than CLI::PositiveNumber, whose message prints DBL_MAX.
     const CLI::Validator whole_number_above_zero(
-        [](std::string& input) -> std::string {
+        [zero_allowed](std::string& input) -> std::string {
           Count value{};
           const char* end = input.data() + input.size();
           const auto [stop, error] = std::from_chars(input.data(), end, value);
-          if (error == std::errc{} && stop == end && value > 0) return {};
-          return "needs a whole number above 0, not '" + input + "'";
+          if (error == std::errc{} && stop == end && (value > 0 || zero_allowed)) return {};
+          return std::string(zero_allowed ? "needs a whole number" : "needs a whole number above 0") + ", not '" +
+                 input + "'";
         },
         "");
     app_.add_option(name, options_.*field, about)

@@ -13,6 +13,7 @@ inline constexpr int bench_tid = 1;
 inline constexpr int bench_lun = 1;
 inline constexpr const char* isens_initiator_name = "iqn.2026-12.org.isens:io-bench-isens";
 inline constexpr const char* libiscsi_initiator_name = "iqn.2026-12.org.isens:io-bench-libiscsi";
+inline constexpr const char* bare_initiator_name = "iqn.2026-12.org.isens:io-bench-bare";
 inline constexpr const char* iscsi_perf_initiator_name = "iqn.2026-12.org.isens:io-bench-iscsi-perf";
 
 // The main rows: each side runs each of them, in alternating rounds.

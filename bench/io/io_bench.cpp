@@ -6,11 +6,13 @@
 // connections in one session (MC/S), the target dropping the connection
 // under load, the memory 256 commands of 1 MiB in flight cost, and
 // libiscsi's own iscsi-perf as an anchor. Every read is checked against the
-// pattern the LUN holds; what was written is read back at the end.
+// pattern the LUN holds; what was written is read back at the end. The
+// floor rows put a bare hand-written initiator loop beside both sides, to
+// show how much of a read's time and CPU is tgtd's and the kernel's.
 //
 //   io_bench [--rounds N] [--round-ms N] [--drops N] [--libiscsi-drops N] [--drop-spacing-ms N]
 //            [--lun-mib N] [--memory-commands N] [--iscsi-perf-s N] [--quick] [--isens-only | --libiscsi-only]
-//            [--no-mcs] [--no-drops] [--no-memory] [--no-iscsi-perf] [--no-readback]
+//            [--no-mcs] [--no-drops] [--no-memory] [--no-iscsi-perf] [--no-floor] [--no-readback]
 //   ISENS_IO_BENCH_ROWS=read_4k_qd16,... runs only those main rows (to profile one).
 //
 // Prints a table, then as its last line one JSON object with the figures.
@@ -23,6 +25,7 @@
 #include "../failover/event_timer.hpp"
 #include "bench_setup.hpp"
 #include "drop_row.hpp"
+#include "floor_rows.hpp"
 #include "io_bench_options.hpp"
 #include "../common/iscsi_perf_anchor.hpp"
 #include "isens_sessions.hpp"
@@ -159,7 +162,7 @@ int main(int argc, char** argv) {
                 "(callbacks, single_threaded), one poll loop for libiscsi; %zu rounds of %zu ms per side and row, "
                 "alternating\ntarget: MaxRecvDataSegmentLength=%s MaxBurstLength=%s FirstBurstLength=%s "
                 "InitialR2T=%s ImmediateData=%s MaxQueueCmd=%s MaxConnections=%s\n"
-                "cpu us/IO = CPU time of the thread driving that side; proc = the whole process; tgtd = all its "
+                "cpu us/IO = CPU time of the thread driving that side (user us/IO: its user-space part); proc = the whole process; tgtd = all its "
                 "threads; tgtd %% = its event-loop thread's busy share (near 100: tgtd is the ceiling)\n"
                 "ratio: IOPS, MB/s, p50 and cpu are the median over rounds of isens's round / libiscsi's round run "
                 "next to it; p99, proc and tgtd are pooled over the row\n\n",
@@ -262,6 +265,17 @@ int main(int argc, char** argv) {
       if (ratios.contains("read_4k_qd1"))
         report["read_4k_qd1_poll_vs_plain_libiscsi_p50_us_ratio"] =
             j["isens"]["p50_us"].get<double>() / report["libiscsi_read_4k_qd1_p50_us"].get<double>();
+    }
+
+    // ---- the floor: a bare initiator loop beside both (4 KiB reads, QD1 and QD16) ----
+    if (options.floor && both) {
+      std::printf("\nfloor: a bare initiator loop (one blocking socket, PDUs built by hand, no framework) beside "
+                  "both sides, rounds rotating\n");
+      print_header();
+      run_floor_rows(*isens, *libiscsi,
+                     bench::bare_options{tgtd.portal(), bench_iqn, bench_lun, bare_initiator_name,
+                                         libiscsi->block_size()},
+                     options, ctx, report, check_totals);
     }
 
     // ---- MC/S: isens with 2 and 4 connections in one session ----

@@ -25,6 +25,7 @@ struct bench_options {
   bool memory = true;
   bool iscsi_perf = true;
   bool readback = true;
+  bool floor = true;
   bool quick = false;
 };
 
@@ -49,7 +50,8 @@ inline bench_options parse_options(int argc, char** argv) {
   cli.count("--iscsi-perf-s", &bench_options::iscsi_perf_s, "Seconds per iscsi-perf run");
   cli.count("--poll-us", &bench_options::poll_us,
             "The polling row (4 KiB read QD1): isens with lone_command_poll and libiscsi's loop each poll this long "
-            "before sleeping; 0 skips the row");
+            "before sleeping; 0 skips the row",
+            true);
   cli.flag(
       "--isens-only", [](bench_options& o) { o.run_libiscsi = o.iscsi_perf = false; },
       "Run isens's side alone (to profile it; no ratios)");
@@ -64,6 +66,9 @@ inline bench_options parse_options(int argc, char** argv) {
       "--no-memory", [](bench_options& o) { o.memory = false; }, "Skip the memory row");
   cli.flag(
       "--no-iscsi-perf", [](bench_options& o) { o.iscsi_perf = false; }, "Skip the iscsi-perf anchor");
+  cli.flag(
+      "--no-floor", [](bench_options& o) { o.floor = false; },
+      "Skip the floor rows (4 KiB reads at QD1 and QD16 with a bare hand-written initiator loop beside both sides)");
   cli.flag(
       "--no-readback", [](bench_options& o) { o.readback = false; },
       "Skip reading the whole LUN back through isens at the end (to profile; the backing file is still checked)");

@@ -3,7 +3,6 @@
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 #include <poll.h>
-#include <pthread.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -50,42 +49,15 @@ libiscsi_side::libiscsi_side(libiscsi_options options) : options_(std::move(opti
     }
     scsi_free_scsi_task(task);
   }
-  thread_ = std::thread([this] { thread_main(); });
 }
 
 libiscsi_side::~libiscsi_side() {
-  {
-    std::lock_guard lock(mutex_);
-    stop_ = true;
-  }
-  wake_.notify_all();
-  thread_.join();
+  thread_.stop();
   (void)iscsi_logout_sync(context_);
   iscsi_destroy_context(context_);
 }
 
-void libiscsi_side::start(round_state& state) {
-  {
-    std::lock_guard lock(mutex_);
-    pending_ = &state;
-  }
-  wake_.notify_all();
-}
-
-void libiscsi_side::thread_main() {
-  ::pthread_setname_np(::pthread_self(), "libiscsi");  // for perf report --comms
-  while (true) {
-    round_state* state = nullptr;
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || pending_ != nullptr; });
-      if (stop_) return;
-      state = pending_;
-      pending_ = nullptr;
-    }
-    run(*state);
-  }
-}
+void libiscsi_side::start(round_state& state) { thread_.start(state); }
 
 void libiscsi_side::run(round_state& state) {
   auto& slots = state.slots();

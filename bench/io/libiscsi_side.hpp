@@ -4,15 +4,13 @@
 // in place; iscsi_write16_task from it) and one poll() loop, the way
 // libiscsi's own iscsi-perf drives it.
 
+#include "side_thread.hpp"
 #include "workload.hpp"
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 struct iscsi_context;
@@ -51,7 +49,6 @@ class libiscsi_side final : public io_side {
 
  private:
   struct slot_context;
-  void thread_main();
   void run(round_state& state);
   // Waits for the socket (poll() for up to 100 ms, after polling first when
   // asked); poll()'s answer.
@@ -64,12 +61,7 @@ class libiscsi_side final : public io_side {
   std::uint32_t block_size_ = 512;
   std::vector<std::unique_ptr<slot_context>> slots_;
   std::uint64_t service_errors_ = 0;
-
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  round_state* pending_ = nullptr;
-  bool stop_ = false;
-  std::thread thread_;
+  side_thread thread_{"libiscsi", [this](round_state& state) { run(state); }};
 };
 
 }  // namespace isens::bench

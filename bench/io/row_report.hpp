@@ -20,15 +20,15 @@ namespace isens::bench {
 inline double ratio(double a, double b) { return b > 0 ? a / b : 0; }
 
 inline void print_header() {
-  std::printf("%-34s %10s %9s %8s %8s %9s %9s %9s %7s\n", "row / side", "IOPS", "MB/s", "p50 us", "p99 us", "cpu us/IO",
-              "proc us/IO", "tgtd us/IO", "tgtd %");
+  std::printf("%-34s %10s %9s %8s %8s %9s %9s %9s %7s %9s\n", "row / side", "IOPS", "MB/s", "p50 us", "p99 us",
+              "cpu us/IO", "proc us/IO", "tgtd us/IO", "tgtd %", "user us/IO");
 }
 
 inline void print_side(const std::string& name, const side_totals& t) {
   const auto lat = t.latency();
-  std::printf("  %-32s %10.0f %9.1f %8.1f %8.1f %9.2f %9.2f %9.2f %7.1f%s\n", name.c_str(), t.iops(), t.mbps(), lat.p50,
-              lat.p99, t.cpu_us_per_io(), t.process_cpu_us_per_io(), t.tgtd_cpu_us_per_io(), t.tgtd_main_busy_pct(),
-              t.errors || t.mismatches ? "  ERRORS/WRONG DATA" : "");
+  std::printf("  %-32s %10.0f %9.1f %8.1f %8.1f %9.2f %9.2f %9.2f %7.1f %9.2f%s\n", name.c_str(), t.iops(), t.mbps(),
+              lat.p50, lat.p99, t.cpu_us_per_io(), t.process_cpu_us_per_io(), t.tgtd_cpu_us_per_io(),
+              t.tgtd_main_busy_pct(), t.user_cpu_us_per_io(), t.errors || t.mismatches ? "  ERRORS/WRONG DATA" : "");
 }
 
 // The median of a[r] / b[r] over the rounds both sides ran (rounds r of the
@@ -63,19 +63,21 @@ inline nlohmann::json ratio_json(const side_totals& a, const side_totals& b) {
           {"iops_pooled", ratio(a.iops(), b.iops())},
           {"p50_us_pooled", ratio(la.p50, lb.p50)},
           {"cpu_us_per_io_pooled", ratio(a.cpu_us_per_io(), b.cpu_us_per_io())},
+          {"user_cpu_us_per_io_pooled", ratio(a.user_cpu_us_per_io(), b.user_cpu_us_per_io())},
           {"process_cpu_us_per_io_pooled", ratio(a.process_cpu_us_per_io(), b.process_cpu_us_per_io())},
           {"tgtd_cpu_us_per_io_pooled", ratio(a.tgtd_cpu_us_per_io(), b.tgtd_cpu_us_per_io())},
           {"round_iops_min", lo},
           {"round_iops_max", hi}};
 }
 
-inline void print_ratio(const nlohmann::json& r) {
+inline void print_ratio(const nlohmann::json& r, const char* label = "ratio isens/libiscsi") {
   std::printf(
-      "  %-32s %10.3f %9.3f %8.3f %8.3f %9.3f %9.3f %9.3f   (pooled: IOPS %.3f, p50 %.3f, cpu %.3f; "
+      "  %-32s %10.3f %9.3f %8.3f %8.3f %9.3f %9.3f %9.3f %7s %9.3f   (pooled: IOPS %.3f, p50 %.3f, cpu %.3f; "
       "rounds' IOPS ratios %.3f .. %.3f)\n",
-      "ratio isens/libiscsi", r["iops"].get<double>(), r["mbps"].get<double>(), r["p50_us"].get<double>(),
+      label, r["iops"].get<double>(), r["mbps"].get<double>(), r["p50_us"].get<double>(),
       r["p99_us"].get<double>(), r["cpu_us_per_io"].get<double>(), r["process_cpu_us_per_io_pooled"].get<double>(),
-      r["tgtd_cpu_us_per_io_pooled"].get<double>(), r["iops_pooled"].get<double>(), r["p50_us_pooled"].get<double>(),
+      r["tgtd_cpu_us_per_io_pooled"].get<double>(), "", r["user_cpu_us_per_io_pooled"].get<double>(),
+      r["iops_pooled"].get<double>(), r["p50_us_pooled"].get<double>(),
       r["cpu_us_per_io_pooled"].get<double>(), r["round_iops_min"].get<double>(), r["round_iops_max"].get<double>());
 }
 

@@ -20,7 +20,7 @@ namespace isens::bench {
 /// Everything a side did in one row (summed over its rounds).
 struct side_totals {
   std::uint64_t ops = 0, bytes = 0, errors = 0, mismatches = 0;
-  double wall_s = 0, thread_cpu_s = 0, process_cpu_s = 0, tgtd_cpu_s = 0, tgtd_main_cpu_s = 0;
+  double wall_s = 0, thread_cpu_s = 0, thread_user_cpu_s = 0, process_cpu_s = 0, tgtd_cpu_s = 0, tgtd_main_cpu_s = 0;
   std::vector<float> latency_us;
   // Per round, so that the sides can be compared round by round (paired):
   std::vector<double> round_iops, round_p50_us, round_cpu_us_per_io;
@@ -33,6 +33,7 @@ struct side_totals {
     mismatches += r.mismatches();
     wall_s += r.wall_s();
     thread_cpu_s += r.thread_cpu_s();
+    thread_user_cpu_s += r.thread_user_cpu_s();
     process_cpu_s += process_cpu;
     tgtd_cpu_s += static_cast<double>(tgtd.all_ns) / 1e9;
     tgtd_main_cpu_s += static_cast<double>(tgtd.main_ns) / 1e9;
@@ -55,6 +56,8 @@ struct side_totals {
   double mbps() const noexcept { return wall_s > 0 ? static_cast<double>(bytes) / wall_s / 1e6 : 0; }
   double per_io_us(double seconds) const noexcept { return ops > 0 ? seconds * 1e6 / static_cast<double>(ops) : 0; }
   double cpu_us_per_io() const noexcept { return per_io_us(thread_cpu_s); }
+  /// The user-space part of cpu_us_per_io (the rest is the kernel's, on the side's behalf).
+  double user_cpu_us_per_io() const noexcept { return per_io_us(thread_user_cpu_s); }
   double process_cpu_us_per_io() const noexcept { return per_io_us(process_cpu_s); }
   double tgtd_cpu_us_per_io() const noexcept { return per_io_us(tgtd_cpu_s); }
   /// tgtd's event-loop thread busy share of the wall time (near 100 %: tgtd is the ceiling).
@@ -72,6 +75,7 @@ struct side_totals {
                      {"p99_us", lat.p99},
                      {"mean_us", lat.mean},
                      {"cpu_us_per_io", cpu_us_per_io()},
+                     {"user_cpu_us_per_io", user_cpu_us_per_io()},
                      {"process_cpu_us_per_io", process_cpu_us_per_io()},
                      {"tgtd_cpu_us_per_io", tgtd_cpu_us_per_io()},
                      {"tgtd_main_busy_pct", tgtd_main_busy_pct()},

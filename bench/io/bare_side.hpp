@@ -1,0 +1,68 @@
+#pragma once
+// The floor: a bare initiator loop with nothing around it, to show what a
+// read costs when the initiator itself costs next to nothing, so that the
+// part of a round trip or of a CPU budget that is tgtd's and the kernel's
+// can be told from the part that is isens's or libiscsi's. One blocking TCP
+// socket on one thread; each SCSI Command PDU built by hand straight into a
+// send buffer; one send() for all the commands a batch of answers frees, one
+// recv() for whatever has arrived, the Data-In copied into the caller's
+// buffer. It logs in offering only what it must, and it only reads: it
+// expects what tgtd sends for a GOOD read (the status in the last Data-In,
+// the S bit), and anything else fails the round's commands with a clear
+// error. Not an initiator anyone should use: no CmdSN window beyond a check,
+// no recovery, no task management.
+
+#include "side_thread.hpp"
+#include "workload.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace isens::bench {
+
+struct bare_options {
+  std::string portal;  ///< "host:port"
+  std::string target_iqn;
+  int lun = 1;
+  std::string initiator_name;
+  std::uint32_t block_size = 512;
+  std::string side_name = "bare loop";
+};
+
+class bare_side final : public io_side {
+ public:
+  /// Connects and logs in; throws with what went wrong.
+  explicit bare_side(bare_options options);
+  /// Stops the thread and closes the connection (tgtd ends the session).
+  ~bare_side() override;
+  bare_side(const bare_side&) = delete;
+  bare_side& operator=(const bare_side&) = delete;
+
+  /// Runs a round of reads; a round that writes fails at once.
+  void start(round_state& state) override { thread_.start(state); }
+  const std::string& name() const override { return options_.side_name; }
+
+ private:
+  void login();
+  void clear_unit_attention();
+  void run(round_state& state);
+  // Appends the slot's READ(16) to the send buffer; false when the CmdSN window is closed.
+  bool append_read(io_slot& s);
+  // Handles one whole PDU; an error text when it is not what a GOOD read gets.
+  std::string take_pdu(const std::byte* pdu, std::size_t data_bytes, round_state& state);
+  // Sends the whole send buffer; an error text when the socket fails.
+  std::string flush();
+
+  bare_options options_;
+  int fd_ = -1;
+  std::string broken_;  // why the connection is unusable, once it is
+  std::uint32_t cmd_sn_ = 0, exp_stat_sn_ = 0, max_cmd_sn_ = 0;
+  std::uint32_t round_tag_ = 0;  // the high half of every task tag of a round
+  std::vector<bool> in_flight_;  // by slot
+  std::vector<std::byte> send_, recv_;
+  side_thread thread_{"bare-loop", [this](round_state& state) { run(state); }};
+};
+
+}  // namespace isens::bench
