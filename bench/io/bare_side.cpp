@@ -17,6 +17,9 @@ namespace {
 constexpr std::size_t bhs_bytes = 48;
 constexpr std::uint32_t offered_max_recv_data_segment = 262144;
 constexpr std::size_t recv_buffer_bytes = 1 << 20;  // above the largest PDU tgtd may send us (48 + 256 KiB)
+// A Data-In payload above this that has not all arrived is received
+// straight into the caller's buffer rather than through recv_ and a copy.
+constexpr std::size_t direct_payload = 16 * 1024;
 
 // RFC 7143 opcodes and flags this loop uses.
 constexpr std::uint8_t op_scsi_command = 0x01, op_login_request = 0x03, op_scsi_response = 0x21,
@@ -178,8 +181,12 @@ void bare_side::run(round_state& state) {
   }
   if (error.empty()) error = flush();
   std::size_t have = 0;
+  // After a large Data-In received straight into place, the next header
+  // alone, so that its payload can go the same way (isens's reader does so).
+  bool header_first = false;
   while (error.empty() && state.in_flight() > 0) {
-    const ssize_t n = ::recv(fd_, recv_.data() + have, recv_.size() - have, 0);
+    const std::size_t room = header_first && have < bhs_bytes ? bhs_bytes - have : recv_.size() - have;
+    const ssize_t n = ::recv(fd_, recv_.data() + have, room, 0);
     if (n <= 0) {
       error = n == 0 ? "tgtd closed the connection"
                      : errno == EAGAIN ? "no answer from tgtd in 10 s" : system_error("recv");
@@ -191,9 +198,13 @@ void bare_side::run(round_state& state) {
       const std::size_t data_bytes = get_be(&recv_[at + 5], 3);
       const std::size_t whole = bhs_bytes + padded(data_bytes);
       if (whole > recv_.size()) error = "a PDU of " + std::to_string(whole) + " bytes, above what was offered";
-      if (!error.empty() || have - at < whole) break;
-      error = take_pdu(&recv_[at], data_bytes, state);
-      at += whole;
+      const bool all_here = have - at >= whole;
+      const bool large_data_in = (byte_at(&recv_[at], 0) & 0x3f) == op_data_in && data_bytes > direct_payload &&
+                                 padded(data_bytes) == data_bytes;
+      if (!error.empty() || (!all_here && !large_data_in)) break;
+      error = take_pdu(&recv_[at], data_bytes, std::min(data_bytes, have - at - bhs_bytes), state);
+      header_first = !all_here;
+      at = all_here ? at + whole : have;  // a large Data-In took the rest of its data from the socket
     }
     std::memmove(recv_.data(), recv_.data() + at, have - at);
     have -= at;
@@ -224,7 +235,8 @@ bool bare_side::append_read(io_slot& s) {
   return true;
 }
 
-std::string bare_side::take_pdu(const std::byte* pdu, std::size_t data_bytes, round_state& state) {
+std::string bare_side::take_pdu(const std::byte* pdu, std::size_t data_bytes, std::size_t buffered,
+                                round_state& state) {
   const unsigned opcode = byte_at(pdu, 0) & 0x3f, flags = byte_at(pdu, 1);
   if (opcode != op_data_in && opcode != op_scsi_response)
     return "an unexpected PDU, opcode " + hex(opcode);
@@ -240,7 +252,13 @@ std::string bare_side::take_pdu(const std::byte* pdu, std::size_t data_bytes, ro
     const std::uint32_t offset = get_be(&pdu[40], 4);
     if (offset > s.length || data_bytes > s.length - offset)
       return "Data-In beyond the read's length (offset " + std::to_string(offset) + ")";
-    std::memcpy(s.read_buffer + offset, pdu + bhs_bytes, data_bytes);
+    std::byte* to = s.read_buffer + offset;
+    std::memcpy(to, pdu + bhs_bytes, buffered);
+    for (std::size_t got = buffered; got < data_bytes;) {
+      const ssize_t n = ::recv(fd_, to + got, data_bytes - got, MSG_WAITALL);
+      if (n <= 0) return n == 0 ? "tgtd closed the connection" : system_error("recv of Data-In");
+      got += static_cast<std::size_t>(n);
+    }
   }
   if (!status_here) return {};
   exp_stat_sn_ = get_be(&pdu[24], 4) + 1;

@@ -5,8 +5,8 @@
 // can be told from the part that is isens's or libiscsi's. One blocking TCP
 // socket on one thread; each SCSI Command PDU built by hand straight into a
 // send buffer; one send() for all the commands a batch of answers frees, one
-// recv() for whatever has arrived, the Data-In copied into the caller's
-// buffer. It logs in offering only what it must, and it only reads: it
+// recv() for whatever has arrived, a Data-In copied into the caller's buffer
+// (what did not come with its header, when large, received straight there). It logs in offering only what it must, and it only reads: it
 // expects what tgtd sends for a GOOD read (the status in the last Data-In,
 // the S bit), and anything else fails the round's commands with a clear
 // error. Not an initiator anyone should use: no CmdSN window beyond a check,
@@ -50,8 +50,10 @@ class bare_side final : public io_side {
   void run(round_state& state);
   // Appends the slot's READ(16) to the send buffer; false when the CmdSN window is closed.
   bool append_read(io_slot& s);
-  // Handles one whole PDU; an error text when it is not what a GOOD read gets.
-  std::string take_pdu(const std::byte* pdu, std::size_t data_bytes, round_state& state);
+  // Handles one PDU, whose first `buffered` data bytes follow its header in
+  // the receive buffer (the rest of a large Data-In is received straight
+  // into place); an error text when it is not what a GOOD read gets.
+  std::string take_pdu(const std::byte* pdu, std::size_t data_bytes, std::size_t buffered, round_state& state);
   // Sends the whole send buffer; an error text when the socket fails.
   std::string flush();
 

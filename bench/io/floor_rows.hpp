@@ -1,6 +1,7 @@
 #pragma once
-// The floor rows: 4 KiB random reads at QD1 and QD16 once more, with a third
-// side beside isens and libiscsi, the bare loop (bare_side.hpp), which costs
+// The floor rows: the read rows once more (4 KiB random at QD1 and QD16,
+// 128 KiB sequential at QD16, 1 MiB at QD4), with a third side beside
+// isens and libiscsi, the bare loop (bare_side.hpp), which costs
 // next to nothing itself. Its ratios to libiscsi are the best any initiator
 // could reach against this tgtd on this machine; isens's ratios to it are
 // what isens costs above that floor. The three take turns as in every row.
@@ -20,15 +21,19 @@
 namespace isens::bench {
 
 /// Runs the floor rows with `isens` and `libiscsi` beside a bare loop logged
-/// in with `bare`; puts its figures into `report` (`floor` and the top-level
-/// `floor_…` keys); `check` is told each side's totals.
+/// in with `bare`; puts its figures into `report` (`floor`, and top-level
+/// keys: the bare loop's ratios to libiscsi, `floor_<row>_iops|mbps_ratio`,
+/// `floor_read_4k_qd1_p50_us_ratio`, `floor_cpu_us_per_io_ratio`; isens's to
+/// the bare loop, `isens_vs_floor_…`; isens's to libiscsi in these rounds,
+/// `floor_rows_…`); `check` is told each side's totals.
 inline void run_floor_rows(io_side& isens, io_side& libiscsi, const bare_options& bare, const bench_options& options,
                            bench_context& ctx, nlohmann::json& report,
                            const std::function<void(const std::string&, const side_totals&)>& check) {
   bare_side floor(bare);
   const std::vector<io_side*> sides{&isens, &libiscsi, &floor};
   nlohmann::json floor_json;
-  for (std::size_t i = 0; i < 2; ++i) {  // the QD1 and QD16 reads
+  constexpr std::size_t read_rows[]{0, 1, 4, 6};  // the 4 KiB QD1 and QD16, 128 KiB and 1 MiB reads
+  for (const std::size_t i : read_rows) {
     const auto& row = main_rows()[i];
     const auto totals = run_row(row, 300 + i, sides, options, ctx);
     std::printf("%s\n", row.label.c_str());
@@ -44,6 +49,8 @@ inline void run_floor_rows(io_side& isens, io_side& libiscsi, const bare_options
     print_ratio(j["isens_vs_libiscsi"]);
     print_ratio(j["bare_vs_libiscsi"], "ratio bare loop/libiscsi");
     print_ratio(j["isens_vs_bare"], "ratio isens/bare loop");
+    const bool bytes_row = row.io_bytes > 4096;
+    report["floor_" + row.key + (bytes_row ? "_mbps" : "_iops") + "_ratio"] = j["bare_vs_libiscsi"]["iops"];
     floor_json[row.key] = j;
     std::fflush(stdout);
   }

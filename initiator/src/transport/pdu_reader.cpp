@@ -85,6 +85,7 @@ result<protocol::frame_layout> pdu_reader::inspect_front() const {
 }
 
 result<protocol::pdu> pdu_reader::take_whole(const protocol::frame_layout& layout, const data_in_placer& place) {
+  header_first_ = false;
   std::array<std::uint8_t, protocol::bhs_size> bhs;
   std::memcpy(bhs.data(), front(), bhs.size());
   if (!is_placed(bhs.data(), layout)) {
@@ -135,6 +136,15 @@ bool pdu_reader::wants_bytes() const {
 
 std::span<std::uint8_t> pdu_reader::make_room() {
   if (begin_ == end_) begin_ = end_ = 0;
+  const std::size_t head = protocol::bhs_size + (digests_.header ? protocol::digest_size : 0);
+  if (header_first_ && buffered() < head) {
+    if (buffer_.size() - begin_ < head) {
+      std::memmove(buffer_.data(), front(), buffered());
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    return {buffer_.data() + end_, head - buffered()};
+  }
   // Room for the whole front PDU (wants_bytes said it fits the buffer).
   std::size_t need = protocol::bhs_size;
   if (buffered() >= protocol::bhs_size) {
@@ -205,6 +215,7 @@ boost::asio::awaitable<result<protocol::pdu>> pdu_reader::read(const data_in_pla
   begin_ += from_buffer;
   if (from_buffer < length) {
     if (auto got = co_await read_into(to + from_buffer, length - from_buffer); !got) co_return got.error();
+    header_first_ = true;
   }
   const std::size_t trailer = layout->data_padding + layout->data_digest_length;
   if (buffered() < trailer) {

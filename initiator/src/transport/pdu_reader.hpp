@@ -95,6 +95,12 @@ class pdu_reader {
   std::size_t begin_ = 0;  // first unread byte
   std::size_t end_ = 0;    // one past the last received byte
   bool drained_ = false;   // the last recv came back short: the socket is empty
+  // The last PDU was a Data-In whose payload went straight into place: the
+  // next header is received alone, so that its payload, likely as large,
+  // follows it into place too instead of through the buffer and a copy
+  // (what libiscsi does for every PDU). Any PDU taken from the buffer
+  // whole ends it, and small PDUs are batched again.
+  bool header_first_ = false;
 };
 
 }  // namespace isens::initiator::transport
