@@ -95,7 +95,7 @@ void nats_server::restart(bool wipe_store) {
 }
 
 void nats_server::pause() {
-  if (process_) process_->signal(SIGSTOP);
+  if (process_) process_->stop();
 }
 
 void nats_server::resume() {

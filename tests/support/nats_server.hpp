@@ -57,7 +57,8 @@ class nats_server {
   /// Starts it again on the same port; with `wipe_store` on an empty store
   /// (a new, empty broker). It must not be running.
   void restart(bool wipe_store = false);
-  /// SIGSTOP / SIGCONT: the TCP connections stay, nothing is answered.
+  /// SIGSTOP / SIGCONT: the TCP connections stay, nothing is answered
+  /// (pause() returns once the broker has stopped).
   void pause();
   void resume();
   /// True while the process exists.

@@ -335,6 +335,25 @@ void child_process::signal(int signo) {
   }
 }
 
+void child_process::stop() {
+  if (exit_code_) {
+    return;
+  }
+  ::kill(pid_, SIGSTOP);
+  // The parent hears of a stop once the whole thread group has stopped.
+  int status = 0;
+  for (;;) {
+    const pid_t r = ::waitpid(pid_, &status, WUNTRACED);
+    if (r < 0 && errno == EINTR) {
+      continue;
+    }
+    if (r == pid_ && !WIFSTOPPED(status)) {
+      note_status(status);  // it exited instead
+    }
+    return;
+  }
+}
+
 int child_process::kill_and_reap() {
   if (!exit_code_) {
     ::kill(pid_, SIGKILL);

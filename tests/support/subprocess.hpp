@@ -69,6 +69,10 @@ class child_process {
   std::optional<int> wait_for(std::chrono::milliseconds timeout);
   /// Sends a signal if the child has not been reaped yet (never to a recycled pid).
   void signal(int signo);
+  /// SIGSTOP, and returns once every thread of the child has stopped (or it
+  /// has exited): kill() returns before a busy multi-threaded child is
+  /// stopped, and it may go on answering for a while.
+  void stop();
   /// SIGKILL (it also ends a SIGSTOPped child) and reap; returns the exit code.
   int kill_and_reap();
 

@@ -441,7 +441,7 @@ void tgtd_target::pause() {
   if (!process_) {
     throw std::logic_error("pause(): tgtd is not running");
   }
-  process_->signal(SIGSTOP);
+  process_->stop();
   paused_ = true;
 }
 
