@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
 namespace isens::bench {
@@ -35,6 +36,18 @@ void put_be(std::byte* p, std::uint64_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; --i, v >>= 8) p[i] = static_cast<std::byte>(v & 0xff);
 }
 std::uint8_t byte_at(const std::byte* p, std::size_t i) { return std::to_integer<std::uint8_t>(p[i]); }
+
+// The number a login answer gives for `key` (key=value\0 ...), if any.
+std::optional<std::uint32_t> key_number(const std::vector<std::byte>& text, const std::string& key) {
+  const std::string all(reinterpret_cast<const char*>(text.data()), text.size());
+  for (std::size_t at = 0; at < all.size();) {
+    const auto end = std::min(all.find('\0', at), all.size());
+    if (all.compare(at, key.size() + 1, key + "=") == 0)
+      return static_cast<std::uint32_t>(std::stoul(all.substr(at + key.size() + 1, end - at - key.size() - 1)));
+    at = end + 1;
+  }
+  return std::nullopt;
+}
 std::size_t padded(std::size_t n) { return (n + 3) & ~std::size_t{3}; }
 std::string hex(unsigned v) {
   char text[16];
@@ -104,6 +117,7 @@ void bare_side::login() {
     keys.append(kv);
     keys.push_back('\0');
   }
+  std::uint32_t target_mrdsl = 8192, first_burst = 65536;  // the RFC's defaults, unless tgtd says otherwise
   for (int step = 0;; ++step) {
     if (step == 4) throw std::runtime_error("bare loop: tgtd did not finish the login in 4 steps");
     std::vector<std::byte> pdu(bhs_bytes + padded(keys.size()));
@@ -135,6 +149,11 @@ void bare_side::login() {
     exp_stat_sn_ = get_be(&response[24], 4) + 1;
     cmd_sn_ = get_be(&response[28], 4);
     max_cmd_sn_ = get_be(&response[32], 4);
+    // Immediate data (ImmediateData=Yes, the default both sides keep) may be
+    // as long as the target takes in one PDU and the first burst allows.
+    if (const auto mrdsl = key_number(data, "MaxRecvDataSegmentLength")) target_mrdsl = *mrdsl;
+    if (const auto first = key_number(data, "FirstBurstLength")) first_burst = *first;
+    immediate_limit_ = std::min(target_mrdsl, first_burst);
     if ((flags & 0x80) != 0 && (flags & 0x03) == 3) return;
   }
 }
@@ -173,11 +192,13 @@ void bare_side::run(round_state& state) {
   send_.clear();
   state.start();
   std::string error = broken_;
-  if (error.empty() && state.plan().row.op != io_op::read) error = "the bare loop only reads";
+  if (error.empty() && state.plan().row.op != io_op::read && state.plan().row.io_bytes > immediate_limit_)
+    error = "the bare loop writes only what fits one PDU of immediate data (" + std::to_string(immediate_limit_) +
+            " bytes here)";
   for (auto& s : slots) {
     if (!state.next(s)) continue;
     in_flight_[s.index] = true;
-    if (error.empty() && !append_read(s)) error = "the CmdSN window is closed";
+    if (error.empty() && !append_command(s)) error = "the CmdSN window is closed";
   }
   if (error.empty()) error = flush();
   std::size_t have = 0;
@@ -218,20 +239,25 @@ void bare_side::run(round_state& state) {
   state.finish();
 }
 
-bool bare_side::append_read(io_slot& s) {
+bool bare_side::append_command(io_slot& s) {
   if (static_cast<std::int32_t>(cmd_sn_ - max_cmd_sn_) > 0) return false;  // serial arithmetic (RFC 1982)
   std::byte pdu[bhs_bytes]{};
   pdu[0] = std::byte{op_scsi_command};
-  pdu[1] = std::byte{0x80 | 0x40 | 0x01};  // Final, Read, SIMPLE task attribute
+  pdu[1] = static_cast<std::byte>(0x80 | (s.is_write ? 0x20 : 0x40) | 0x01);  // Final, Write or Read, SIMPLE
+  if (s.is_write) put_be(&pdu[5], s.length, 3);                   // all of it as immediate data
   put_be(&pdu[8], static_cast<std::uint64_t>(options_.lun) << 48, 8);  // peripheral addressing, LUN < 256
   put_be(&pdu[16], std::uint64_t{round_tag_} << 16 | s.index, 4);
   put_be(&pdu[20], s.length, 4);  // Expected Data Transfer Length
   put_be(&pdu[24], cmd_sn_++, 4);
   put_be(&pdu[28], exp_stat_sn_, 4);
-  pdu[32] = std::byte{0x88};  // READ(16)
+  pdu[32] = std::byte{s.is_write ? std::uint8_t{0x8a} : std::uint8_t{0x88}};  // WRITE(16) / READ(16)
   put_be(&pdu[34], s.offset / options_.block_size, 8);
   put_be(&pdu[42], s.length / options_.block_size, 4);
   send_.insert(send_.end(), pdu, pdu + bhs_bytes);
+  if (s.is_write) {
+    send_.insert(send_.end(), s.write_buffer, s.write_buffer + s.length);
+    send_.resize(send_.size() + padded(s.length) - s.length);
+  }
   return true;
 }
 
@@ -249,6 +275,7 @@ std::string bare_side::take_pdu(const std::byte* pdu, std::size_t data_bytes, st
   max_cmd_sn_ = get_be(&pdu[32], 4);
   const bool status_here = opcode == op_scsi_response || (flags & 0x01) != 0;
   if (opcode == op_data_in) {
+    if (s.is_write) return "a Data-In for a write";
     const std::uint32_t offset = get_be(&pdu[40], 4);
     if (offset > s.length || data_bytes > s.length - offset)
       return "Data-In beyond the read's length (offset " + std::to_string(offset) + ")";
@@ -273,7 +300,7 @@ std::string bare_side::take_pdu(const std::byte* pdu, std::size_t data_bytes, st
     state.done(s, {});
   if (state.next(s)) {
     in_flight_[index] = true;
-    if (!append_read(s)) return "the CmdSN window is closed";
+    if (!append_command(s)) return "the CmdSN window is closed";
   }
   return {};
 }

@@ -1,16 +1,19 @@
 #pragma once
 // The floor: a bare initiator loop with nothing around it, to show what a
-// read costs when the initiator itself costs next to nothing, so that the
+// command costs when the initiator itself costs next to nothing, so that the
 // part of a round trip or of a CPU budget that is tgtd's and the kernel's
 // can be told from the part that is isens's or libiscsi's. One blocking TCP
 // socket on one thread; each SCSI Command PDU built by hand straight into a
-// send buffer; one send() for all the commands a batch of answers frees, one
-// recv() for whatever has arrived, a Data-In copied into the caller's buffer
-// (what did not come with its header, when large, received straight there). It logs in offering only what it must, and it only reads: it
-// expects what tgtd sends for a GOOD read (the status in the last Data-In,
-// the S bit), and anything else fails the round's commands with a clear
-// error. Not an initiator anyone should use: no CmdSN window beyond a check,
-// no recovery, no task management.
+// send buffer (a write's data behind it, as immediate data); one send() for
+// all the commands a batch of answers frees, one recv() for whatever has
+// arrived, a Data-In copied into the caller's buffer (what did not come with
+// its header, when large, received straight there). It logs in offering
+// only what it must, reads, and writes only what fits one PDU of immediate
+// data (no R2T); it expects what tgtd sends for GOOD commands (a read's
+// status in its last Data-In, the S bit; a write's in a SCSI Response), and
+// anything else fails the round's commands with a clear error. Not an
+// initiator anyone should use: no CmdSN window beyond a check, no recovery,
+// no task management.
 
 #include "side_thread.hpp"
 #include "workload.hpp"
@@ -40,7 +43,7 @@ class bare_side final : public io_side {
   bare_side(const bare_side&) = delete;
   bare_side& operator=(const bare_side&) = delete;
 
-  /// Runs a round of reads; a round that writes fails at once.
+  /// Runs a round; one whose writes do not fit one PDU of immediate data fails at once.
   void start(round_state& state) override { thread_.start(state); }
   const std::string& name() const override { return options_.side_name; }
 
@@ -48,8 +51,9 @@ class bare_side final : public io_side {
   void login();
   void clear_unit_attention();
   void run(round_state& state);
-  // Appends the slot's READ(16) to the send buffer; false when the CmdSN window is closed.
-  bool append_read(io_slot& s);
+  // Appends the slot's READ(16) or WRITE(16) (with its data) to the send
+  // buffer; false when the CmdSN window is closed.
+  bool append_command(io_slot& s);
   // Handles one PDU, whose first `buffered` data bytes follow its header in
   // the receive buffer (the rest of a large Data-In is received straight
   // into place); an error text when it is not what a GOOD read gets.
@@ -61,6 +65,7 @@ class bare_side final : public io_side {
   int fd_ = -1;
   std::string broken_;  // why the connection is unusable, once it is
   std::uint32_t cmd_sn_ = 0, exp_stat_sn_ = 0, max_cmd_sn_ = 0;
+  std::uint32_t immediate_limit_ = 8192;  // min(target's MaxRecvDataSegmentLength, FirstBurstLength)
   std::uint32_t round_tag_ = 0;  // the high half of every task tag of a round
   std::vector<bool> in_flight_;  // by slot
   std::vector<std::byte> send_, recv_;

@@ -1,6 +1,6 @@
 #pragma once
 // The floor rows: the read rows once more (4 KiB random at QD1 and QD16,
-// 128 KiB sequential at QD16, 1 MiB at QD4), with a third side beside
+// 128 KiB sequential at QD16, 1 MiB at QD4) and the 4 KiB writes, with a third side beside
 // isens and libiscsi, the bare loop (bare_side.hpp), which costs
 // next to nothing itself. Its ratios to libiscsi are the best any initiator
 // could reach against this tgtd on this machine; isens's ratios to it are
@@ -32,8 +32,10 @@ inline void run_floor_rows(io_side& isens, io_side& libiscsi, const bare_options
   bare_side floor(bare);
   const std::vector<io_side*> sides{&isens, &libiscsi, &floor};
   nlohmann::json floor_json;
-  constexpr std::size_t read_rows[]{0, 1, 4, 6};  // the 4 KiB QD1 and QD16, 128 KiB and 1 MiB reads
-  for (const std::size_t i : read_rows) {
+  // The 4 KiB QD1 and QD16 reads, the 4 KiB writes (one PDU of immediate
+  // data each), the 128 KiB and 1 MiB reads.
+  constexpr std::size_t floor_rows[]{0, 1, 3, 4, 6};
+  for (const std::size_t i : floor_rows) {
     const auto& row = main_rows()[i];
     const auto totals = run_row(row, 300 + i, sides, options, ctx);
     std::printf("%s\n", row.label.c_str());

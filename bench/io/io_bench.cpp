@@ -267,7 +267,7 @@ int main(int argc, char** argv) {
             j["isens"]["p50_us"].get<double>() / report["libiscsi_read_4k_qd1_p50_us"].get<double>();
     }
 
-    // ---- the floor: a bare initiator loop beside both (the read rows) ----
+    // ---- the floor: a bare initiator loop beside both (the read rows, 4 KiB writes) ----
     if (options.floor && both) {
       std::printf("\nfloor: a bare initiator loop (one blocking socket, PDUs built by hand, no framework) beside "
                   "both sides, rounds rotating\n");

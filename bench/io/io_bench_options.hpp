@@ -68,7 +68,7 @@ inline bench_options parse_options(int argc, char** argv) {
       "--no-iscsi-perf", [](bench_options& o) { o.iscsi_perf = false; }, "Skip the iscsi-perf anchor");
   cli.flag(
       "--no-floor", [](bench_options& o) { o.floor = false; },
-      "Skip the floor rows (the read rows again, with a bare hand-written initiator loop beside both sides)");
+      "Skip the floor rows (the read rows and 4 KiB writes again, with a bare hand-written initiator loop beside both sides)");
   cli.flag(
       "--no-readback", [](bench_options& o) { o.readback = false; },
       "Skip reading the whole LUN back through isens at the end (to profile; the backing file is still checked)");
