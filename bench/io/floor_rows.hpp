@@ -51,8 +51,7 @@ inline void run_floor_rows(io_side& isens, io_side& libiscsi, const bare_options
     print_ratio(j["isens_vs_libiscsi"]);
     print_ratio(j["bare_vs_libiscsi"], "ratio bare loop/libiscsi");
     print_ratio(j["isens_vs_bare"], "ratio isens/bare loop");
-    const bool bytes_row = row.io_bytes > 4096;
-    report["floor_" + row.key + (bytes_row ? "_mbps" : "_iops") + "_ratio"] = j["bare_vs_libiscsi"]["iops"];
+    report["floor_" + row.key + "_" + row.rate_unit() + "_ratio"] = j["bare_vs_libiscsi"]["iops"];
     floor_json[row.key] = j;
     std::fflush(stdout);
   }

@@ -162,8 +162,8 @@ int main(int argc, char** argv) {
                 "(callbacks, single_threaded), one poll loop for libiscsi; %zu rounds of %zu ms per side and row, "
                 "alternating\ntarget: MaxRecvDataSegmentLength=%s MaxBurstLength=%s FirstBurstLength=%s "
                 "InitialR2T=%s ImmediateData=%s MaxQueueCmd=%s MaxConnections=%s\n"
-                "cpu us/IO = CPU time of the thread driving that side (user us/IO: its user-space part); proc = the whole process; tgtd = all its "
-                "threads; tgtd %% = its event-loop thread's busy share (near 100: tgtd is the ceiling)\n"
+                "cpu us/IO = CPU time of the thread driving that side (user us/IO: its user-space part); proc = the "
+                "whole process; tgtd = all its threads; tgtd %% = its event-loop thread's busy share (near 100: tgtd is the ceiling)\n"
                 "ratio: IOPS, MB/s, p50 and cpu are the median over rounds of isens's round / libiscsi's round run "
                 "next to it; p99, proc and tgtd are pooled over the row\n\n",
                 static_cast<int>(tgtd.pid()), tgtd.portal().c_str(), lun_file.path().c_str(), options.lun_mib,
@@ -197,11 +197,7 @@ int main(int argc, char** argv) {
       for (std::size_t k = 0; k < sides.size(); ++k) {
         print_side(sides[k]->name(), totals[k]);
         j[sides[k]->name()] = totals[k].to_json();
-        if (totals[k].errors) problem(sides[k]->name() + " " + row.label + ": " + std::to_string(totals[k].errors) +
-                                      " errors, first: " + totals[k].first_error);
-        if (totals[k].mismatches)
-          problem(sides[k]->name() + " " + row.label + ": " + std::to_string(totals[k].mismatches) +
-                  " reads returned wrong data, first: " + totals[k].first_mismatch);
+        check_totals(sides[k]->name() + " " + row.label, totals[k]);
       }
       if (both) {
         j["ratio"] = ratio_json(totals[0], totals[1]);
@@ -229,9 +225,7 @@ int main(int argc, char** argv) {
       if (!rows_json.contains(row.key)) continue;
       for (auto* s : sides) {
         const auto& side_json = rows_json[row.key][s->name()];
-        const bool bytes_row = row.io_bytes > 4096;
-        report[s->name() + "_" + row.key + (bytes_row ? "_mbps" : "_iops")] =
-            side_json[bytes_row ? "mbps" : "iops"];
+        report[s->name() + "_" + row.key + "_" + row.rate_unit()] = side_json[row.rate_unit()];
         report[s->name() + "_" + row.key + "_p50_us"] = side_json["p50_us"];
       }
     }
@@ -302,7 +296,7 @@ int main(int argc, char** argv) {
           check_totals(mcs_sides[k]->name() + " " + row.label, totals[k]);
         }
         const bool bytes_row = row.io_bytes > 4096;
-        const char* unit = bytes_row ? "mbps" : "iops";
+        const char* unit = row.rate_unit();
         for (std::size_t c : {1, 2, 4})
           report["mcs" + std::to_string(c) + "_" + row.key + "_" + unit] =
               bytes_row ? totals[c == 1 ? 0 : c == 2 ? 1 : 2].mbps() : totals[c == 1 ? 0 : c == 2 ? 1 : 2].iops();

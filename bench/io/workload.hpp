@@ -59,6 +59,8 @@ struct row_spec {
   bool random = true;
   std::uint32_t io_bytes = 4096;
   std::uint32_t depth = 1;
+  /// What the row's figure is: MB/s for I/Os above 4 KiB, else IOPS (a JSON key's suffix).
+  const char* rate_unit() const noexcept { return io_bytes > 4096 ? "mbps" : "iops"; }
 };
 
 /// One command slot (the queue depth is the number of slots).
