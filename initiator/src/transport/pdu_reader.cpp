@@ -23,9 +23,7 @@ pdu_reader::pdu_reader(boost::asio::ip::tcp::socket& socket, protocol::digest_se
 boost::asio::awaitable<result<void>> pdu_reader::fill(std::size_t n) {
   if (buffered() >= n) co_return result<void>{};
   if (buffer_.size() - begin_ < n) {  // move what is left to the front, growing if one PDU needs more
-    std::memmove(buffer_.data(), front(), buffered());
-    end_ -= begin_;
-    begin_ = 0;
+    move_to_front();
     if (buffer_.size() < n) buffer_.resize(n);
   }
   while (buffered() < n) {
@@ -136,26 +134,22 @@ bool pdu_reader::wants_bytes() const {
 
 std::span<std::uint8_t> pdu_reader::make_room() {
   if (begin_ == end_) begin_ = end_ = 0;
+  // After a large Data-In, the next header alone (header_first_);
+  // otherwise room for the whole front PDU (wants_bytes said it fits).
   const std::size_t head = protocol::bhs_size + (digests_.header ? protocol::digest_size : 0);
-  if (header_first_ && buffered() < head) {
-    if (buffer_.size() - begin_ < head) {
-      std::memmove(buffer_.data(), front(), buffered());
-      end_ -= begin_;
-      begin_ = 0;
-    }
-    return {buffer_.data() + end_, head - buffered()};
-  }
-  // Room for the whole front PDU (wants_bytes said it fits the buffer).
-  std::size_t need = protocol::bhs_size;
-  if (buffered() >= protocol::bhs_size) {
+  const bool header_only = header_first_ && buffered() < head;
+  std::size_t need = header_only ? head : protocol::bhs_size;
+  if (!header_only && buffered() >= protocol::bhs_size) {
     if (const auto layout = inspect_front()) need += layout->rest_length();
   }
-  if (buffer_.size() - begin_ < need) {
-    std::memmove(buffer_.data(), front(), buffered());
-    end_ -= begin_;
-    begin_ = 0;
-  }
-  return {buffer_.data() + end_, buffer_.size() - end_};
+  if (buffer_.size() - begin_ < need) move_to_front();
+  return {buffer_.data() + end_, header_only ? head - buffered() : buffer_.size() - end_};
+}
+
+void pdu_reader::move_to_front() {
+  std::memmove(buffer_.data(), front(), buffered());
+  end_ -= begin_;
+  begin_ = 0;
 }
 
 error pdu_reader::socket_error_of(const boost::system::error_code& ec) { return socket_error(ec, "reading a PDU"); }

@@ -77,6 +77,8 @@ class pdu_reader {
   result<protocol::pdu> take_whole(const protocol::frame_layout& layout, const data_in_placer& place);
   // The free end of the buffer, with room behind the front PDU for all of it.
   std::span<std::uint8_t> make_room();
+  // Moves the buffered bytes to the buffer's start.
+  void move_to_front();
   static error socket_error_of(const boost::system::error_code& ec);
   // Makes at least `n` bytes readable in the buffer.
   boost::asio::awaitable<result<void>> fill(std::size_t n);
