@@ -42,23 +42,24 @@ void session::watch_commands() {
 void session::check_timeouts() {
   const auto limit = context_->options.command_timeout;
   const auto late = std::chrono::steady_clock::now() - limit;
-  for (auto& [itt, task] : commands_) {
-    if (task->abort_sent || task->sent_at > late) continue;
-    task->abort_sent = true;
-    asio::co_spawn(executor_, abort_command(itt, task->connection_id), asio::detached);
-  }
+  commands_.for_each([&](scsi_task& task) {
+    if (task.abort_sent || task.sent_at > late) return;
+    task.abort_sent = true;
+    asio::co_spawn(executor_, abort_command(task.itt, task.connection_id), asio::detached);
+  });
 }
 
 asio::awaitable<void> session::abort_command(std::uint32_t itt, std::uint64_t connection_id) {
   const auto self = shared_from_this();
   const auto conn = find_connection(connection_id);
-  const auto found = commands_.find(itt);
-  if (!conn || found == commands_.end()) co_return;
-  const auto lun = found->second->lun;
+  const auto* found = commands_.find(itt);
+  if (!conn || !found) co_return;
+  const auto lun = found->lun;
+  const auto cmd_sn = found->cmd_sn;
   const auto limit = context_->options.command_timeout;
   spdlog::warn("session {}: command {:#x} on LUN {} unanswered for {} ms: ABORT TASK", id_, itt, lun, limit.count());
   count(aborted);
-  auto answer = co_await task_management(*conn, tmf_abort_task, lun, itt, found->second->cmd_sn);
+  auto answer = co_await task_management(*conn, tmf_abort_task, lun, itt, cmd_sn);
   if (answer && task_gone(*answer)) {
     resend_command(itt);
     co_return;
@@ -71,8 +72,9 @@ asio::awaitable<void> session::abort_command(std::uint32_t itt, std::uint64_t co
   if (reset && *reset == 0) {
     // The reset ended every task of the LUN at the target; each is sent again.
     std::vector<std::uint32_t> victims;
-    for (const auto& [tag, task] : commands_)
-      if (task->lun == lun) victims.push_back(tag);
+    commands_.for_each([&](const scsi_task& task) {
+      if (task.lun == lun) victims.push_back(task.itt);
+    });
     for (const auto tag : victims) resend_command(tag);
     co_return;
   }

@@ -75,16 +75,11 @@ void session::submit(std::unique_ptr<scsi_task> task) {
   dispatch();
 }
 
-std::uint32_t session::in_flight_on(std::uint64_t connection_id) const {
-  const auto found = in_flight_on_.find(connection_id);
-  return found == in_flight_on_.end() ? 0 : found->second;
-}
-
 std::chrono::microseconds session::poll_before_sleep(const connection& c) const {
   // Only a lone command: with more in flight, answers come in batches and
   // a poll would cost CPU for little.
   const auto poll = context_->options.lone_command_poll;
-  return poll.count() > 0 && in_flight_on(c.id()) == 1 ? poll : std::chrono::microseconds{0};
+  return poll.count() > 0 && commands_.in_flight_on(c.id()) == 1 ? poll : std::chrono::microseconds{0};
 }
 
 connection& session::least_loaded_connection() const {
@@ -92,7 +87,7 @@ connection& session::least_loaded_connection() const {
   connection* best = nullptr;
   std::uint32_t least = 0;
   for (const auto& c : connections_) {
-    const auto load = in_flight_on(c->id());
+    const auto load = commands_.in_flight_on(c->id());
     if (!best || load < least) {
       best = c.get();
       least = load;
@@ -111,7 +106,7 @@ void session::dispatch() {
   // Never past MaxCmdSN (RFC 7143 §4.2.2.1): tgt would not notice, istgt
   // drops such commands silently.
   while (!waiting_.empty() && state_ == state::logged_in && !connections_.empty() && !dispatch_paused_ &&
-         protocol::serial_greater_equal(max_cmd_sn_, cmd_sn_)) {
+         protocol::serial_greater_equal(max_cmd_sn_, cmd_sn_) && !commands_.full()) {
     auto task = std::move(waiting_.front());
     waiting_.pop_front();
     send_command(std::move(task), least_loaded_connection());
@@ -133,8 +128,6 @@ void session::send_command(std::unique_ptr<scsi_task> task, connection& via) {
     complete(std::move(task), lun.error());
     return;
   }
-  const auto itt = new_itt();
-  task->itt = itt;
   task->cmd_sn = cmd_sn_++;
   task->connection_id = via.id();
   task->next_data_sn = 0;
@@ -142,28 +135,19 @@ void session::send_command(std::unique_ptr<scsi_task> task, connection& via) {
   task->next_r2t_sn = 0;
   task->abort_sent = false;
   task->sent_at = std::chrono::steady_clock::now();
+  auto& sent = *task;
+  const auto itt = commands_.insert(std::move(task));
 
   protocol::pdu command(opcode::scsi_command);
-  command.set_read_flag(task->direction == data_direction::read);
-  command.set_write_flag(task->direction == data_direction::write);
+  command.set_read_flag(sent.direction == data_direction::read);
+  command.set_write_flag(sent.direction == data_direction::write);
   command.set_task_attr(protocol::task_attribute::simple);
   command.set_lun(*lun);
   command.set_itt(itt);
-  command.set_expected_data_transfer_length(task->length);
-  command.set_cmd_sn(task->cmd_sn);
-  command.set_cdb(task->cdb);
+  command.set_expected_data_transfer_length(sent.length);
+  command.set_cmd_sn(sent.cmd_sn);
+  command.set_cdb(sent.cdb);
 
-  auto& sent = *task;
-  ++in_flight_on_[via.id()];
-  if (spare_command_nodes_.empty()) {
-    commands_.emplace(itt, std::move(task));
-  } else {
-    auto node = std::move(spare_command_nodes_.back());
-    spare_command_nodes_.pop_back();
-    node.key() = itt;
-    node.mapped() = std::move(task);
-    commands_.insert(std::move(node));
-  }
   if (sent.direction != data_direction::write) {
     command.set_final(true);
     via.send(std::move(command));
@@ -203,9 +187,9 @@ void session::send_data_out(connection& via, const scsi_task& task, std::uint32_
 }
 
 result<std::uint8_t*> session::place_data_in(connection& from, const protocol::pdu& header) {
-  const auto found = commands_.find(header.itt());
-  if (found == commands_.end()) return nullptr;  // a command already settled (aborted, or its connection replaced)
-  const auto& task = *found->second;
+  const auto* found = commands_.find(header.itt());
+  if (!found) return nullptr;  // a command already settled (aborted, or its connection replaced)
+  const auto& task = *found;
   const std::uint32_t offset = header.buffer_offset();
   const std::uint32_t length = header.data_segment_length();
   const auto fail = [&](std::string what) {
@@ -231,9 +215,9 @@ void session::protocol_violation(connection& from, const std::string& why) {
 }
 
 void session::handle_data_in(connection& from, const protocol::pdu& p) {
-  const auto found = commands_.find(p.itt());
-  if (found == commands_.end()) return;
-  auto& task = *found->second;
+  auto* found = commands_.find(p.itt());
+  if (!found) return;
+  auto& task = *found;
   const std::uint32_t length = p.data_segment_length();
   if (length == 0) {  // not placed, so not checked yet
     if (auto placed = place_data_in(from, p); !placed) return protocol_violation(from, placed.error().what());
@@ -253,9 +237,9 @@ void session::handle_data_in(connection& from, const protocol::pdu& p) {
 }
 
 void session::handle_r2t(connection& from, const protocol::pdu& p) {
-  const auto found = commands_.find(p.itt());
-  if (found == commands_.end()) return;  // settled meanwhile: the target ends it without the data
-  auto& task = *found->second;
+  auto* found = commands_.find(p.itt());
+  if (!found) return;  // settled meanwhile: the target ends it without the data
+  auto& task = *found;
   const std::uint64_t end = std::uint64_t{p.buffer_offset()} + p.desired_data_transfer_length();
   const auto fail = [&](const std::string& what) {
     protocol_violation(from, "R2T for ITT " + itt_text(p.itt()) + ": " + what);
@@ -272,12 +256,12 @@ void session::handle_r2t(connection& from, const protocol::pdu& p) {
 }
 
 void session::handle_scsi_response(connection& from, protocol::pdu p) {
-  const auto found = commands_.find(p.itt());
-  if (found == commands_.end()) {
+  const auto* found = commands_.find(p.itt());
+  if (!found) {
     spdlog::debug("session {}: SCSI Response for unknown ITT {} ignored", id_, itt_text(p.itt()));
     return;
   }
-  const auto& task = *found->second;
+  const auto& task = *found;
   if (task.connection_id != from.id())
     return protocol_violation(from, "SCSI Response for ITT " + itt_text(p.itt()) + " on another connection than its command");
   if (p.response() != 0) {
@@ -298,11 +282,8 @@ void session::handle_scsi_response(connection& from, protocol::pdu p) {
 }
 
 std::unique_ptr<scsi_task> session::take_in_flight(std::uint32_t itt) {
-  auto node = commands_.extract(itt);
-  if (node.empty()) return nullptr;
-  auto task = std::move(node.mapped());
-  spare_command_nodes_.push_back(std::move(node));
-  if (auto load = in_flight_on_.find(task->connection_id); load != in_flight_on_.end() && load->second > 0) --load->second;
+  auto task = commands_.take(itt);
+  if (!task) return nullptr;
   // Data-Out of this write may still be queued (a target may answer before
   // taking all of it): the caller's buffer must be free once we complete.
   if (task->direction == data_direction::write) {
@@ -390,17 +371,10 @@ void session::run_completions() {
 }
 
 void session::requeue_commands_on(std::uint64_t connection_id) {
-  for (auto it = commands_.begin(); it != commands_.end();) {
-    if (it->second->connection_id != connection_id) {
-      ++it;
-      continue;
-    }
-    auto task = std::move(it->second);
-    it = commands_.erase(it);
+  for (auto& task : commands_.take_on(connection_id)) {
     task->reissue = true;
     enqueue_in_order(std::move(task));
   }
-  in_flight_on_.erase(connection_id);
   in_flight_.store(commands_.size(), std::memory_order_relaxed);
   queued_.store(waiting_.size(), std::memory_order_relaxed);
 }
@@ -426,16 +400,14 @@ void session::hold_commands(const std::string& why) {
 }
 
 void session::fail_all_commands(const error& why) {
-  auto flying = std::move(commands_);
-  commands_.clear();
+  auto flying = commands_.take_all();
   auto waiting = std::move(waiting_);
   waiting_.clear();
-  in_flight_on_.clear();
   in_flight_.store(0, std::memory_order_relaxed);
   queued_.store(0, std::memory_order_relaxed);
-  for (auto& [itt, task] : flying) {
+  for (auto& task : flying) {
     if (task->direction == data_direction::write) {
-      if (const auto conn = find_connection(task->connection_id)) conn->forget_payloads(itt);
+      if (const auto conn = find_connection(task->connection_id)) conn->forget_payloads(task->itt);
     }
     complete(std::move(task), why);
   }

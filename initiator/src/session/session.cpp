@@ -281,7 +281,7 @@ void session::drop_connection(const std::shared_ptr<connection>& conn, event_rea
   // lost connection carried leave a hole that the target waits on forever,
   // so a connection lost with unanswered commands takes the session with it
   // and reinstatement starts a fresh command sequence (docs/design-notes.md).
-  const auto unanswered = in_flight_on(conn->id());
+  const auto unanswered = commands_.in_flight_on(conn->id());
   lose_connection(conn, reason, why, why);
   if (unanswered > 0 && !connections_.empty() && state_ == state::logged_in) {
     const auto whole = "connection " + std::to_string(conn->id()) + " was lost with " + std::to_string(unanswered) +

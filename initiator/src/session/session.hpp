@@ -8,6 +8,7 @@
 #include "isens/initiator/types.hpp"
 #include "login/login_exchange.hpp"
 #include "protocol/scsi.hpp"
+#include "session/command_table.hpp"
 #include "session/connection.hpp"
 #include "session/initiator_context.hpp"
 #include "session/scsi_task.hpp"
@@ -178,8 +179,6 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   // Drops a connection that broke the protocol (a malformed data transfer).
   void protocol_violation(connection& from, const std::string& why);
   connection& least_loaded_connection() const;  // connections_ must not be empty
-  // Commands sent on a connection and not yet answered.
-  std::uint32_t in_flight_on(std::uint64_t connection_id) const;
   // Puts a waiting command back in submission order.
   void enqueue_in_order(std::unique_ptr<scsi_task> task);
 
@@ -221,7 +220,7 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
 
   std::shared_ptr<connection> find_connection(std::uint64_t connection_id) const;
   std::shared_ptr<connection> pick_connection();
-  std::uint32_t new_itt();
+  std::uint32_t new_itt();  // for a request that is not a SCSI command (those get theirs from commands_)
   // Updates the snapshot, then raises the event: a subscriber that reacts by
   // reading the snapshot sees the state the event announces.
   void publish(events::event_kind kind, events::event_reason reason, const connection* conn,
@@ -255,12 +254,8 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   std::unordered_map<std::uint32_t, std::shared_ptr<pending_task>> tasks_;
   // SCSI commands in flight by ITT, and those waiting (for the window, a
   // resend, or a recovery) in submission order.
-  std::unordered_map<std::uint32_t, std::unique_ptr<scsi_task>> commands_;
-  // Nodes of commands_ that ended, kept for the next commands: a node
-  // allocated per command cost a malloc and a free on every I/O.
-  std::vector<decltype(commands_)::node_type> spare_command_nodes_;
+  command_table commands_;
   std::deque<std::unique_ptr<scsi_task>> waiting_;
-  std::unordered_map<std::uint64_t, std::uint32_t> in_flight_on_;  // connection id -> commands in flight
   std::uint64_t next_order_ = 0;
   boost::asio::steady_timer hold_timer_;  // ends the hold of a disconnected session's commands
   bool hold_expired_ = false;             // the hold passed before a recovery: new commands fail at once

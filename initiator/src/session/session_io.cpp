@@ -20,10 +20,12 @@ using protocol::opcode;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 std::uint32_t session::new_itt() {
-  // ITT 0xffffffff is reserved; skip tags still in use after a wrap.
+  // SCSI commands take their ITTs from commands_; the other requests count
+  // through the tags with the top bit set (0xffffffff is reserved), skipping
+  // those still in use after a wrap.
   do {
-    if (++next_itt_ == protocol::reserved_tag) next_itt_ = 1;
-  } while (tasks_.contains(next_itt_) || commands_.contains(next_itt_));
+    next_itt_ = (next_itt_ + 1) | command_table::control_tag_bit;
+  } while (next_itt_ == protocol::reserved_tag || tasks_.contains(next_itt_));
   return next_itt_;
 }
 
