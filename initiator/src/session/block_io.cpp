@@ -185,7 +185,7 @@ class block_io_task final : public scsi_task {
 };
 
 void session::note_block_io(const scsi_task& task, bool good) {
-  count_latency(std::chrono::steady_clock::now() - task.submitted);
+  count_latency(completions_at_ - task.submitted);
   if (!good) return count(failed);
   if (task.direction == data_direction::read) {
     count(read_ops);

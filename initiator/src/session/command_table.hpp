@@ -145,6 +145,10 @@ class command_table {
     for (auto& [id, load] : loads_) {
       if (id == connection_id) return load;
     }
+    return first_load_of(connection_id);
+  }
+  // Out of line, so that load_of, on every command, stays small enough to inline.
+  [[gnu::noinline]] std::uint32_t& first_load_of(std::uint64_t connection_id) {
     return loads_.emplace_back(connection_id, 0).second;
   }
 

@@ -53,7 +53,8 @@ void session::count_latency(std::chrono::steady_clock::duration d) noexcept {
 
 void session::submit(std::unique_ptr<scsi_task> task) {
   task->order = next_order_++;
-  if (task->submitted == std::chrono::steady_clock::time_point{}) task->submitted = std::chrono::steady_clock::now();
+  const auto now = std::chrono::steady_clock::now();
+  if (task->submitted == std::chrono::steady_clock::time_point{}) task->submitted = now;
   if (state_ == state::disconnected) {
     if (hold_expired_ || context_->options.recovery_hold.count() == 0) {
       complete(std::move(task), make_error(errc::session_not_logged_in, "session " + std::to_string(id_) +
@@ -72,7 +73,7 @@ void session::submit(std::unique_ptr<scsi_task> task) {
     return;
   }
   waiting_.push_back(std::move(task));
-  dispatch();
+  dispatch(now);
 }
 
 std::chrono::microseconds session::poll_before_sleep(const connection& c) const {
@@ -102,21 +103,23 @@ void session::enqueue_in_order(std::unique_ptr<scsi_task> task) {
   waiting_.insert(at, std::move(task));
 }
 
-void session::dispatch() {
+void session::dispatch(std::optional<std::chrono::steady_clock::time_point> now) {
   // Never past MaxCmdSN (RFC 7143 §4.2.2.1): tgt would not notice, istgt
   // drops such commands silently.
   while (!waiting_.empty() && state_ == state::logged_in && !connections_.empty() && !dispatch_paused_ &&
          protocol::serial_greater_equal(max_cmd_sn_, cmd_sn_) && !commands_.full()) {
     auto task = std::move(waiting_.front());
     waiting_.pop_front();
-    send_command(std::move(task), least_loaded_connection());
+    if (!now) now = std::chrono::steady_clock::now();
+    send_command(std::move(task), least_loaded_connection(), *now);
   }
   queued_.store(waiting_.size(), std::memory_order_relaxed);
   in_flight_.store(commands_.size(), std::memory_order_relaxed);
   watch_commands();
 }
 
-void session::send_command(std::unique_ptr<scsi_task> task, connection& via) {
+void session::send_command(std::unique_ptr<scsi_task> task, connection& via,
+                           std::chrono::steady_clock::time_point now) {
   if (++task->sends > max_sends) {
     complete(std::move(task), make_error(errc::command_timeout, "the command was sent " + std::to_string(max_sends) +
                                                                     " times without an answer"));
@@ -134,7 +137,7 @@ void session::send_command(std::unique_ptr<scsi_task> task, connection& via) {
   task->received = 0;
   task->next_r2t_sn = 0;
   task->abort_sent = false;
-  task->sent_at = std::chrono::steady_clock::now();
+  task->sent_at = now;
   auto& sent = *task;
   const auto itt = commands_.insert(std::move(task));
 
@@ -365,6 +368,7 @@ void session::run_completions() {
   decltype(completed_) batch;
   batch.swap(completing_);
   batch.swap(completed_);
+  completions_at_ = std::chrono::steady_clock::now();
   for (auto& [done, outcome] : batch) done->complete(std::move(outcome));
   batch.clear();
   completing_.swap(batch);

@@ -23,6 +23,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <vector>
@@ -102,7 +103,7 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   // WRITE SAME and UNMAP of a checked block device (block_io.cpp).
   void start_range_io(const block_io_request& request, const device_info& device,
                       boost::asio::any_completion_handler<void(result<void>)> done);
-  // Counts a finished facade command (block_io.cpp).
+  // Counts a finished facade command, its latency up to completions_at_ (block_io.cpp).
   void note_block_io(const scsi_task& task, bool good);
   // Reinstates a disconnected session (same ISID, TSIH 0): connection_made,
   // session_reconnect; a failure publishes session_disconnect with the attempt.
@@ -152,10 +153,12 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   boost::asio::awaitable<void> ping_loop(std::shared_ptr<connection> conn);
 
   // ---- the data path (data_path.cpp) ----
-  // Sends waiting commands while the CmdSN window is open and the session logged in.
-  void dispatch();
-  // Sends one command on `via`, with its immediate and unsolicited data.
-  void send_command(std::unique_ptr<scsi_task> task, connection& via);
+  // Sends waiting commands while the CmdSN window is open and the session
+  // logged in. `now`: a clock reading of the caller's (submit), which the
+  // commands sent take as their send time instead of a reading of their own.
+  void dispatch(std::optional<std::chrono::steady_clock::time_point> now = {});
+  // Sends one command on `via`, with its immediate and unsolicited data; `now` is its send time.
+  void send_command(std::unique_ptr<scsi_task> task, connection& via, std::chrono::steady_clock::time_point now);
   // Sends [offset, offset + length) of a write as Data-Out PDUs (one sequence).
   void send_data_out(connection& via, const scsi_task& task, std::uint32_t ttt, std::uint32_t offset,
                      std::uint32_t length);
@@ -269,6 +272,9 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   bool in_reader_batch_ = false;  // PDUs of one recv are being handled: their completions run at its end
   // Runs the completions gathered so far.
   void run_completions();
+  // When the batch of completions under way began: one clock reading for
+  // the latency of all of them (note_block_io), not one each.
+  std::chrono::steady_clock::time_point completions_at_{};
   boost::asio::steady_timer watchdog_;    // looks for commands past command_timeout
   bool watchdog_armed_ = false;
   bool dispatch_paused_ = false;
