@@ -296,11 +296,11 @@ std::unique_ptr<scsi_task> session::take_in_flight(std::uint32_t itt) {
   return task;
 }
 
-void session::finish(std::uint32_t itt, result<scsi_completion> outcome) {
+void session::finish(std::uint32_t itt, result<scsi_completion>&& outcome) {
   if (auto task = take_in_flight(itt)) settle(std::move(task), std::move(outcome));
 }
 
-void session::settle(std::unique_ptr<scsi_task> task, result<scsi_completion> outcome) {
+void session::settle(std::unique_ptr<scsi_task> task, result<scsi_completion>&& outcome) {
   if (outcome && task->absorb_retryable && task->retries < max_retries) {
     const auto status = static_cast<protocol::scsi_status>(outcome->status);
     bool again = false;
@@ -335,7 +335,7 @@ void session::settle(std::unique_ptr<scsi_task> task, result<scsi_completion> ou
   complete(std::move(task), std::move(outcome));
 }
 
-void session::complete(std::unique_ptr<scsi_task> task, result<scsi_completion> outcome) {
+void session::complete(std::unique_ptr<scsi_task> task, result<scsi_completion>&& outcome) {
   // Never run here: a completion may start the caller's next command, which
   // must not run inside the session's own bookkeeping. Completions of the
   // PDUs one recv brought run when the reader has handled them all

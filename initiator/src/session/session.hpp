@@ -168,11 +168,11 @@ class session : public connection_owner, public std::enable_shared_from_this<ses
   // Takes a command out of flight (nullptr when none has this ITT).
   std::unique_ptr<scsi_task> take_in_flight(std::uint32_t itt);
   // Takes a command out of flight and settles it.
-  void finish(std::uint32_t itt, result<scsi_completion> outcome);
+  void finish(std::uint32_t itt, result<scsi_completion>&& outcome);
   // Retries what is retryable (UNIT ATTENTION, BUSY), completes the rest.
-  void settle(std::unique_ptr<scsi_task> task, result<scsi_completion> outcome);
+  void settle(std::unique_ptr<scsi_task> task, result<scsi_completion>&& outcome);
   // Completes a task (posted) and frees it.
-  void complete(std::unique_ptr<scsi_task> task, result<scsi_completion> outcome);
+  void complete(std::unique_ptr<scsi_task> task, result<scsi_completion>&& outcome);
   // The commands in flight on a connection that is gone wait to be sent again.
   void requeue_commands_on(std::uint64_t connection_id);
   // The session went down: hold its commands (or fail them, recovery_hold 0).
