@@ -15,6 +15,8 @@
 
 #include "session/scsi_task.hpp"
 
+#include <boost/assert.hpp>
+
 #include <cstdint>
 #include <memory>
 #include <utility>
@@ -38,6 +40,7 @@ class command_table {
   // Puts a command in flight on task->connection_id; its ITT (also set in
   // task->itt). Needs !full().
   std::uint32_t insert(std::unique_ptr<scsi_task> task) {
+    BOOST_ASSERT(!full());  // an index past index_bits would run into the generation
     std::uint32_t index;
     if (free_.empty()) {
       index = static_cast<std::uint32_t>(slots_.size());
