@@ -1,5 +1,7 @@
 #include "bare_side.hpp"
 
+#include "protocol/text_keys.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -9,10 +11,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <optional>
 #include <stdexcept>
 
 namespace isens::bench {
+
+namespace protocol = initiator::protocol;
+
 namespace {
 
 constexpr std::size_t bhs_bytes = 48;
@@ -37,17 +41,6 @@ void put_be(std::byte* p, std::uint64_t v, int bytes) {
 }
 std::uint8_t byte_at(const std::byte* p, std::size_t i) { return std::to_integer<std::uint8_t>(p[i]); }
 
-// The number a login answer gives for `key` (key=value\0 ...), if any.
-std::optional<std::uint32_t> key_number(const std::vector<std::byte>& text, const std::string& key) {
-  const std::string all(reinterpret_cast<const char*>(text.data()), text.size());
-  for (std::size_t at = 0; at < all.size();) {
-    const auto end = std::min(all.find('\0', at), all.size());
-    if (all.compare(at, key.size() + 1, key + "=") == 0)
-      return static_cast<std::uint32_t>(std::stoul(all.substr(at + key.size() + 1, end - at - key.size() - 1)));
-    at = end + 1;
-  }
-  return std::nullopt;
-}
 std::size_t padded(std::size_t n) { return (n + 3) & ~std::size_t{3}; }
 std::string hex(unsigned v) {
   char text[16];
@@ -137,7 +130,8 @@ void bare_side::login() {
 
     std::byte response[bhs_bytes];
     recv_exactly(fd_, response, bhs_bytes);
-    std::vector<std::byte> data(padded(get_be(&response[5], 3)));
+    const std::size_t text_bytes = get_be(&response[5], 3);
+    std::vector<std::byte> data(padded(text_bytes));
     recv_exactly(fd_, data.data(), data.size());
     const unsigned opcode = byte_at(response, 0) & 0x3f, flags = byte_at(response, 1);
     const unsigned status_class = byte_at(response, 36), status_detail = byte_at(response, 37);
@@ -151,8 +145,15 @@ void bare_side::login() {
     max_cmd_sn_ = get_be(&response[32], 4);
     // Immediate data (ImmediateData=Yes, the default both sides keep) may be
     // as long as the target takes in one PDU and the first burst allows.
-    if (const auto mrdsl = key_number(data, "MaxRecvDataSegmentLength")) target_mrdsl = *mrdsl;
-    if (const auto first = key_number(data, "FirstBurstLength")) first_burst = *first;
+    const auto answer =
+        protocol::parse_text_views(protocol::byte_span(reinterpret_cast<const std::uint8_t*>(data.data()), text_bytes));
+    if (!answer) throw std::runtime_error("bare loop: login answer: " + answer.error().what());
+    const auto note = [&](std::string_view key, std::uint32_t& value) {
+      if (const auto* text = protocol::find_value(*answer, key))
+        if (const auto number = protocol::parse_number(*text)) value = static_cast<std::uint32_t>(*number);
+    };
+    note("MaxRecvDataSegmentLength", target_mrdsl);
+    note("FirstBurstLength", first_burst);
     immediate_limit_ = std::min(target_mrdsl, first_burst);
     if ((flags & 0x80) != 0 && (flags & 0x03) == 3) return;
   }

@@ -295,17 +295,16 @@ int main(int argc, char** argv) {
           mcs_json[row.key][names[k]] = totals[k].to_json();
           check_totals(mcs_sides[k]->name() + " " + row.label, totals[k]);
         }
-        const bool bytes_row = row.io_bytes > 4096;
-        const char* unit = row.rate_unit();
-        for (std::size_t c : {1, 2, 4})
-          report["mcs" + std::to_string(c) + "_" + row.key + "_" + unit] =
-              bytes_row ? totals[c == 1 ? 0 : c == 2 ? 1 : 2].mbps() : totals[c == 1 ? 0 : c == 2 ? 1 : 2].iops();
+        const std::string unit = row.rate_unit();
+        const auto rate = [&](const side_totals& t) { return unit == "mbps" ? t.mbps() : t.iops(); };
+        // totals[k]: isens with 1 << k connections (k = 0, 1, 2), then libiscsi.
+        for (std::size_t k = 0; k < 3; ++k)
+          report["mcs" + std::to_string(1 << k) + "_" + row.key + "_" + unit] = rate(totals[k]);
         if (libiscsi) {
-          const double lib = bytes_row ? totals[3].mbps() : totals[3].iops();
+          const double lib = rate(totals[3]);
           report["mcs_libiscsi_" + row.key + "_" + unit] = lib;
-          for (std::size_t c : {2, 4})
-            report["mcs" + std::to_string(c) + "_" + row.key + "_" + unit + "_ratio"] =
-                ratio(bytes_row ? totals[c / 2].mbps() : totals[c / 2].iops(), lib);
+          for (std::size_t k = 1; k < 3; ++k)
+            report["mcs" + std::to_string(1 << k) + "_" + row.key + "_" + unit + "_ratio"] = ratio(rate(totals[k]), lib);
         }
       }
       report["mcs"] = mcs_json;
