@@ -102,10 +102,11 @@ class command_table {
     std::erase_if(loads_, [&](const auto& entry) { return entry.first == connection_id; });
   }
 
-  // Calls f(scsi_task&) for each command in flight; f must not change the table.
+  // Calls f(scsi_task&) for each command in flight; f may change the
+  // commands, not the table.
   template <class F>
-  void for_each(F&& f) const {
-    for (const auto& slot : slots_) {
+  void for_each(F&& f) {
+    for (auto& slot : slots_) {
       if (slot.task) f(*slot.task);
     }
   }
