@@ -21,7 +21,7 @@ const std::map<std::string, std::set<std::string>>& known_keys() {
   static const std::map<std::string, std::set<std::string>> keys{
       {"initiator",
        {"name", "alias", "connect_timeout_ms", "login_timeout_ms", "command_timeout_ms", "nop_interval_ms",
-        "nop_timeout_ms", "lone_command_poll_us"}},
+        "nop_timeout_ms", "lone_command_poll_us", "batch_commands_from"}},
       {"daemon", {"state_dir", "socket", "socket_mode", "socket_group", "log_level", "journal_max_events"}},
       {"metrics", {"enabled", "listen"}},
       {"dashboard", {"enabled", "ping_interval_ms", "client_queue_frames", "max_stream_clients"}},
@@ -214,6 +214,10 @@ void apply_config_file(daemon_config& c, const std::filesystem::path& file) {
     if (auto v = get<std::int64_t>(t, file, "initiator", "lone_command_poll_us")) {
       if (*v < 0 || *v > 1000) fail(file, "initiator.lone_command_poll_us", "must be between 0 (no polling) and 1000");
       c.initiator.lone_command_poll = std::chrono::microseconds(*v);
+    }
+    if (auto v = get<std::int64_t>(t, file, "initiator", "batch_commands_from")) {
+      if (*v < 0 || *v > 65536) fail(file, "initiator.batch_commands_from", "must be between 0 (never batch) and 65536");
+      c.initiator.batch_commands_from = static_cast<std::uint32_t>(*v);
     }
   }
   if (root.contains("daemon")) {

@@ -81,6 +81,11 @@ TEST_CASE("a bad configuration file stops isensd with a message naming the file 
     CHECK_THAT(errors, Catch::Contains("initiator.lone_command_poll_us"));
     CHECK_THAT(errors, Catch::Contains("between 0"));
   }
+  SECTION("a negative batching threshold: the key and its range") {
+    const auto errors = refusal("[initiator]\nbatch_commands_from = -1\n");
+    CHECK_THAT(errors, Catch::Contains("initiator.batch_commands_from"));
+    CHECK_THAT(errors, Catch::Contains("between 0"));
+  }
   CHECK_FALSE(std::filesystem::exists(dir.path() / "s.sock"));
 }
 

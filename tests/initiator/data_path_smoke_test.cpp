@@ -5,10 +5,13 @@
 #include "standard_login.hpp"
 #include "tgtd_target.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <functional>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -103,6 +106,69 @@ TEST_CASE("many commands in flight beyond the target's window all complete", "[i
                                    boost::asio::use_future));
   for (auto& r : reads) REQUIRE(r.get());
   CHECK(back == data);
+}
+
+namespace {
+
+// An application's I/O loop: `depth` commands at once, each completion
+// starting the next, over the blocks of `region` (4 KiB each, from LBA 0
+// in 512-byte blocks), all on the initiator's thread as the session's
+// callbacks are. Returns how many failed once all have ended.
+std::size_t run_closed_loop(test::initiator_harness& h, std::uint64_t id, std::size_t depth, bool write,
+                            std::span<std::byte> region) {
+  auto& ini = h.initiator();
+  constexpr std::size_t block = 4096;
+  struct loop_state {
+    std::size_t next = 0;
+    std::size_t ended = 0;
+    std::size_t failed = 0;
+    std::promise<void> finished;
+  };
+  const std::size_t count = region.size() / block;
+  auto state = std::make_shared<loop_state>();
+  auto issue = std::make_shared<std::function<void()>>();
+  *issue = [&ini, id, write, region, count, state, weak = std::weak_ptr(issue)] {
+    const std::size_t i = state->next++;
+    auto done = [state, count, weak](initiator::result<void> r) {  // on the session's io thread
+      if (!r) ++state->failed;
+      if (++state->ended == count) return state->finished.set_value();
+      if (state->next < count) (*weak.lock())();
+    };
+    const auto at = region.subspan(i * block, block);
+    if (write) ini.async_write(id, 1, i * 8, std::span<const std::byte>(at), {}, std::move(done));
+    else ini.async_read(id, 1, i * 8, at, std::move(done));
+  };
+  auto finished = state->finished.get_future();
+  boost::asio::post(h.executor(), [&] {
+    for (std::size_t i = 0; i < std::min(depth, count); ++i) (*issue)();
+  });
+  REQUIRE(finished.wait_for(std::chrono::seconds(60)) == std::future_status::ready);
+  return state->failed;
+}
+
+}  // namespace
+
+TEST_CASE("commands started from completions keep flowing at queue depth 16 and 64, sent in batches or not",
+          "[initiator][tgtd][datapath]") {
+  // With batching, a new command may wait for the next answers: the last
+  // ones of a run must still go out, and every block read back as written.
+  auto target = test::make_standard_target();
+  for (const std::uint32_t batch_from : {8u, 0u}) {
+    for (const std::size_t depth : {16u, 64u}) {
+      INFO("batch_commands_from " << batch_from << ", queue depth " << depth);
+      auto options = test::initiator_harness::quick_options();
+      options.batch_commands_from = batch_from;
+      test::initiator_harness h(options);
+      auto id = h.run(h.initiator().login_to_target(test::standard_login(*target)));
+      REQUIRE(id);
+      auto data = pattern(2000 * 4096, static_cast<std::uint32_t>(depth + batch_from));
+      CHECK(run_closed_loop(h, *id, depth, true, data) == 0);
+      std::vector<std::byte> back(data.size());
+      CHECK(run_closed_loop(h, *id, depth, false, back) == 0);
+      CHECK(back == data);
+      h.run(h.initiator().logout_from_target(*id));
+    }
+  }
 }
 
 TEST_CASE("bad requests end in clear errors", "[initiator][tgtd][datapath]") {

@@ -110,6 +110,8 @@ class initiator_harness {
   }
 
   initiator::initiator& initiator() { return initiator_; }
+  // The initiator's thread, for work that must run there.
+  boost::asio::io_context::executor_type executor() { return io_.get_executor(); }
   event_recorder& recorder() { return *recorder_; }
   events::event_bus& bus() { return bus_; }
 

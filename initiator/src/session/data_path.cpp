@@ -4,6 +4,8 @@
 // RFC 7143 §11.3-§11.8; the offsets live in protocol/pdu.hpp.
 #include "session/session.hpp"
 
+#include "session/command_batching.hpp"
+
 #include "protocol/scsi_sense.hpp"
 #include "protocol/serial_number.hpp"
 
@@ -105,8 +107,10 @@ void session::enqueue_in_order(std::unique_ptr<scsi_task> task) {
 
 void session::dispatch(std::optional<std::chrono::steady_clock::time_point> now) {
   // Never past MaxCmdSN (RFC 7143 §4.2.2.1): tgt would not notice, istgt
-  // drops such commands silently.
-  while (!waiting_.empty() && state_ == state::logged_in && !connections_.empty() && !dispatch_paused_ &&
+  // drops such commands silently. With many in flight, new commands go out
+  // in batches (command_batching.hpp); on_pdus_drained dispatches again.
+  const bool gather = batch_not_ready(context_->options.batch_commands_from, commands_.size(), waiting_.size());
+  while (!gather && !waiting_.empty() && state_ == state::logged_in && !connections_.empty() && !dispatch_paused_ &&
          protocol::serial_greater_equal(max_cmd_sn_, cmd_sn_) && !commands_.full()) {
     auto task = std::move(waiting_.front());
     waiting_.pop_front();
@@ -354,6 +358,7 @@ void session::on_pdus_drained() {
   if (!std::exchange(in_reader_batch_, false)) return;
   try {
     run_completions();
+    if (!waiting_.empty()) dispatch();  // what the completions started, batched or not
   } catch (...) {
     // A caller's handler threw: let it leave io_context::run() as it would
     // from a posted handler, not end the reader's coroutine silently.

@@ -259,6 +259,13 @@ struct initiator_options {
   /// with a CPU to spare; with more commands in flight it never polls, as
   /// their answers come in batches. 0 (the default) never polls.
   std::chrono::microseconds lone_command_poll{0};
+  /// With at least this many SCSI commands in flight, a session sends new
+  /// ones in batches: they wait for the end of the next batch of answers
+  /// and go out together once they are a quarter of its commands, so the
+  /// target keeps at least three quarters. One sendmsg and one wake-up of
+  /// the target then serve several commands (about 15 % less CPU per 4 KiB
+  /// I/O at QD16). Below it every command goes out at once. 0 never batches.
+  std::uint32_t batch_commands_from = 8;
   /// True when only one thread runs the executor (an io_context run by one
   /// thread, as in isensd): sessions then use it directly instead of a strand
   /// each, which saves a hand-off and an allocation per operation.
